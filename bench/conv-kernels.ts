@@ -1,0 +1,141 @@
+/**
+ * Times the CPU conv kernels (forward, backward data, backward weight) at the cnn-s shapes,
+ * batch 128, Float32. GEMM: OpenBLAS via loadBlas() when the addon loads, else jsGemm, else a
+ * naive loop. A second pass with a no-op GEMM isolates the data movement (im2col, col2im,
+ * gather/scatter) from the arithmetic.
+ *
+ *   node --import tsx bench/conv-kernels.ts [--conv1d] [--json]
+ *
+ * --conv1d adds the autoencoder / denoiser 1-D shapes of SPEC.md section 6-7 (batch 50).
+ * Progress goes to stderr, results to stdout.
+ */
+import type { Conv2dGeom, FloatArray, Gemm, Workspace } from '../src/backend/kernels.js';
+import { convOutSize } from '../src/backend/kernels.js';
+import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward } from '../src/backend/cpu/conv.js';
+import { Rng } from '../src/tensor/random.js';
+
+const naiveGemm: Gemm = (transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc) => {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) {
+        acc += (transA ? a[aOff + p * lda + i]! : a[aOff + i * lda + p]!) * (transB ? b[bOff + j * ldb + p]! : b[bOff + p * ldb + j]!);
+      }
+      const ci = cOff + i * ldc + j;
+      c[ci] = beta === 0 ? alpha * acc : alpha * acc + beta * c[ci]!;
+    }
+  }
+};
+
+const noopGemm: Gemm = () => {};
+
+/** The best GEMM on this machine, found at run time so the bench runs before native.ts / gemm.ts exist. */
+async function pickGemm(): Promise<{ gemm: Gemm; name: string }> {
+  const nativePath = '../src/backend/native.js';
+  const gemmPath = '../src/backend/gemm.js';
+  try {
+    const mod = (await import(nativePath)) as { loadBlas?: () => { ok: true; gemm: Gemm } | { ok: false; reason: string } };
+    if (mod.loadBlas) {
+      const r = mod.loadBlas();
+      if (r.ok) return { gemm: r.gemm, name: 'OpenBLAS (loadBlas)' };
+      process.stderr.write(`loadBlas failed: ${r.reason}\n`);
+    }
+  } catch (e) {
+    process.stderr.write(`no native backend: ${(e as Error).message.split('\n')[0]}\n`);
+  }
+  try {
+    const mod = (await import(gemmPath)) as { jsGemm?: Gemm };
+    if (mod.jsGemm) return { gemm: mod.jsGemm, name: 'jsGemm' };
+  } catch (e) {
+    process.stderr.write(`no jsGemm: ${(e as Error).message.split('\n')[0]}\n`);
+  }
+  return { gemm: naiveGemm, name: 'naive triple loop' };
+}
+
+class BenchWorkspace implements Workspace {
+  private readonly bufs = new Map<number, Float32Array>();
+  get(n: number, slot = 0): FloatArray {
+    let b = this.bufs.get(slot);
+    if (b === undefined || b.length < n) {
+      b = new Float32Array(n);
+      this.bufs.set(slot, b);
+    }
+    return b;
+  }
+}
+
+function geom(n: number, c: number, h: number, w: number, o: number, kh: number, kw: number,
+  sh: number, sw: number, ph: number, pw: number): Conv2dGeom {
+  return { n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh: convOutSize(h, kh, sh, ph), ow: convOutSize(w, kw, sw, pw) };
+}
+
+/** Median milliseconds of `fn` over enough repetitions to fill ~minMs (at least 3). */
+function timeMs(fn: () => void, minMs: number): number {
+  fn(); // warm-up (JIT, workspace growth)
+  const t: number[] = [];
+  const start = performance.now();
+  while (t.length < 3 || (performance.now() - start < minMs && t.length < 50)) {
+    const t0 = performance.now();
+    fn();
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  return t[t.length >> 1]!;
+}
+
+interface Row { layer: string; pass: string; ms: number; gflops: number; movementMs: number }
+
+async function main(): Promise<void> {
+  const args = new Set(process.argv.slice(2));
+  const { gemm, name } = await pickGemm();
+  process.stderr.write(`gemm: ${name}\n`);
+  const layers: Array<[string, Conv2dGeom]> = [
+    ['cnn-s conv1 1->16 28x28', geom(128, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1)],
+    ['cnn-s conv2 16->32 14x14', geom(128, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1)],
+    ['cnn-s conv3 32->64 7x7', geom(128, 32, 7, 7, 64, 3, 3, 1, 1, 1, 1)],
+  ];
+  if (args.has('--conv1d')) {
+    layers.push(
+      ['ae enc1 1->64 L=24064 k7 s2', geom(50, 1, 1, 24064, 64, 1, 7, 1, 2, 0, 3)],
+      ['ae enc3 64->64 L=3008 k7 s2', geom(50, 64, 1, 3008, 64, 1, 7, 1, 2, 0, 3)],
+      ['denoiser 64->128 L=128 k7 s1', geom(50, 64, 1, 128, 128, 1, 7, 1, 1, 0, 3)],
+    );
+  }
+  const rng = new Rng(7);
+  const ws = new BenchWorkspace();
+  const rows: Row[] = [];
+  for (const [layer, g] of layers) {
+    const x = rng.fillNormal(new Float32Array(g.n * g.c * g.h * g.w)) as Float32Array;
+    const w = rng.fillNormal(new Float32Array(g.o * g.c * g.kh * g.kw)) as Float32Array;
+    const y = new Float32Array(g.n * g.o * g.oh * g.ow);
+    const gy = rng.fillNormal(new Float32Array(y.length)) as Float32Array;
+    const gx = new Float32Array(x.length);
+    const gw = new Float32Array(w.length);
+    const flops = 2 * g.n * g.o * g.c * g.kh * g.kw * g.oh * g.ow;
+    const passes: Array<[string, (gm: Gemm) => void]> = [
+      ['forward', (gm) => conv2dForward(x, w, null, y, g, gm, ws)],
+      ['backward data', (gm) => conv2dBackwardData(gy, w, gx, g, gm, ws)],
+      ['backward weight', (gm) => conv2dBackwardWeight(gy, x, gw, g, gm, ws)],
+    ];
+    for (const [pass, fn] of passes) {
+      process.stderr.write(`${layer} ${pass}...\n`);
+      const ms = timeMs(() => fn(gemm), 400);
+      const movementMs = timeMs(() => fn(noopGemm), 200);
+      rows.push({ layer, pass, ms, gflops: flops / ms / 1e6, movementMs });
+    }
+  }
+  if (args.has('--json')) {
+    process.stdout.write(JSON.stringify({ gemm: name, rows }, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(`conv kernels, Float32, gemm = ${name} (median ms per call; movement = same call with a no-op gemm)\n`);
+  process.stdout.write(`${'layer'.padEnd(32)}${'pass'.padEnd(17)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(9)}${'movement'.padStart(10)}\n`);
+  let total = 0;
+  for (const r of rows) {
+    total += r.ms;
+    process.stdout.write(`${r.layer.padEnd(32)}${r.pass.padEnd(17)}${r.ms.toFixed(2).padStart(9)}${r.gflops.toFixed(1).padStart(9)}${r.movementMs.toFixed(2).padStart(10)}\n`);
+  }
+  process.stdout.write(`total ${total.toFixed(1)} ms\n`);
+}
+
+await main();

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""PyTorch baseline for pdiff's engine benchmarks: median training-step times and sgemm speed.
+
+    /usr/bin/python3 bench/torch/engine.py [--steps 30] [--warmup 5] [--only cnn_s,ae,ae_whole,ddpm,sgemm]
+
+Prints ONE JSON line on stdout:
+  {"torch_version", "torch_threads", "cnn_s_train_step_ms", "ae_train_step_ms",
+   "ae_whole_train_step_ms", "ddpm_train_step_ms", "sgemm_gflops", "steps", "warmup"}
+Each *_train_step_ms is the median over --steps steps after --warmup of:
+forward + loss + backward + AdamW step (zero_grad included), models in train mode.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import CnnS, Denoiser, ParamAE, emit, linear_alphas_cumprod, log, median_ms, setup  # noqa: E402
+
+
+def bench_cnn_s(steps, warmup):
+    model = CnnS().train()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-3)
+    x = torch.randn(128, 1, 28, 28)
+    y = torch.randint(0, 10, (128,))
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return median_ms(step, steps, warmup)
+
+
+def bench_ae(steps, warmup, length, channels, latent, batch, k=200):
+    ae = ParamAE(length, channels, latent).train()
+    opt = torch.optim.AdamW(ae.parameters(), lr=1e-3, weight_decay=0.0)
+    z = torch.randn(k, length)  # stands in for the normalised checkpoint matrix
+
+    def step():
+        x = z[torch.randint(0, k, (batch,))]
+        x = x + 0.001 * torch.randn_like(x)
+        h = ae.encode(x)
+        h = h + 0.1 * torch.randn_like(h)
+        loss = F.mse_loss(ae.decode(h), x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return median_ms(step, steps, warmup)
+
+
+def bench_ddpm(steps, warmup, d=64, batch=50, k=200):
+    net = Denoiser(d).train()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
+    abar = torch.tensor(linear_alphas_cumprod(), dtype=torch.float32)
+    lat = torch.randn(k, d)
+
+    def step():
+        x0 = lat[torch.randint(0, k, (batch,))]
+        t = torch.randint(0, 1000, (batch,))
+        eps = torch.randn_like(x0)
+        a = abar[t][:, None]
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
+        loss = F.mse_loss(net(xt, t), eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return median_ms(step, steps, warmup)
+
+
+def bench_sgemm(n=512, reps=30):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    ms = median_ms(lambda: torch.mm(a, b), reps, 5)
+    return 2.0 * n ** 3 / (ms * 1e-3) / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--only", default="cnn_s,ae,ae_whole,ddpm,sgemm",
+                    help="comma-separated subset of cnn_s,ae,ae_whole,ddpm,sgemm")
+    args = ap.parse_args()
+    rec = setup(0)
+    rec.update({"steps": args.steps, "warmup": args.warmup})
+    todo = [s.strip() for s in args.only.split(",") if s.strip()]
+    known = {"cnn_s", "ae", "ae_whole", "ddpm", "sgemm"}
+    bad = [s for s in todo if s not in known]
+    if bad:
+        ap.error(f"--only: unknown {bad}, expected some of {sorted(known)}")
+    t0 = time.perf_counter()
+    if "cnn_s" in todo:
+        rec["cnn_s_train_step_ms"] = bench_cnn_s(args.steps, args.warmup)
+        log(f"cnn_s_train_step_ms {rec['cnn_s_train_step_ms']:.2f}")
+    if "ae" in todo:  # cpu preset, bn mode
+        rec["ae_train_step_ms"] = bench_ae(args.steps, args.warmup, 192, [16, 32, 64, 64, 16], 64, 50)
+        log(f"ae_train_step_ms {rec['ae_train_step_ms']:.2f}")
+    if "ae_whole" in todo:  # cpu preset, whole mode
+        rec["ae_whole_train_step_ms"] = bench_ae(args.steps, args.warmup, 24064, [8, 16, 32, 32, 16], 128, 16)
+        log(f"ae_whole_train_step_ms {rec['ae_whole_train_step_ms']:.2f}")
+    if "ddpm" in todo:
+        rec["ddpm_train_step_ms"] = bench_ddpm(args.steps, args.warmup)
+        log(f"ddpm_train_step_ms {rec['ddpm_train_step_ms']:.2f}")
+    if "sgemm" in todo:
+        rec["sgemm_gflops"] = bench_sgemm()
+        log(f"sgemm_gflops {rec['sgemm_gflops']:.1f}")
+    rec["wall_s"] = time.perf_counter() - t0
+    rec["loadavg_1m"] = os.getloadavg()[0]  # > 0.5 or so before the run means the numbers are contended
+    emit(rec)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs everything pdiff needs on a fresh Debian machine (run as root):
+# system packages (OpenBLAS for the blas backend, the Fashion-MNIST data set, a C toolchain),
+# then the npm packages from package-lock.json, which also builds the OpenBLAS addon and dist/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+pkgs="libopenblas-dev dataset-fashion-mnist g++ make python3"
+missing=""
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then echo "setup: need root to install:$missing" >&2; exit 1; fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends $missing
+fi
+npm ci --no-audit --no-fund

@@ -1,0 +1,126 @@
+import type { Conv2dGeom, Pool2dGeom } from './kernels.js';
+
+/**
+ * Opaque handle to a tensor's memory. Only the backend that made it may look inside: on the CPU
+ * backends it is a typed array, on a GPU backend a device buffer.
+ */
+export interface Storage {
+  readonly length: number;
+}
+
+export type UnaryOp =
+  | 'identity' | 'neg' | 'affine' // affine: y = alpha x + beta
+  | 'relu' | 'leaky_relu' | 'elu' | 'silu' | 'gelu' | 'gelu_tanh' | 'tanh' | 'sigmoid'
+  | 'exp' | 'log' | 'sqrt' | 'square' | 'abs';
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+
+/** Float type of a backend's storage. float64 exists for gradient checks on the CPU. */
+export type DType = 'float32' | 'float64';
+
+/**
+ * The kernels every backend provides. Shapes are passed explicitly; storages are dense,
+ * row-major. Output storages are allocated by the caller with `alloc` and fully overwritten
+ * by the kernel unless the doc says "accumulates".
+ */
+export interface Backend {
+  readonly name: string;
+  readonly dtype: DType;
+  /** One line on what this backend runs on (for logs and benchmark output). */
+  readonly description: string;
+
+  // ---- memory ----
+  /** Zero-filled storage of n elements. */
+  alloc(n: number): Storage;
+  fromArray(data: ArrayLike<number>): Storage;
+  /** Copy out to the host (always a new array). */
+  read(s: Storage): Float32Array | Float64Array;
+  /** Copy `data` into s starting at element `offset`. */
+  write(s: Storage, data: ArrayLike<number>, offset?: number): void;
+  fill(s: Storage, value: number): void;
+  clone(s: Storage): Storage;
+
+  // ---- elementwise ----
+  unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void;
+  /** gx = gy * dy/dx for y = op(x); `y` is the forward output (used by tanh, sigmoid, exp, sqrt, elu). */
+  unaryBackward(op: UnaryOp, x: Storage, y: Storage, gy: Storage, gx: Storage, alpha: number, beta: number): void;
+  /** y = a (op) b with numpy broadcasting; shapes are already left-padded to yShape's rank. */
+  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], y: Storage, yShape: readonly number[]): void;
+  /** y = sum of x over the axes where yShape is 1 and xShape is not (same rank). */
+  sumTo(x: Storage, xShape: readonly number[], y: Storage, yShape: readonly number[]): void;
+  /** y += alpha x (accumulates). */
+  axpy(alpha: number, x: Storage, y: Storage): void;
+  /** Sum of squares of all elements (float64 accumulation). */
+  sumSquares(x: Storage): number;
+  /** Number of NaN or infinite entries. */
+  countNonFinite(x: Storage): number;
+
+  // ---- linear algebra ----
+  /**
+   * Batched matmul: for each of `batch` items, C = op(A) op(B) (+ C when accumulate).
+   * A item [m, k] (or [k, m] when transA), B item [k, n] (or [n, k] when transB), C item [m, n].
+   * A stride 0 between items when aBatched is false (same for B).
+   */
+  matmul(a: Storage, b: Storage, c: Storage, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, aBatched: boolean, bBatched: boolean, accumulate: boolean): void;
+
+  // ---- convolution (im2col + GEMM on the CPU) ----
+  conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void;
+  conv2dBackwardData(gy: Storage, w: Storage, gx: Storage, g: Conv2dGeom): void;
+  conv2dBackwardWeight(gy: Storage, x: Storage, gw: Storage, g: Conv2dGeom): void;
+
+  // ---- pooling ----
+  maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array;
+  maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void;
+  avgPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): void;
+  avgPool2dBackward(gy: Storage, gx: Storage, g: Pool2dGeom): void;
+
+  // ---- normalisation (x viewed as [n, c, s]) ----
+  batchNormTrainForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, eps: number,
+    y: Storage, mean: Storage, invstd: Storage, varBiased: Storage): void;
+  batchNormTrainBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void;
+  batchNormEvalForward(x: Storage, gamma: Storage | null, beta: Storage | null, runMean: Storage, runVar: Storage,
+    n: number, c: number, s: number, eps: number, y: Storage): void;
+  batchNormEvalBackward(gy: Storage, x: Storage, gamma: Storage | null, runMean: Storage, runVar: Storage, n: number, c: number, s: number, eps: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void;
+  /** running = (1 - momentum) running + momentum batch; running var takes the unbiased batch variance var * m / (m - 1). */
+  batchNormUpdateRunning(runMean: Storage, runVar: Storage, mean: Storage, varBiased: Storage, momentum: number, m: number): void;
+  groupNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, groups: number, eps: number,
+    y: Storage, mean: Storage, invstd: Storage): void;
+  groupNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number, groups: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void;
+  layerNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, rows: number, d: number, eps: number, y: Storage, mean: Storage, invstd: Storage): void;
+  layerNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, rows: number, d: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void;
+
+  // ---- softmax and losses (over the last axis of [rows, cols]) ----
+  softmax(x: Storage, y: Storage, rows: number, cols: number, log: boolean): void;
+  softmaxBackward(y: Storage, gy: Storage, gx: Storage, rows: number, cols: number, log: boolean): void;
+  /**
+   * Mean cross-entropy of logits [rows, cols] against integer labels, with label smoothing.
+   * Writes d(loss)/d(logits) into `grad` when given. Returns the loss.
+   */
+  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null): number;
+  /** Row-wise argmax of [rows, cols] (first index on ties). */
+  argmaxRows(x: Storage, rows: number, cols: number, out: Int32Array): void;
+
+  // ---- layout ----
+  permute(x: Storage, shape: readonly number[], perm: readonly number[], y: Storage): void;
+  /**
+   * Copy a box `region` from src (at srcStart) into dst (at dstStart); the rank of all shapes is equal.
+   * Serves slice, concat, pad and their gradients.
+   */
+  copyRegion(src: Storage, srcShape: readonly number[], srcStart: readonly number[],
+    dst: Storage, dstShape: readonly number[], dstStart: readonly number[], region: readonly number[]): void;
+
+  // ---- optimisers (in place) ----
+  /** Adam / AdamW update for one tensor; `step` is 1-based. decoupled = AdamW (p -= lr wd p). */
+  adamStep(p: Storage, g: Storage, m: Storage, v: Storage, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, decoupled: boolean): void;
+  /** SGD with momentum (PyTorch semantics: buf = momentum buf + (1 - dampening) g, first step buf = g). */
+  sgdStep(p: Storage, g: Storage, buf: Storage | null, lr: number, momentum: number, dampening: number,
+    weightDecay: number, nesterov: boolean, first: boolean): void;
+  /** y = decay y + (1 - decay) x. */
+  emaUpdate(y: Storage, x: Storage, decay: number): void;
+}

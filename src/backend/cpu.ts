@@ -1,0 +1,187 @@
+import type { Backend, BinaryOp, DType, Storage, UnaryOp } from './backend.js';
+import type { Conv2dGeom, FloatArray, Gemm, Pool2dGeom, Workspace } from './kernels.js';
+import { binaryKernel, copyRegionKernel, permuteKernel, sumToKernel, unaryBackwardKernel, unaryKernel } from './cpu/elementwise.js';
+import { argmaxRowsKernel, crossEntropyKernel, softmaxBackwardKernel, softmaxKernel } from './cpu/softmax.js';
+import { adamKernel, sgdKernel } from './cpu/optim.js';
+import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward } from './cpu/conv.js';
+import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from './cpu/pool.js';
+import {
+  batchNormEvalBackward, batchNormEvalForward, batchNormTrainBackward, batchNormTrainForward,
+  groupNormBackward, groupNormForward, layerNormBackward, layerNormForward,
+} from './cpu/norm.js';
+
+/** Scratch buffers reused across kernel calls, one per slot, grown on demand. */
+class CpuWorkspace implements Workspace {
+  private slots: FloatArray[] = [];
+  constructor(private readonly make: (n: number) => FloatArray) {}
+  get(n: number, slot = 0): FloatArray {
+    const cur = this.slots[slot];
+    if (cur && cur.length >= n) return cur;
+    const next = this.make(Math.max(n, cur ? Math.ceil(cur.length * 1.5) : 0));
+    this.slots[slot] = next;
+    return next;
+  }
+}
+
+const f = (s: Storage): FloatArray => s as unknown as FloatArray;
+const fn = (s: Storage | null): FloatArray | null => (s === null ? null : (s as unknown as FloatArray));
+
+/**
+ * The CPU backends: storage is a Float32Array (or Float64Array for gradient checks) and every kernel
+ * runs in TypeScript, except GEMM, which is injected: the pure-TS one for `js`, OpenBLAS for `blas`.
+ */
+export class CpuBackend implements Backend {
+  private readonly ws: CpuWorkspace;
+  private readonly Arr: Float32ArrayConstructor | Float64ArrayConstructor;
+
+  constructor(readonly name: string, readonly dtype: DType, readonly gemm: Gemm, readonly description: string) {
+    this.Arr = dtype === 'float64' ? Float64Array : Float32Array;
+    this.ws = new CpuWorkspace((n) => new this.Arr(n));
+  }
+
+  alloc(n: number): Storage { return new this.Arr(n); }
+  fromArray(data: ArrayLike<number>): Storage { return this.Arr.from(data); }
+  read(s: Storage): Float32Array | Float64Array { return f(s).slice(); }
+  write(s: Storage, data: ArrayLike<number>, offset = 0): void { f(s).set(data, offset); }
+  fill(s: Storage, value: number): void { f(s).fill(value); }
+  clone(s: Storage): Storage { return f(s).slice(); }
+  /** Direct view of a CPU storage's array (CPU backends only; for data loading and tests). */
+  view(s: Storage): FloatArray { return f(s); }
+
+  unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void { unaryKernel(op, f(x), f(y), alpha, beta); }
+  unaryBackward(op: UnaryOp, x: Storage, y: Storage, gy: Storage, gx: Storage, alpha: number, beta: number): void {
+    unaryBackwardKernel(op, f(x), f(y), f(gy), f(gx), alpha, beta);
+  }
+  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], y: Storage, yShape: readonly number[]): void {
+    binaryKernel(op, f(a), aShape, f(b), bShape, f(y), yShape);
+  }
+  sumTo(x: Storage, xShape: readonly number[], y: Storage, yShape: readonly number[]): void { sumToKernel(f(x), xShape, f(y), yShape); }
+  axpy(alpha: number, x: Storage, y: Storage): void {
+    const xa = f(x), ya = f(y);
+    const n = ya.length;
+    if (alpha === 1) for (let i = 0; i < n; i++) ya[i] = ya[i]! + xa[i]!;
+    else for (let i = 0; i < n; i++) ya[i] = ya[i]! + alpha * xa[i]!;
+  }
+  sumSquares(x: Storage): number {
+    const a = f(x);
+    let s = 0;
+    for (let i = 0; i < a.length; i++) { const v = a[i]!; s += v * v; }
+    return s;
+  }
+  countNonFinite(x: Storage): number {
+    const a = f(x);
+    let c = 0;
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) c++;
+    return c;
+  }
+
+  matmul(a: Storage, b: Storage, c: Storage, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, aBatched: boolean, bBatched: boolean, accumulate: boolean): void {
+    const A = f(a), B = f(b), C = f(c);
+    const lda = transA ? m : k, ldb = transB ? k : n;
+    if (bBatched === false && aBatched && !transA && batch > 1) {
+      // [batch*m, k] @ B: one big GEMM
+      this.gemm(false, transB, batch * m, n, k, 1, A, 0, k, B, 0, ldb, accumulate ? 1 : 0, C, 0, n);
+      return;
+    }
+    for (let i = 0; i < batch; i++) {
+      this.gemm(transA, transB, m, n, k, 1, A, aBatched ? i * m * k : 0, lda, B, bBatched ? i * k * n : 0, ldb, accumulate ? 1 : 0, C, i * m * n, n);
+    }
+  }
+
+  conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void {
+    conv2dForward(f(x), f(w), fn(bias), f(y), g, this.gemm, this.ws);
+  }
+  conv2dBackwardData(gy: Storage, w: Storage, gx: Storage, g: Conv2dGeom): void {
+    conv2dBackwardData(f(gy), f(w), f(gx), g, this.gemm, this.ws);
+  }
+  conv2dBackwardWeight(gy: Storage, x: Storage, gw: Storage, g: Conv2dGeom): void {
+    conv2dBackwardWeight(f(gy), f(x), f(gw), g, this.gemm, this.ws);
+  }
+
+  maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array {
+    const argmax = new Int32Array(g.n * g.c * g.oh * g.ow);
+    maxPool2dForward(f(x), f(y), argmax, g);
+    return argmax;
+  }
+  maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void { maxPool2dBackward(f(gy), argmax, f(gx), g); }
+  avgPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): void { avgPool2dForward(f(x), f(y), g); }
+  avgPool2dBackward(gy: Storage, gx: Storage, g: Pool2dGeom): void { avgPool2dBackward(f(gy), f(gx), g); }
+
+  batchNormTrainForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, eps: number,
+    y: Storage, mean: Storage, invstd: Storage, varBiased: Storage): void {
+    batchNormTrainForward(f(x), fn(gamma), fn(beta), n, c, s, eps, f(y), f(mean), f(invstd), f(varBiased));
+  }
+  batchNormTrainBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    if (gx === null) {
+      // Only parameter gradients needed: they do not depend on the path through the batch statistics.
+      const scratch = this.ws.get(n * c * s, 7).subarray(0, n * c * s);
+      batchNormTrainBackward(f(gy), f(x), fn(gamma), f(mean), f(invstd), n, c, s, scratch, fn(ggamma), fn(gbeta));
+      return;
+    }
+    batchNormTrainBackward(f(gy), f(x), fn(gamma), f(mean), f(invstd), n, c, s, f(gx), fn(ggamma), fn(gbeta));
+  }
+  batchNormEvalForward(x: Storage, gamma: Storage | null, beta: Storage | null, runMean: Storage, runVar: Storage,
+    n: number, c: number, s: number, eps: number, y: Storage): void {
+    batchNormEvalForward(f(x), fn(gamma), fn(beta), f(runMean), f(runVar), n, c, s, eps, f(y));
+  }
+  batchNormEvalBackward(gy: Storage, x: Storage, gamma: Storage | null, runMean: Storage, runVar: Storage, n: number, c: number, s: number, eps: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    batchNormEvalBackward(f(gy), f(x), fn(gamma), f(runMean), f(runVar), n, c, s, eps, fn(gx), fn(ggamma), fn(gbeta));
+  }
+  batchNormUpdateRunning(runMean: Storage, runVar: Storage, mean: Storage, varBiased: Storage, momentum: number, m: number): void {
+    const rm = f(runMean), rv = f(runVar), bm = f(mean), bv = f(varBiased);
+    const unbias = m > 1 ? m / (m - 1) : 1;
+    for (let i = 0; i < rm.length; i++) {
+      rm[i] = (1 - momentum) * rm[i]! + momentum * bm[i]!;
+      rv[i] = (1 - momentum) * rv[i]! + momentum * bv[i]! * unbias;
+    }
+  }
+  groupNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, groups: number, eps: number,
+    y: Storage, mean: Storage, invstd: Storage): void {
+    groupNormForward(f(x), fn(gamma), fn(beta), n, c, s, groups, eps, f(y), f(mean), f(invstd));
+  }
+  groupNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number, groups: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    const gxa = gx === null ? this.ws.get(n * c * s, 7).subarray(0, n * c * s) : f(gx);
+    groupNormBackward(f(gy), f(x), fn(gamma), f(mean), f(invstd), n, c, s, groups, gxa, fn(ggamma), fn(gbeta));
+  }
+  layerNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, rows: number, d: number, eps: number, y: Storage, mean: Storage, invstd: Storage): void {
+    layerNormForward(f(x), fn(gamma), fn(beta), rows, d, eps, f(y), f(mean), f(invstd));
+  }
+  layerNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, rows: number, d: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    const gxa = gx === null ? this.ws.get(rows * d, 7).subarray(0, rows * d) : f(gx);
+    layerNormBackward(f(gy), f(x), fn(gamma), f(mean), f(invstd), rows, d, gxa, fn(ggamma), fn(gbeta));
+  }
+
+  softmax(x: Storage, y: Storage, rows: number, cols: number, log: boolean): void { softmaxKernel(f(x), f(y), rows, cols, log); }
+  softmaxBackward(y: Storage, gy: Storage, gx: Storage, rows: number, cols: number, log: boolean): void {
+    softmaxBackwardKernel(f(y), f(gy), f(gx), rows, cols, log);
+  }
+  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null): number {
+    return crossEntropyKernel(f(logits), labels, rows, cols, smoothing, fn(grad));
+  }
+  argmaxRows(x: Storage, rows: number, cols: number, out: Int32Array): void { argmaxRowsKernel(f(x), rows, cols, out); }
+
+  permute(x: Storage, shape: readonly number[], perm: readonly number[], y: Storage): void { permuteKernel(f(x), shape, perm, f(y)); }
+  copyRegion(src: Storage, srcShape: readonly number[], srcStart: readonly number[],
+    dst: Storage, dstShape: readonly number[], dstStart: readonly number[], region: readonly number[]): void {
+    copyRegionKernel(f(src), srcShape, srcStart, f(dst), dstShape, dstStart, region);
+  }
+
+  adamStep(p: Storage, g: Storage, m: Storage, v: Storage, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, decoupled: boolean): void {
+    adamKernel(f(p), f(g), f(m), f(v), lr, beta1, beta2, eps, weightDecay, step, decoupled);
+  }
+  sgdStep(p: Storage, g: Storage, buf: Storage | null, lr: number, momentum: number, dampening: number,
+    weightDecay: number, nesterov: boolean, first: boolean): void {
+    sgdKernel(f(p), f(g), fn(buf), lr, momentum, dampening, weightDecay, nesterov, first);
+  }
+  emaUpdate(y: Storage, x: Storage, decay: number): void {
+    const ya = f(y), xa = f(x);
+    const a = 1 - decay;
+    for (let i = 0; i < ya.length; i++) ya[i] = decay * ya[i]! + a * xa[i]!;
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Signatures shared by the CPU kernels (src/backend/cpu/*). Kernels are plain functions over
+ * typed arrays with explicit sizes: no closures per element, no allocation in inner loops.
+ * They accept Float32Array (production) or Float64Array (gradient checks in float64).
+ */
+export type FloatArray = Float32Array | Float64Array;
+
+/**
+ * Row-major GEMM: C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C.
+ * op(X) = X^T when trans is true. Offsets and leading dimensions are in elements.
+ * With beta = 0, C is overwritten (its old contents, even NaN, are ignored).
+ */
+export type Gemm = (
+  transA: boolean, transB: boolean,
+  m: number, n: number, k: number,
+  alpha: number,
+  a: FloatArray, aOff: number, lda: number,
+  b: FloatArray, bOff: number, ldb: number,
+  beta: number,
+  c: FloatArray, cOff: number, ldc: number,
+) => void;
+
+/** Reusable scratch memory (im2col columns and the like); a kernel may keep what it gets only for its own call. */
+export interface Workspace {
+  /** A buffer of at least `n` elements of the backend's float type. Contents are undefined. */
+  get(n: number, slot?: number): FloatArray;
+}
+
+/**
+ * Geometry of a 2-D convolution (dilation 1, groups 1).
+ * x [n, c, h, w] * w [o, c, kh, kw] -> y [n, o, oh, ow], oh = floor((h + 2 ph - kh) / sh) + 1.
+ * Conv1d is the case h = kh = oh = 1, ph = 0, sh = 1.
+ */
+export interface Conv2dGeom {
+  n: number; c: number; h: number; w: number;
+  o: number; kh: number; kw: number;
+  sh: number; sw: number; ph: number; pw: number;
+  oh: number; ow: number;
+}
+
+/** Geometry of 2-D pooling over x [n, c, h, w] -> y [n, c, oh, ow]. */
+export interface Pool2dGeom {
+  n: number; c: number; h: number; w: number;
+  kh: number; kw: number; sh: number; sw: number; ph: number; pw: number;
+  oh: number; ow: number;
+}
+
+export function convOutSize(inp: number, k: number, stride: number, pad: number): number {
+  return Math.floor((inp + 2 * pad - k) / stride) + 1;
+}

@@ -1,0 +1,73 @@
+/**
+ * Named presets: partial configs applied on top of the schema defaults (which are the SPEC
+ * `cpu` preset in `bn` mode). A preset, once published, is only added to, never silently
+ * changed: stored run configs name the values, but people remember presets by name.
+ */
+import type { Config, DeepPartial } from './schema.js';
+
+export interface Preset {
+  /** One line shown by `pdiff config presets`. */
+  description: string;
+  /** Values that differ from the schema defaults. */
+  overrides: DeepPartial<Config>;
+}
+
+/** The preset used when none is named. */
+export const DEFAULT_PRESET = 'fmnist-bn';
+
+export const PRESETS: Record<string, Preset> = {
+  'fmnist-bn': {
+    description: 'Fashion-MNIST cnn-s, last two BN layers (192 floats); SPEC cpu preset, bn mode (about 8 min on 2 cores)',
+    overrides: {},
+  },
+
+  'fmnist-full': {
+    description: 'Fashion-MNIST cnn-s, all 24,058 parameters; SPEC cpu preset, whole mode (stretch goal, about 20 min)',
+    overrides: {
+      out: 'runs/fmnist-full',
+      collect: { mode: 'whole', lr: 1e-4, weightDecay: 5e-3 },
+      ae: { channels: [8, 16, 32, 32, 16], latentDim: 128, steps: 600, batchSize: 16 },
+      diffusion: { steps: 2000 },
+      generate: { n: 100 },
+      eval: { baselineCount: 20 },
+    },
+  },
+
+  'fmnist-tiny': {
+    description: 'tiny Fashion-MNIST bn run for tests and smoke checks (well under a minute)',
+    overrides: {
+      out: 'runs/fmnist-tiny',
+      data: { limitTrain: 2000, limitTest: 1000, valSize: 1000 },
+      base: { epochs: 1 },
+      collect: { k: 20 },
+      ae: { steps: 50 },
+      diffusion: { steps: 50 },
+      generate: { n: 10 },
+      eval: { baselineCount: 5, shift: { enabled: false } },
+    },
+  },
+
+  'cifar10-resnet-bn': {
+    description: 'CIFAR-10 resnet20 with augmentation, last two BN layers (layer3.2.bn1, layer3.2.bn2)',
+    overrides: {
+      out: 'runs/cifar10-resnet-bn',
+      data: { dataset: 'cifar10', augment: true },
+      model: { arch: 'resnet20' },
+      base: { epochs: 30, lr: 1e-3, weightDecay: 5e-4 },
+      collect: { mode: 'custom', params: ['layer3.2.bn1.*', 'layer3.2.bn2.*'] },
+    },
+  },
+
+  paper: {
+    description: 'Fashion-MNIST cnn-s, bn mode, with the official full-scale values (SPEC paper column)',
+    overrides: {
+      out: 'runs/fmnist-paper',
+      data: { augment: true },
+      base: { epochs: 25 },
+      collect: { lr: 0.03, weightDecay: 5e-4, k: 300, bnMode: 'train' },
+      ae: { channels: [64, 128, 256, 256, 32], latentDim: 128, lr: 2e-5, steps: 500, batchSize: 50 },
+      diffusion: { channels: [1, 64, 128, 256, 512, 256, 128, 64, 1], lr: 1e-4, steps: 1000, batchSize: 50 },
+      generate: { n: 200 },
+    },
+  },
+};

@@ -1,0 +1,304 @@
+/**
+ * The configuration schema: every setting with its default and a one-line description
+ * (nanoGPT style). Every object is strict, so an unknown key is an error, never ignored.
+ * Defaults are the SPEC `cpu` preset in `bn` mode; other presets live in presets.ts.
+ *
+ * Parsing `{}` gives the complete default config; sections use `.prefault({})` so that their
+ * own defaults are filled in when a section is absent.
+ */
+import { z } from 'zod';
+
+// ---- field builders (kept tiny so the schema below reads as a table) ----
+
+/** Integer >= 1 (steps, batch sizes, counts). */
+const posInt = () => z.int().min(1);
+/** Integer >= 0. */
+const nonNegInt = () => z.int().min(0);
+/** Number > 0 (learning rates). */
+const posNum = () => z.number().gt(0);
+/** Number >= 0 (weight decay, noise scales). */
+const nonNegNum = () => z.number().min(0);
+
+/** Datasets pdiff can read (IDX for the MNIST family, binary batches for CIFAR). */
+export const DATASETS = ['fashion-mnist', 'mnist', 'kmnist', 'cifar10', 'cifar100'] as const;
+/** Classifier architectures. */
+export const ARCHS = ['cnn-s', 'mlp', 'resnet20'] as const;
+/** Distribution-shift corruptions used by the robustness evaluation. */
+export const SHIFT_KINDS = [
+  'gaussian_noise',
+  'gaussian_blur',
+  'contrast',
+  'brightness',
+  'rotation',
+  'translation',
+] as const;
+
+const dataSchema = z
+  .strictObject({
+    dataset: z.enum(DATASETS).default('fashion-mnist').describe('dataset to train and evaluate on'),
+    dir: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('folder holding the dataset files (null = the default location for the dataset)'),
+    valSize: posInt().default(5000).describe('validation images held out from the end of the training set'),
+    limitTrain: posInt()
+      .nullable()
+      .default(null)
+      .describe('use only the first N training images (null = all; for quick tests)'),
+    limitTest: posInt()
+      .nullable()
+      .default(null)
+      .describe('use only the first N test images (null = all; for quick tests)'),
+    augment: z
+      .boolean()
+      .default(false)
+      .describe('random-resized-crop + horizontal-flip augmentation while training the base model'),
+  })
+  .prefault({})
+  .describe('dataset and splits');
+
+const modelSchema = z
+  .strictObject({
+    arch: z.enum(ARCHS).default('cnn-s').describe('classifier architecture'),
+    mlpHidden: z
+      .array(posInt())
+      .default([128])
+      .describe('hidden layer sizes of the mlp architecture (ignored by the others)'),
+  })
+  .prefault({})
+  .describe('classifier architecture');
+
+const baseSchema = z
+  .strictObject({
+    epochs: posInt().default(4).describe('training epochs of the base model'),
+    batchSize: posInt().default(128).describe('minibatch size (reshuffled each epoch, last partial batch dropped)'),
+    lr: posNum().default(3e-3).describe('peak learning rate'),
+    weightDecay: nonNegNum().default(5e-3).describe('decoupled weight decay (AdamW) or L2 (SGD)'),
+    schedule: z
+      .enum(['cosine', 'constant', 'step'])
+      .default('cosine')
+      .describe('learning-rate schedule over all iterations (cosine decays to 0)'),
+    warmupSteps: nonNegInt().default(0).describe('linear learning-rate warm-up iterations'),
+    optimizer: z.enum(['adamw', 'sgd']).default('adamw').describe('optimiser'),
+    momentum: z.number().min(0).lt(1).default(0.9).describe('SGD momentum (ignored by adamw)'),
+  })
+  .prefault({})
+  .describe('base-model training');
+
+const collectSchema = z
+  .strictObject({
+    mode: z
+      .enum(['bn', 'whole', 'custom'])
+      .default('bn')
+      .describe('parameter subset to collect: last two BN layers, all learnable tensors, or collect.params'),
+    params: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('parameter-name patterns for mode "custom" (glob-like, e.g. "bn3.*")'),
+    k: z.int().min(2).default(200).describe('number of checkpoints K (one saved every saveEvery iterations)'),
+    lr: posNum().default(0.01).describe('constant AdamW learning rate while collecting'),
+    weightDecay: nonNegNum().default(5e-4).describe('AdamW weight decay while collecting'),
+    batchSize: posInt().default(128).describe('minibatch size (drawn uniformly with replacement from train)'),
+    bnMode: z
+      .enum(['eval', 'train'])
+      .default('eval')
+      .describe('BN mode while collecting (eval = running stats frozen at the base model)'),
+    saveEvery: posInt().default(1).describe('iterations between saved checkpoints'),
+  })
+  .prefault({})
+  .describe('checkpoint collection');
+
+const aeSchema = z
+  .strictObject({
+    channels: z
+      .array(posInt())
+      .length(5)
+      .default([16, 32, 64, 64, 16])
+      .describe('channels of the 5 encoder stages (decoder mirrors them)'),
+    latentDim: posInt().default(64).describe('latent size d'),
+    steps: posInt().default(2000).describe('training iterations'),
+    batchSize: posInt().default(50).describe('checkpoints per minibatch (drawn with replacement)'),
+    lr: posNum().default(1e-3).describe('peak AdamW learning rate'),
+    weightDecay: nonNegNum().default(0).describe('AdamW weight decay'),
+    schedule: z.enum(['cosine', 'constant']).default('cosine').describe('learning-rate schedule (cosine decays to 0)'),
+    inputNoise: nonNegNum().default(0.001).describe('std of the noise added to the AE input while training'),
+    latentNoise: nonNegNum().default(0.1).describe('std of the noise added to the latent while training'),
+    kernel: posInt()
+      .refine((k) => k % 2 === 1, { error: (iss) => `expected an odd integer (same padding), got ${String(iss.input)}` })
+      .default(7)
+      .describe('Conv1d kernel size (odd)'),
+    padMultiple: posInt()
+      .refine((m) => m % 32 === 0, {
+        error: (iss) => `expected a multiple of 32 (the encoder halves the length 5 times), got ${String(iss.input)}`,
+      })
+      .default(64)
+      .describe('zero-pad the flattened parameter vector to a multiple of this'),
+  })
+  .prefault({})
+  .describe('parameter autoencoder');
+
+const diffusionSchema = z
+  .strictObject({
+    channels: z
+      .array(posInt())
+      .length(9)
+      // A wrong length is reported by .length(9) alone.
+      .refine((c) => c.length !== 9 || (c[0] === 1 && c[8] === 1), {
+        error: (iss) => `expected the first and last entries to be 1, got ${JSON.stringify(iss.input)}`,
+      })
+      .default([1, 16, 32, 64, 128, 64, 32, 16, 1])
+      .describe('denoiser channel list [1, a, b, c, e, c, b, a, 1]'),
+    timesteps: z.int().min(2).default(1000).describe('diffusion timesteps T'),
+    schedule: z.enum(['linear', 'cosine']).default('linear').describe('beta schedule'),
+    betaStart: z.number().gt(0).lt(1).default(1e-4).describe('first beta of the linear schedule'),
+    betaEnd: z.number().gt(0).lt(1).default(0.02).describe('last beta of the linear schedule'),
+    steps: posInt().default(3000).describe('training iterations'),
+    batchSize: posInt().default(50).describe('latents per minibatch (drawn with replacement)'),
+    lr: posNum().default(1e-3).describe('peak AdamW learning rate'),
+    weightDecay: nonNegNum().default(0).describe('AdamW weight decay'),
+    lrSchedule: z
+      .enum(['cosine', 'constant'])
+      .default('cosine')
+      .describe('learning-rate schedule (cosine decays to 0)'),
+    ema: z.number().min(0).lt(1).default(0).describe('EMA decay of the denoiser weights (0 = off)'),
+    latentScale: z
+      .enum(['none', 'std'])
+      .default('none')
+      .describe('rescale latents before diffusion (std = divide by their overall std)'),
+  })
+  .prefault({})
+  .superRefine((d, ctx) => {
+    if (d.betaEnd <= d.betaStart) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['betaEnd'],
+        message: `expected greater than diffusion.betaStart (${d.betaStart}), got ${d.betaEnd}`,
+      });
+    }
+  })
+  .describe('latent diffusion model');
+
+const generateSchema = z
+  .strictObject({
+    n: posInt().default(200).describe('number of parameter sets to generate'),
+    sampler: z.enum(['ddpm', 'ddim']).default('ddpm').describe('sampler'),
+    ddimSteps: posInt().default(60).describe('DDIM timesteps, evenly spaced over [0, T-1]'),
+    eta: z.number().min(0).max(1).default(0).describe('DDIM stochasticity (0 = deterministic)'),
+    batchSize: posInt().default(200).describe('latents sampled per batch'),
+  })
+  .prefault({})
+  .describe('sampling');
+
+const shiftSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('evaluate under distribution shift (corrupted test sets)'),
+    kinds: z.array(z.enum(SHIFT_KINDS)).default([...SHIFT_KINDS]).describe('corruptions to apply'),
+    severities: z.array(z.int().min(1).max(5)).default([1, 3, 5]).describe('corruption severities (1..5)'),
+    models: posInt().default(20).describe('models per group evaluated under shift'),
+  })
+  .prefault({})
+  .superRefine((s, ctx) => {
+    if (s.enabled && s.kinds.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['kinds'], message: 'expected at least one kind when eval.shift.enabled is true, got []' });
+    }
+  })
+  .describe('distribution-shift evaluation');
+
+const secondDatasetSchema = z
+  .strictObject({
+    dataset: z.enum(DATASETS).default('mnist').describe('second dataset'),
+    dir: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('folder holding its files (null = the default location for the dataset)'),
+  })
+  .nullable()
+  .default(null)
+  .describe('also test every model on a second dataset (null = off)');
+
+const evalSchema = z
+  .strictObject({
+    baselines: z.boolean().default(true).describe('evaluate the noise / avg / gauss_fit baselines'),
+    noiseScales: z.array(nonNegNum()).default([0.001, 0.05, 0.15]).describe('noise_s baseline scales s'),
+    baselineCount: posInt().default(50).describe('models per baseline group'),
+    avgOf: posInt().default(16).describe('distinct checkpoints averaged per avg baseline model'),
+    shift: shiftSchema,
+    secondDataset: secondDatasetSchema,
+    latency: z.boolean().default(true).describe('measure inference latency and memory'),
+    tsne: z.boolean().default(false).describe('compute a t-SNE map of original and generated parameters'),
+    evalBatch: posInt().default(1000).describe('images per forward pass while evaluating'),
+  })
+  .prefault({})
+  .describe('evaluation');
+
+const reportSchema = z
+  .strictObject({
+    png: z.boolean().default(true).describe('render charts to PNG'),
+    html: z.boolean().default(true).describe('write report.html'),
+  })
+  .prefault({})
+  .describe('report');
+
+/** The whole configuration. `ConfigSchema.parse({})` is the default (SPEC cpu, bn mode). */
+export const ConfigSchema = z
+  .strictObject({
+    seed: z.int().min(0).max(0xffffffff).default(0).describe('seed of every random generator in the run'),
+    backend: z
+      .enum(['auto', 'js', 'blas', 'webgpu'])
+      .default('auto')
+      .describe('compute backend (auto = best available)'),
+    out: z.string().min(1).default('runs/fmnist-bn').describe('run folder (results, checkpoints, resolved config)'),
+    data: dataSchema,
+    model: modelSchema,
+    base: baseSchema,
+    collect: collectSchema,
+    ae: aeSchema,
+    diffusion: diffusionSchema,
+    generate: generateSchema,
+    eval: evalSchema,
+    report: reportSchema,
+  })
+  .superRefine((c, ctx) => {
+    if (c.collect.mode === 'custom' && c.collect.params.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['collect', 'params'],
+        message: 'expected at least one pattern when collect.mode is "custom", got []',
+      });
+    }
+    if (c.eval.avgOf > c.collect.k) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eval', 'avgOf'],
+        message: `expected at most collect.k (${c.collect.k}), got ${c.eval.avgOf}`,
+      });
+    }
+    if (c.generate.ddimSteps > c.diffusion.timesteps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['generate', 'ddimSteps'],
+        message: `expected at most diffusion.timesteps (${c.diffusion.timesteps}), got ${c.generate.ddimSteps}`,
+      });
+    }
+  });
+
+/** The fully resolved configuration: every field present. */
+export type Config = z.output<typeof ConfigSchema>;
+export type DataConfig = Config['data'];
+export type ModelConfig = Config['model'];
+export type BaseConfig = Config['base'];
+export type CollectConfig = Config['collect'];
+export type AeConfig = Config['ae'];
+export type DiffusionConfig = Config['diffusion'];
+export type GenerateConfig = Config['generate'];
+export type EvalConfig = Config['eval'];
+export type ReportConfig = Config['report'];
+
+/** Recursively optional; arrays (and other leaves) are replaced whole, never merged. */
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;

@@ -1,0 +1,251 @@
+/**
+ * Report charts as vega-lite specs, rendered headless: vega-lite -> vega -> View with the 'none'
+ * renderer -> SVG string (no browser, no canvas package; text widths are estimated), and SVG ->
+ * PNG with resvg. All data is inlined in the specs, so rendering never loads anything.
+ */
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { GroupReport, LossPoint, ProjectionReport, ReportData } from './types.js';
+
+export type { TopLevelSpec };
+
+/** A chart the report writes as plots/<name>.svg (and .png). */
+export interface ChartSpec {
+  /** File stem, e.g. 'accuracy-hist'. */
+  name: string;
+  /** Caption used in the report. */
+  title: string;
+  spec: TopLevelSpec;
+}
+
+/** Curves longer than this are reduced to this many bucket means before plotting. */
+const MAX_CURVE_POINTS = 400;
+/** Font family written into the SVG; resvg maps it to {@link PNG_FONT_FAMILY}. */
+const SVG_FONT = 'sans-serif';
+/** Family resvg uses for 'sans-serif' and unknown families; resvg falls back to any loaded font if absent. */
+const PNG_FONT_FAMILY = 'DejaVu Sans';
+
+const BASE_CONFIG = {
+  font: SVG_FONT,
+  background: 'white',
+  axis: { labelFontSize: 11, titleFontSize: 12 },
+  legend: { labelFontSize: 11, titleFontSize: 12 },
+  title: { fontSize: 14 },
+} as const;
+
+/** Colour scale shared by all charts so a group keeps its colour everywhere. */
+function groupColor(names: string[]): { field: string; type: 'nominal'; title: string; scale: { domain: string[]; scheme: string } } {
+  return {
+    field: 'group',
+    type: 'nominal',
+    title: 'group',
+    scale: { domain: names, scheme: names.length <= 10 ? 'tableau10' : 'category20' },
+  };
+}
+
+/** (a) Test-accuracy histogram per group, one row per group, shared bins and x axis. */
+export function accuracyHistogramSpec(groups: GroupReport[], referenceLines?: { bestOriginal?: number; meanOriginal?: number }): TopLevelSpec {
+  const names = groups.map((g) => g.name);
+  const values: Array<{ group: string; test: number }> = [];
+  for (const g of groups) for (const t of g.accuracies.test) values.push({ group: g.name, test: t });
+  const layers: unknown[] = [
+    {
+      mark: { type: 'bar', tooltip: true },
+      encoding: {
+        x: { field: 'test', type: 'quantitative', bin: { maxbins: 40 }, title: 'test accuracy (%)' },
+        y: { aggregate: 'count', type: 'quantitative', title: 'models' },
+        color: { ...groupColor(names), legend: null },
+      },
+    },
+  ];
+  if (referenceLines?.meanOriginal !== undefined && Number.isFinite(referenceLines.meanOriginal)) {
+    layers.push({ mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { datum: referenceLines.meanOriginal } } });
+  }
+  if (referenceLines?.bestOriginal !== undefined && Number.isFinite(referenceLines.bestOriginal)) {
+    layers.push({ mark: { type: 'rule', color: '#c00' }, encoding: { x: { datum: referenceLines.bestOriginal } } });
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: {
+      text: 'Test accuracy per group',
+      subtitle: 'dashed: original mean, red: best original',
+    },
+    data: { values },
+    facet: {
+      row: { field: 'group', type: 'nominal', sort: names, title: null, header: { labelAngle: 0, labelAlign: 'left', labelFontSize: 11 } },
+    },
+    spec: { width: 460, height: 48, layer: layers },
+    resolve: { scale: { y: 'independent' } },
+    config: BASE_CONFIG,
+  } as TopLevelSpec;
+}
+
+/** (b) Test accuracy against IoU-max, one point per model, coloured by group. */
+export function noveltyScatterSpec(groups: GroupReport[]): TopLevelSpec {
+  const withNovelty = groups.filter((g) => g.novelty !== undefined && g.novelty.iou.length > 0);
+  const names = withNovelty.map((g) => g.name);
+  const values: Array<{ group: string; iou: number; test: number; nnL2: number | null }> = [];
+  for (const g of withNovelty) {
+    const nov = g.novelty!;
+    const m = Math.min(nov.iou.length, g.accuracies.test.length);
+    for (let i = 0; i < m; i++) {
+      const iou = nov.iou[i]!;
+      if (!Number.isFinite(iou)) continue;
+      const l2 = nov.nnL2[i];
+      values.push({ group: g.name, iou, test: g.accuracies.test[i]!, nnL2: l2 !== undefined && Number.isFinite(l2) ? l2 : null });
+    }
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'Accuracy against novelty', subtitle: 'IoU-max near 1 = behaves like a training checkpoint' },
+    width: 460,
+    height: 320,
+    data: { values },
+    mark: { type: 'point', filled: true, opacity: 0.6, size: 28, tooltip: true },
+    encoding: {
+      x: { field: 'iou', type: 'quantitative', title: 'IoU-max of wrong sets vs checkpoints', scale: { zero: false } },
+      y: { field: 'test', type: 'quantitative', title: 'test accuracy (%)', scale: { zero: false } },
+      color: groupColor(names),
+    },
+    config: BASE_CONFIG,
+  } as TopLevelSpec;
+}
+
+/** Bucket means reducing a curve to at most `max` points; drops non-positive/non-finite losses (log axis). */
+export function downsampleCurve(points: LossPoint[], max = MAX_CURVE_POINTS): LossPoint[] {
+  const clean = points.filter((p) => Number.isFinite(p.loss) && p.loss > 0 && Number.isFinite(p.step));
+  if (clean.length <= max) return clean;
+  const out: LossPoint[] = [];
+  const per = clean.length / max;
+  for (let b = 0; b < max; b++) {
+    const lo = Math.floor(b * per);
+    const hi = Math.min(clean.length, Math.floor((b + 1) * per));
+    if (hi <= lo) continue;
+    let s = 0;
+    let st = 0;
+    for (let i = lo; i < hi; i++) {
+      s += clean[i]!.loss;
+      st += clean[i]!.step;
+    }
+    out.push({ step: st / (hi - lo), loss: s / (hi - lo) });
+  }
+  return out;
+}
+
+/** (c) Training-loss curves (log y), one panel per curve with its own axes. */
+export function lossCurvesSpec(curves: ReportData['curves']): TopLevelSpec {
+  const named: Array<[string, LossPoint[] | undefined]> = [
+    ['base classifier', curves.base],
+    ['autoencoder', curves.ae],
+    ['diffusion', curves.diffusion],
+  ];
+  const order: string[] = [];
+  const values: Array<{ curve: string; step: number; loss: number }> = [];
+  for (const [name, pts] of named) {
+    if (pts === undefined || pts.length === 0) continue;
+    const ds = downsampleCurve(pts);
+    if (ds.length === 0) continue;
+    order.push(name);
+    for (const p of ds) values.push({ curve: name, step: p.step, loss: p.loss });
+  }
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: 'Training loss',
+    data: { values },
+    facet: { column: { field: 'curve', type: 'nominal', sort: order, title: null } },
+    spec: {
+      width: 260,
+      height: 200,
+      mark: { type: 'line', strokeWidth: 1.5 },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'step' },
+        y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { type: 'log' } },
+        color: { field: 'curve', type: 'nominal', legend: null, scale: { scheme: 'set1' } },
+      },
+    },
+    resolve: { scale: { x: 'independent', y: 'independent' } },
+    config: BASE_CONFIG,
+  } as TopLevelSpec;
+}
+
+/** (d) 2-D projection of the parameter vectors, coloured by group. */
+export function projectionSpec(projection: ProjectionReport, groupOrder?: string[]): TopLevelSpec {
+  const seen = new Set<string>();
+  for (const p of projection.points) seen.add(p.group);
+  const names = groupOrder ? [...groupOrder.filter((g) => seen.has(g)), ...[...seen].filter((g) => !groupOrder.includes(g))] : [...seen];
+  const label = projection.method === 'pca' ? 'PC' : 't-SNE ';
+  const ex = projection.explained;
+  const axis = (k: 0 | 1): string =>
+    projection.method === 'pca' && ex ? `${label}${k + 1} (${(100 * ex[k]).toFixed(1)} % of variance)` : `${label}${k + 1}`;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: `Parameter space (${projection.method === 'pca' ? 'PCA' : 't-SNE'})`, subtitle: 'one point per model' },
+    width: 420,
+    height: 340,
+    data: { values: projection.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)) },
+    mark: { type: 'point', filled: true, opacity: 0.65, size: 26, tooltip: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: axis(0), scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: axis(1), scale: { zero: false } },
+      color: groupColor(names),
+    },
+    config: BASE_CONFIG,
+  } as TopLevelSpec;
+}
+
+/** The charts a report of `data` has data for, in display order. */
+export function reportCharts(data: ReportData): ChartSpec[] {
+  const charts: ChartSpec[] = [];
+  const groups = data.groups.filter((g) => g.accuracies.test.length > 0);
+  const orig = data.groups.find((g) => g.name === 'original');
+  if (groups.length > 0) {
+    charts.push({
+      name: 'accuracy-hist',
+      title: 'Test accuracy per group',
+      spec: accuracyHistogramSpec(groups, orig ? { bestOriginal: orig.test.best, meanOriginal: orig.test.mean } : undefined),
+    });
+  }
+  if (data.groups.some((g) => g.novelty !== undefined && g.novelty.iou.some(Number.isFinite))) {
+    charts.push({ name: 'accuracy-vs-novelty', title: 'Test accuracy against IoU-max', spec: noveltyScatterSpec(data.groups) });
+  }
+  const c = data.curves;
+  if ([c.base, c.ae, c.diffusion].some((p) => p !== undefined && downsampleCurve(p).length > 0)) {
+    charts.push({ name: 'loss-curves', title: 'Training loss', spec: lossCurvesSpec(c) });
+  }
+  if (data.projection !== undefined && data.projection.points.length > 0) {
+    charts.push({
+      name: 'projection',
+      title: `Parameter-space projection (${data.projection.method})`,
+      spec: projectionSpec(data.projection, data.groups.map((g) => g.name)),
+    });
+  }
+  return charts;
+}
+
+/** Render a vega-lite spec to an SVG string, headless. */
+export async function renderSvg(vlSpec: TopLevelSpec): Promise<string> {
+  const vgSpec = compile(vlSpec).spec;
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/**
+ * Rasterise an SVG to PNG bytes with resvg. `width` (pixels) scales to that width; by default the
+ * image is drawn at twice its natural size. System fonts are loaded; 'sans-serif' maps to
+ * DejaVu Sans, and resvg falls back to any available font (or draws no text, without failing)
+ * when that family is missing.
+ */
+export function svgToPng(svg: string, width?: number): Uint8Array {
+  const resvg = new Resvg(svg, {
+    fitTo: width !== undefined ? { mode: 'width', value: Math.round(width) } : { mode: 'zoom', value: 2 },
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: PNG_FONT_FAMILY, sansSerifFamily: PNG_FONT_FAMILY },
+  });
+  const png = resvg.render().asPng();
+  return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+}

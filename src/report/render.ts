@@ -1,0 +1,450 @@
+/**
+ * report.md, report.html and plots/ of a run, from a ReportData.
+ *
+ * Tables are built once as plain cells and printed twice (markdown, HTML). The HTML is
+ * self-contained: inline CSS and inline SVG plots, no scripts, no external requests.
+ * The verdict paragraph is phrased from the numbers, following SPEC section 9's reading:
+ * compare with the originals of the same run (seed noise is about +-0.5 points), and judge
+ * novelty by where IoU-max / NN-L2 sit between the originals and the ensemble.
+ */
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.js';
+import { reportCharts, renderSvg, svgToPng } from './charts.js';
+import { GROUP, type GroupReport, type ReportData, type SummaryRow } from './types.js';
+
+export interface WriteReportOptions {
+  /** Also rasterise every plot to plots/<name>.png (markdown then links the PNGs). */
+  png: boolean;
+  /** Also write the self-contained report.html. */
+  html: boolean;
+}
+
+export interface WrittenReport {
+  /** Path of report.md. */
+  md: string;
+  /** Path of report.html, when written. */
+  html?: string;
+  /** Paths of the plot files written (SVG, and PNG when asked). */
+  plots: string[];
+}
+
+/** Seed-to-seed spread of group means (SPEC section 9): differences below it are not evidence. */
+const SEED_NOISE = 0.5;
+/** A generated mean this far below the originals means samples are off the checkpoint manifold. */
+const OFF_MANIFOLD_DROP = 1.0;
+/** Two group means closer than this are said to match. */
+const MATCH_TOLERANCE = 0.25;
+/** IoU-max at or above this, with NN-L2 no larger than the checkpoints' own spacing, reads as copying. */
+const COPY_IOU = 0.99;
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+function finite(v: number | null | undefined): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+const DASH = '-';
+const fAcc = (v: number | null | undefined): string => (finite(v) ? v.toFixed(2) : DASH);
+const fIou = (v: number | null | undefined): string => (finite(v) ? v.toFixed(3) : DASH);
+const fFrac = (v: number | null | undefined): string => (finite(v) ? `${(100 * v).toFixed(1)} %` : DASH);
+const fSigned = (v: number): string => `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(2)}`;
+function fL2(v: number | null | undefined): string {
+  if (!finite(v)) return DASH;
+  return v !== 0 && Math.abs(v) < 0.01 ? v.toPrecision(2) : v.toFixed(3);
+}
+function fInt(v: number | null | undefined): string {
+  return finite(v) ? Math.round(v).toLocaleString('en-US') : DASH;
+}
+function fNum(v: number | null | undefined, digits: number): string {
+  return finite(v) ? v.toFixed(digits) : DASH;
+}
+function fSeconds(v: number): string {
+  if (!finite(v)) return DASH;
+  if (v >= 120) return `${v.toFixed(0)} s (${(v / 60).toFixed(1)} min)`;
+  return v >= 10 ? `${v.toFixed(1)} s` : `${v.toFixed(2)} s`;
+}
+
+function groupLabel(g: GroupReport): string {
+  return g.label ?? g.name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Summary rows (--json)
+
+function orNull(v: number | undefined): number | null {
+  return finite(v) ? v : null;
+}
+
+/** One row per group with every number of the main table; null where not measured. */
+export function summaryTable(data: ReportData): SummaryRow[] {
+  const orig = data.groups.find((g) => g.name === GROUP.original);
+  return data.groups.map((g) => ({
+    group: g.name,
+    n: g.n,
+    valBest: g.val.best,
+    valMean: g.val.mean,
+    valMedian: g.val.median,
+    valMin: g.val.min,
+    valStd: g.val.std,
+    testBest: g.test.best,
+    testMean: g.test.mean,
+    testMedian: g.test.median,
+    testMin: g.test.min,
+    testStd: g.test.std,
+    testAtBestVal: g.testAtBestVal,
+    testMeanDelta: orig ? g.test.mean - orig.test.mean : null,
+    iouMax: orNull(g.iouMax),
+    nnL2: orNull(g.nnL2),
+    fracAtLeastBestOriginal: orNull(g.fracAtLeastBestOriginal),
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdict
+
+/** Fraction of `values` strictly above `threshold`. */
+function fracAbove(values: number[], threshold: number): number {
+  if (values.length === 0) return NaN;
+  let c = 0;
+  for (const v of values) if (v > threshold) c++;
+  return c / values.length;
+}
+
+/** A short paragraph reading the run's numbers (SPEC section 9), phrased from the data. */
+export function verdict(data: ReportData): string {
+  const by = (name: string): GroupReport | undefined => data.groups.find((g) => g.name === name);
+  const o = by(GROUP.original);
+  const g = by(GROUP.generated);
+  const e = by(GROUP.ensemble);
+  const r = by(GROUP.aeRecon);
+  const parts: string[] = [];
+  if (!o) return 'No original group in this run, so there is nothing to compare against.';
+  if (!g) {
+    parts.push(`No generated group in this run; the originals reach test mean ${fAcc(o.test.mean)} (best ${fAcc(o.test.best)}).`);
+  } else {
+    const d = g.test.mean - o.test.mean;
+    const bestGap = g.test.best - o.test.best;
+    let s =
+      `Generated test mean is ${fSigned(d)} points against the originals (${fAcc(g.test.mean)} vs ${fAcc(o.test.mean)}); ` +
+      `generated best ${fAcc(g.test.best)} vs original best ${fAcc(o.test.best)} (${fSigned(bestGap)})`;
+    const frac = g.fracAtLeastBestOriginal;
+    if (finite(frac)) s += `, ${fFrac(frac)} of the generated models at or above the best original`;
+    const above = fracAbove(g.accuracies.test, o.test.mean);
+    if (finite(above)) s += `, ${fFrac(above)} above the original mean`;
+    s += '. ';
+    if (d < -OFF_MANIFOLD_DROP) {
+      s +=
+        `That is well below the originals: the samples are off the checkpoint manifold ` +
+        `(check the latent scale, AE eval mode and the inverse normalisation first).`;
+    } else if (d < -SEED_NOISE) {
+      s += `That is below the originals by more than the seed-to-seed spread (about ${SEED_NOISE} points).`;
+    } else if (d > SEED_NOISE) {
+      s += `That is above the originals by more than the seed-to-seed spread (about ${SEED_NOISE} points).`;
+    } else {
+      s += `That is within the seed-to-seed spread (about ${SEED_NOISE} points) of the originals.`;
+    }
+    parts.push(s);
+  }
+
+  const refs: string[] = [];
+  if (e) refs.push(`the ensemble (mean of the K checkpoints) is ${fSigned(e.test.mean - o.test.mean)}`);
+  if (r) refs.push(`AE reconstructions are ${fSigned(r.test.mean - o.test.mean)}`);
+  if (refs.length > 0) parts.push(`Against the original mean, ${refs.join(' and ')}.`);
+
+  if (g && finite(g.iouMax) && finite(o.iouMax)) {
+    let s = `IoU-max ${fIou(g.iouMax)} vs originals ${fIou(o.iouMax)}`;
+    if (e && finite(e.iouMax)) s += ` and ensemble ${fIou(e.iouMax)}`;
+    if (finite(g.nnL2) && finite(o.nnL2)) {
+      s += `; NN-L2 ${fL2(g.nnL2)} vs originals ${fL2(o.nnL2)}`;
+      if (e && finite(e.nnL2)) s += ` and ensemble ${fL2(e.nnL2)}`;
+    }
+    s += ': ';
+    const copying = g.iouMax >= COPY_IOU && (!finite(g.nnL2) || !finite(o.nnL2) || g.nnL2 <= o.nnL2);
+    if (copying) {
+      s += 'the generated models behave like, and lie as close as, individual checkpoints. Warning: the pipeline may be copying checkpoints.';
+    } else if (e && finite(e.iouMax) && Math.abs(g.iouMax - e.iouMax) < Math.abs(g.iouMax - o.iouMax)) {
+      s += 'generated models sit near the checkpoint average (closer to the ensemble than to individual checkpoints).';
+    } else if (g.iouMax >= o.iouMax) {
+      s += 'generated models behave like individual training checkpoints.';
+    } else {
+      s += 'generated models differ from the checkpoints more than the checkpoints differ from each other.';
+    }
+    parts.push(s);
+  }
+
+  if (g) {
+    const cheap = [by(GROUP.avg16), by(GROUP.gaussFit)].filter((b): b is GroupReport => b !== undefined);
+    if (cheap.length > 0) {
+      const diffs = cheap.map((b) => ({ name: b.name, d: b.test.mean - g.test.mean }));
+      const listed = diffs.map((x) => `${x.name} ${fSigned(x.d)}`).join(', ');
+      if (diffs.every((x) => Math.abs(x.d) <= MATCH_TOLERANCE)) {
+        parts.push(`The cheap baselines match the generated models (test mean ${listed} against generated, within ${MATCH_TOLERANCE}).`);
+      } else if (diffs.every((x) => x.d > MATCH_TOLERANCE)) {
+        parts.push(`The cheap baselines beat the generated models (test mean ${listed} against generated).`);
+      } else {
+        parts.push(`Cheap baselines against the generated test mean: ${listed}.`);
+      }
+    }
+  }
+  if (data.warnings.length > 0) parts.push(`The run raised ${data.warnings.length} warning(s); see below.`);
+  return parts.join(' ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables
+
+interface Table {
+  headers: string[];
+  /** 'l' or 'r' per column. */
+  align: Array<'l' | 'r'>;
+  rows: string[][];
+}
+
+function mainTable(data: ReportData): Table {
+  const orig = data.groups.find((g) => g.name === GROUP.original);
+  const headers = [
+    'group', 'n',
+    'val best', 'val mean', 'val median', 'val min', 'val std',
+    'test best', 'test mean', 'test median', 'test min', 'test std',
+    'test@best-val', 'Δ test mean', 'IoU-max', 'NN-L2', '>= best orig.',
+  ];
+  const rows = data.groups.map((g) => [
+    groupLabel(g),
+    String(g.n),
+    fAcc(g.val.best), fAcc(g.val.mean), fAcc(g.val.median), fAcc(g.val.min), fAcc(g.val.std),
+    fAcc(g.test.best), fAcc(g.test.mean), fAcc(g.test.median), fAcc(g.test.min), fAcc(g.test.std),
+    fAcc(g.testAtBestVal),
+    orig ? fSigned(g.test.mean - orig.test.mean) : DASH,
+    fIou(g.iouMax), fL2(g.nnL2), fFrac(g.fracAtLeastBestOriginal),
+  ]);
+  return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows };
+}
+
+function perClassTable(data: ReportData): Table | undefined {
+  const pc = data.perClass;
+  if (!pc || pc.rows.length === 0) return undefined;
+  const hasF1 = pc.rows.some((r) => finite(r.macroF1));
+  const headers = ['group', ...pc.classNames, ...(hasF1 ? ['macro-F1'] : [])];
+  const rows = pc.rows.map((r) => [
+    r.group,
+    ...pc.classNames.map((_, c) => fAcc(r.accuracy[c])),
+    ...(hasF1 ? [fNum(r.macroF1, 4)] : []),
+  ]);
+  return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows };
+}
+
+function shiftTable(data: ReportData): Table | undefined {
+  const shift = data.shift;
+  if (!shift || shift.length === 0) return undefined;
+  const groups: string[] = [];
+  const conds: Array<{ kind: string; severity: number }> = [];
+  const cell = new Map<string, number>();
+  for (const s of shift) {
+    if (!groups.includes(s.group)) groups.push(s.group);
+    if (!conds.some((c) => c.kind === s.kind && c.severity === s.severity)) conds.push({ kind: s.kind, severity: s.severity });
+    cell.set(`${s.kind}\u0000${s.severity}\u0000${s.group}`, s.meanAcc);
+  }
+  const headers = ['shift', 'severity', ...groups.map((g) => `${g} mean`)];
+  const rows = conds.map((c) => [c.kind, String(c.severity), ...groups.map((g) => fAcc(cell.get(`${c.kind}\u0000${c.severity}\u0000${g}`)))]);
+  return { headers, align: headers.map((_, i) => (i < 1 ? 'l' : 'r')), rows };
+}
+
+function costTable(data: ReportData): Table | undefined {
+  const c = data.cost;
+  if (!c) return undefined;
+  const rows: string[][] = [
+    ['learnable parameters', fInt(c.params)],
+    ['multiply-adds per example', fInt(c.macs)],
+  ];
+  if (finite(c.latencyMsBatch1)) rows.push(['forward latency, batch 1', `${fNum(c.latencyMsBatch1, 3)} ms`]);
+  if (finite(c.latencyMsBatch128)) rows.push(['forward latency, batch 128', `${fNum(c.latencyMsBatch128, 2)} ms`]);
+  if (finite(c.peakRssMb)) rows.push(['peak RSS', `${fNum(c.peakRssMb, 0)} MiB`]);
+  if (finite(c.generateSecondsPerModel)) rows.push(['generation per model', `${fNum(c.generateSecondsPerModel, 4)} s`]);
+  if (finite(c.trainSecondsPerCheckpoint)) rows.push(['collection per checkpoint', `${fNum(c.trainSecondsPerCheckpoint, 4)} s`]);
+  if (c.backend !== undefined) rows.push(['backend', c.backend]);
+  return { headers: ['quantity', 'value'], align: ['l', 'r'], rows };
+}
+
+function stageTable(data: ReportData): Table | undefined {
+  if (data.stages.length === 0) return undefined;
+  let total = 0;
+  for (const s of data.stages) if (finite(s.seconds)) total += s.seconds;
+  const rows = data.stages.map((s) => [s.name, fSeconds(s.seconds), total > 0 && finite(s.seconds) ? `${((100 * s.seconds) / total).toFixed(1)} %` : DASH]);
+  rows.push(['total', fSeconds(total), total > 0 ? '100.0 %' : DASH]);
+  return { headers: ['stage', 'wall time', 'share'], align: ['l', 'r', 'r'], rows };
+}
+
+function mdCell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+function mdTable(t: Table): string {
+  const head = `| ${t.headers.map(mdCell).join(' | ')} |`;
+  const sep = `|${t.align.map((a) => (a === 'r' ? '---:' : ':---')).join('|')}|`;
+  const body = t.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`);
+  return [head, sep, ...body].join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}
+
+function htmlTable(t: Table): string {
+  const cls = (i: number): string => (t.align[i] === 'r' ? ' class="num"' : '');
+  const head = `<tr>${t.headers.map((h, i) => `<th${cls(i)}>${esc(h)}</th>`).join('')}</tr>`;
+  const body = t.rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+
+interface PlotRef {
+  title: string;
+  /** Relative link for markdown (plots/<name>.png or .svg). */
+  link: string;
+  /** SVG source, for inlining into HTML. */
+  svg: string;
+}
+
+function configJson(data: ReportData): string {
+  return JSON.stringify(data.config, null, 2);
+}
+
+function headerLines(data: ReportData): string[] {
+  return [
+    `Run folder: ${data.runDir}`,
+    `Created: ${data.createdAt}`,
+    `Base model: val ${fAcc(data.base.val)} %, test ${fAcc(data.base.test)} %`,
+  ];
+}
+
+/** The markdown report; `plots` are the rendered charts with their relative links. */
+export function renderMarkdown(data: ReportData, plots: Array<{ title: string; link: string }>): string {
+  const out: string[] = [];
+  out.push(`# ${data.title}`, '');
+  for (const l of headerLines(data)) out.push(`- ${l}`);
+  out.push('', '## Verdict', '', verdict(data), '');
+  out.push('## Accuracy (%) and novelty', '');
+  out.push(
+    'Accuracies in percent. test@best-val: test accuracy of the member with the best val accuracy. ' +
+      'Δ test mean: against the originals. IoU-max: wrong-set overlap with the nearest checkpoint (1 = same errors). ' +
+      'NN-L2: distance to the nearest checkpoint in raw parameter space. Novelty is averaged over the group.',
+    '',
+  );
+  out.push(mdTable(mainTable(data)), '');
+  const sections: Array<[string, Table | undefined]> = [
+    ['Per-class test accuracy (%)', perClassTable(data)],
+    ['Distribution shift: mean test accuracy (%)', shiftTable(data)],
+    ['Cost', costTable(data)],
+    ['Stage wall times', stageTable(data)],
+  ];
+  for (const [title, t] of sections) if (t) out.push(`## ${title}`, '', mdTable(t), '');
+  if (plots.length > 0) {
+    out.push('## Plots', '');
+    for (const p of plots) out.push(`![${p.title}](${p.link})`, '');
+  }
+  out.push('## Warnings', '');
+  if (data.warnings.length === 0) out.push('None.', '');
+  else {
+    for (const w of data.warnings) out.push(`- ${w.replace(/\r?\n/g, ' ')}`);
+    out.push('');
+  }
+  out.push('## Configuration', '', '```json', configJson(data), '```', '');
+  return out.join('\n');
+}
+
+/** Inline an SVG into HTML5: the namespace declarations are implied there and dropped. */
+function inlineSvg(svg: string, title: string): string {
+  return svg
+    .replace(/^<\?xml[^>]*>\s*/, '')
+    .replace(/\s+xmlns(:xlink)?="[^"]*"/g, '')
+    .replace(/^<svg\b/, `<svg role="img" aria-label="${esc(title)}"`);
+}
+
+const CSS = `
+body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; }
+th { background: #f3f3f3; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tbody tr:nth-child(even) { background: #fafafa; }
+.verdict { background: #f5f8ff; border-left: 4px solid #4a74c9; padding: 0.6rem 0.9rem; }
+.note { color: #555; font-size: 0.85rem; }
+figure { margin: 1rem 0; } figcaption { color: #555; font-size: 0.85rem; }
+pre { background: #f6f6f6; padding: 0.6rem; overflow-x: auto; font-size: 0.8rem; }
+.warn li { color: #8a4b00; }
+`;
+
+/** The self-contained HTML report (inline CSS, inline SVG, no scripts or external references). */
+export function renderHtml(data: ReportData, plots: Array<{ title: string; svg: string }>): string {
+  const out: string[] = [];
+  out.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">');
+  out.push(`<title>${esc(data.title)}</title>`, `<style>${CSS}</style>`, '</head>', '<body>');
+  out.push(`<h1>${esc(data.title)}</h1>`, '<ul>');
+  for (const l of headerLines(data)) out.push(`<li>${esc(l)}</li>`);
+  out.push('</ul>', '<h2>Verdict</h2>', `<p class="verdict">${esc(verdict(data))}</p>`);
+  out.push('<h2>Accuracy (%) and novelty</h2>');
+  out.push(
+    '<p class="note">test@best-val: test accuracy of the member with the best val accuracy. Δ test mean: against the originals. ' +
+      'IoU-max: wrong-set overlap with the nearest checkpoint (1 = same errors). NN-L2: distance to the nearest checkpoint in raw parameter space.</p>',
+  );
+  out.push(htmlTable(mainTable(data)));
+  const sections: Array<[string, Table | undefined]> = [
+    ['Per-class test accuracy (%)', perClassTable(data)],
+    ['Distribution shift: mean test accuracy (%)', shiftTable(data)],
+    ['Cost', costTable(data)],
+    ['Stage wall times', stageTable(data)],
+  ];
+  for (const [title, t] of sections) if (t) out.push(`<h2>${esc(title)}</h2>`, htmlTable(t));
+  if (plots.length > 0) {
+    out.push('<h2>Plots</h2>');
+    for (const p of plots) out.push(`<figure>${inlineSvg(p.svg, p.title)}<figcaption>${esc(p.title)}</figcaption></figure>`);
+  }
+  out.push('<h2>Warnings</h2>');
+  if (data.warnings.length === 0) out.push('<p>None.</p>');
+  else out.push(`<ul class="warn">${data.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>`);
+  out.push('<h2>Configuration</h2>', `<details><summary>resolved configuration</summary><pre>${esc(configJson(data))}</pre></details>`);
+  out.push('</body>', '</html>', '');
+  return out.join('\n');
+}
+
+/**
+ * Write report.md (and report.html), with plots/<name>.svg (and .png) under `runDir`; every file
+ * is written atomically. A chart that fails to render is reported as a warning in the documents
+ * instead of failing the whole report. Returns the paths written.
+ */
+export async function writeReport(runDir: string, data: ReportData, opts: WriteReportOptions): Promise<WrittenReport> {
+  const plotsDir = join(runDir, 'plots');
+  const written: string[] = [];
+  const refs: PlotRef[] = [];
+  const extraWarnings: string[] = [];
+  for (const chart of reportCharts(data)) {
+    try {
+      const svg = await renderSvg(chart.spec);
+      const svgPath = join(plotsDir, `${chart.name}.svg`);
+      writeFileAtomic(svgPath, svg);
+      written.push(svgPath);
+      let link = `plots/${chart.name}.svg`;
+      if (opts.png) {
+        const pngPath = join(plotsDir, `${chart.name}.png`);
+        writeFileAtomic(pngPath, svgToPng(svg));
+        written.push(pngPath);
+        link = `plots/${chart.name}.png`;
+      }
+      refs.push({ title: chart.title, link, svg });
+    } catch (e) {
+      extraWarnings.push(`plot ${chart.name} could not be rendered: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const doc: ReportData = extraWarnings.length > 0 ? { ...data, warnings: [...data.warnings, ...extraWarnings] } : data;
+  const mdPath = join(runDir, 'report.md');
+  writeFileAtomic(mdPath, renderMarkdown(doc, refs));
+  const result: WrittenReport = { md: mdPath, plots: written };
+  if (opts.html) {
+    const htmlPath = join(runDir, 'report.html');
+    writeFileAtomic(htmlPath, renderHtml(doc, refs));
+    result.html = htmlPath;
+  }
+  return result;
+}

@@ -1,0 +1,163 @@
+/**
+ * The contract between the pipeline and the report: everything report.md / report.html and the
+ * plots show. The pipeline fills a ReportData (plain JSON-serialisable data, no typed arrays) and
+ * hands it to writeReport; the report computes nothing that needs a model.
+ *
+ * Units: accuracies in percent; IoU in [0, 1]; NN-L2 in raw parameter units; fractions in [0, 1];
+ * times in seconds unless the field name says otherwise.
+ */
+import type { GroupStats } from '../eval/stats.js';
+
+export type { GroupStats };
+
+/**
+ * Group names the verdict recognises (SPEC section 8). Other names are shown in the tables and
+ * plots but not interpreted. Noise baselines are named `noise_<s>`, e.g. `noise_0.05`.
+ */
+export const GROUP = {
+  original: 'original',
+  ensemble: 'ensemble',
+  aeRecon: 'ae_recon',
+  generated: 'generated',
+  avg16: 'avg16',
+  gaussFit: 'gauss_fit',
+} as const;
+
+export interface GroupReport {
+  /** Group name, e.g. 'original', 'generated', 'noise_0.05' (see {@link GROUP}). */
+  name: string;
+  /** Optional longer label for tables, e.g. 'generated (DDPM)'. */
+  label?: string;
+  /** Number of members. */
+  n: number;
+  /** Statistics of the members' val / test accuracies (percent). */
+  val: GroupStats;
+  test: GroupStats;
+  /** Test accuracy of the member with the highest val accuracy. */
+  testAtBestVal: number;
+  /** Group mean of the per-model IoU-max against the K checkpoints. */
+  iouMax?: number;
+  /** Group mean of the per-model nearest-checkpoint L2 distance. */
+  nnL2?: number;
+  /** Fraction of members whose test accuracy is >= the best original's test accuracy. */
+  fracAtLeastBestOriginal?: number;
+  /** Per-member accuracies (percent), same member order in both. */
+  accuracies: { val: number[]; test: number[] };
+  /** Per-member novelty, same member order as `accuracies`. */
+  novelty?: { iou: number[]; nnL2: number[] };
+}
+
+/** Per-class test accuracy (percent) of one group, averaged over its members. */
+export interface PerClassRow {
+  group: string;
+  /** One entry per class; NaN/null for a class without examples. */
+  accuracy: number[];
+  /** Macro-F1 in [0, 1], averaged over the members. */
+  macroF1?: number;
+}
+
+export interface PerClassReport {
+  /** Class names in label order (Fashion-MNIST: 'T-shirt/top', 'Trouser', ...). */
+  classNames: string[];
+  rows: PerClassRow[];
+}
+
+/** Cost of the classifier and of the pipeline (SPEC section 8: wall time, peak memory). */
+export interface CostReport {
+  /** Learnable parameters of the classifier. */
+  params: number;
+  /** Multiply-adds per example (see src/eval/flops.ts for the convention). */
+  macs: number;
+  /** Forward latency in milliseconds at batch 1 and batch 128 (per batch). */
+  latencyMsBatch1?: number;
+  latencyMsBatch128?: number;
+  /** Peak resident set size of the whole run, MiB. */
+  peakRssMb?: number;
+  /** Sampling + decoding time per generated model, seconds. */
+  generateSecondsPerModel?: number;
+  /** Collection time per checkpoint, seconds. */
+  trainSecondsPerCheckpoint?: number;
+  /** Compute backend that produced the timings ('js', 'blas', ...). */
+  backend?: string;
+}
+
+/** Mean accuracy of one group under one distribution shift (corruption kind and severity). */
+export interface ShiftRow {
+  /** Corruption name, e.g. 'gaussian_noise'; 'clean' for the unshifted test set. */
+  kind: string;
+  severity: number;
+  group: string;
+  /** Mean test accuracy of the group's members, percent. */
+  meanAcc: number;
+  /** Best member's test accuracy, percent. */
+  bestAcc?: number;
+}
+
+export interface LossPoint {
+  step: number;
+  loss: number;
+}
+
+export interface ProjectionPoint {
+  x: number;
+  y: number;
+  group: string;
+}
+
+export interface ProjectionReport {
+  method: 'pca' | 'tsne';
+  /** PCA only: fraction of the variance along each axis. */
+  explained?: [number, number];
+  points: ProjectionPoint[];
+}
+
+export interface StageTime {
+  name: string;
+  seconds: number;
+}
+
+export interface ReportData {
+  title: string;
+  /** Run folder (shown in the report; files are written where writeReport is told). */
+  runDir: string;
+  /** Resolved configuration of the run (printed as JSON). */
+  config: Record<string, unknown>;
+  /** ISO 8601 time the run finished. */
+  createdAt: string;
+  /** The base model's accuracies (percent). */
+  base: { val: number; test: number };
+  /** Groups in display order; 'original' should come first. */
+  groups: GroupReport[];
+  perClass?: PerClassReport;
+  cost?: CostReport;
+  shift?: ShiftRow[];
+  /** Training-loss curves (one point per logged step). */
+  curves: { ae?: LossPoint[]; diffusion?: LossPoint[]; base?: LossPoint[] };
+  projection?: ProjectionReport;
+  /** Wall time per pipeline stage, in order. */
+  stages: StageTime[];
+  /** Messages the pipeline raised (divergence, clipped values, skipped stages). */
+  warnings: string[];
+}
+
+/** One row of `pdiff ... --json` output: a group's numbers, null where not measured. */
+export interface SummaryRow {
+  group: string;
+  n: number;
+  valBest: number;
+  valMean: number;
+  valMedian: number;
+  valMin: number;
+  valStd: number;
+  testBest: number;
+  testMean: number;
+  testMedian: number;
+  testMin: number;
+  testStd: number;
+  testAtBestVal: number;
+  /** testMean minus the originals' testMean; null without an 'original' group. */
+  testMeanDelta: number | null;
+  iouMax: number | null;
+  nnL2: number | null;
+  fracAtLeastBestOriginal: number | null;
+}

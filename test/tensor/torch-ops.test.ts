@@ -1,0 +1,137 @@
+/**
+ * Forward values and gradients against numbers computed once by PyTorch in float64
+ * (scripts/torch/make_fixtures.py -> test/fixtures/torch-ops.json). No Python at test time.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { Adam, AdamW, EMA, SGD, clipGradNorm, cosineLr, linearLr } from '../../src/nn/index.js';
+import * as ops from '../../src/tensor/ops.js';
+import { Tensor, backward } from '../../src/tensor/tensor.js';
+import { be64 } from '../helpers/gradcheck.js';
+
+interface Arr { shape: number[]; data: number[] }
+interface Case { name: string; op: string; attrs: Record<string, any>; inputs: Record<string, Arr>; upstream?: Arr; output: Arr; grads?: Record<string, Arr>; requires_grad?: string[]; running_mean_after?: Arr; running_var_after?: Arr }
+const fx = JSON.parse(readFileSync(new URL('../fixtures/torch-ops.json', import.meta.url), 'utf8'));
+
+function close(name: string, got: ArrayLike<number>, want: Arr, tol = 1e-9): void {
+  assert.equal(got.length, want.data.length, `${name}: length`);
+  for (let i = 0; i < got.length; i++) {
+    const a = got[i]!, b = want.data[i]!;
+    if (!(Math.abs(a - b) <= tol * (1 + Math.abs(b)))) assert.fail(`${name}[${i}]: got ${a}, PyTorch ${b}`);
+  }
+}
+
+function run(c: Case, t: Record<string, Tensor>): Tensor {
+  const a = c.attrs;
+  switch (c.op) {
+    case 'matmul': return ops.matmul(t.a!, t.b!);
+    case 'linear': return ops.linear(t.x!, t.w!, t.b!);
+    case 'conv2d': return ops.conv2d(t.x!, t.w!, t.b ?? null, { stride: a.stride, padding: a.padding });
+    case 'conv1d': return ops.conv1d(t.x!, t.w!, t.b ?? null, { stride: a.stride, padding: a.padding });
+    case 'conv_transpose1d': return ops.convTranspose1d(t.x!, t.w!, t.b ?? null, { stride: a.stride, padding: a.padding, outputPadding: a.output_padding });
+    case 'batch_norm': return ops.batchNorm(t.x!, t.w!, t.b!, t.running_mean!, t.running_var!, { training: a.training, momentum: a.momentum, eps: a.eps });
+    case 'layer_norm': return ops.layerNorm(t.x!, t.w!, t.b!, a.eps);
+    case 'group_norm': return ops.groupNorm(t.x!, a.num_groups, t.w!, t.b!, a.eps);
+    case 'instance_norm': return ops.groupNorm(t.x!, t.x!.shape[1]!, t.w!, t.b!, a.eps);
+    case 'relu': return ops.relu(t.x!);
+    case 'leaky_relu': return ops.leakyRelu(t.x!, a.negative_slope);
+    case 'elu': return ops.elu(t.x!, a.alpha);
+    case 'silu': return ops.silu(t.x!);
+    case 'gelu': return ops.gelu(t.x!, a.approximate);
+    case 'tanh': return ops.tanh(t.x!);
+    case 'sigmoid': return ops.sigmoid(t.x!);
+    case 'max_pool2d': return ops.maxPool2d(t.x!, { kernel: a.kernel_size, stride: a.stride, padding: a.padding });
+    case 'avg_pool2d': return ops.avgPool2d(t.x!, { kernel: a.kernel_size, stride: a.stride, padding: a.padding });
+    case 'adaptive_avg_pool2d': return ops.reshape(ops.globalAvgPool2d(t.x!), c.output.shape);
+    case 'add': return ops.add(t.a!, t.b!);
+    case 'sub': return ops.sub(t.a!, t.b!);
+    case 'mul': return ops.mul(t.a!, t.b!);
+    case 'div': return ops.div(t.a!, t.b!);
+    case 'sum': return ops.sum(t.x!, a.dim ?? undefined, a.keepdim);
+    case 'mean': return ops.mean(t.x!, a.dim ?? undefined, a.keepdim);
+    case 'reshape': return ops.reshape(t.x!, a.shape);
+    case 'permute': return ops.permute(t.x!, a.dims);
+    case 'cat': return ops.concat((a.order as string[]).map((k) => t[k]!), a.dim);
+    case 'narrow': return ops.slice(t.x!, a.dim, a.start, a.start + a.length);
+    case 'pad': return ops.pad(t.x!, [[a.pad[0], a.pad[1]]], a.value);
+    case 'softmax': return ops.softmax(t.x!);
+    case 'log_softmax': return ops.logSoftmax(t.x!);
+    case 'mse_loss': return ops.mseLoss(t.input!, t.target!);
+    default: throw new Error(`no mapping for ${c.op}`);
+  }
+}
+
+describe('ops match PyTorch (float64 fixtures)', () => {
+  for (const c of fx.cases as Case[]) {
+    it(c.name, () => {
+      if (c.op === 'timestep_embedding') {
+        const emb = ops.timestepEmbedding(c.inputs.t!.data, c.attrs.dim, be64);
+        close(c.name, emb.toArray(), c.output, 1e-9);
+        return;
+      }
+      const t: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(c.inputs)) {
+        if (c.op === 'cross_entropy' && k === 'target') continue;
+        t[k] = new Tensor(be64.fromArray(v.data), v.shape, be64, (c.requires_grad ?? []).includes(k));
+      }
+      const y = c.op === 'cross_entropy'
+        ? ops.crossEntropy(t.input!, Int32Array.from(c.inputs.target!.data), { labelSmoothing: c.attrs.label_smoothing })
+        : run(c, t);
+      close(`${c.name} output`, y.toArray(), c.output);
+      if (c.running_mean_after) close(`${c.name} running_mean`, t.running_mean!.toArray(), c.running_mean_after);
+      if (c.running_var_after) close(`${c.name} running_var`, t.running_var!.toArray(), c.running_var_after);
+      if (c.grads && Object.keys(c.grads).length) {
+        const up = new Tensor(be64.fromArray(c.upstream!.data), y.shape, be64);
+        backward(ops.sum(ops.mul(y, up)));
+        for (const [k, g] of Object.entries(c.grads)) close(`${c.name} grad ${k}`, t[k]!.grad!.toArray(), g);
+      }
+    });
+  }
+});
+
+describe('optimisers, clipping, schedules and EMA match PyTorch', () => {
+  for (const o of fx.optim) {
+    it(o.name, () => {
+      const p = new Tensor(be64.fromArray(o.param0.data), o.param0.shape, be64, true);
+      const h = o.hyper;
+      const opt = o.optimizer === 'AdamW' ? new AdamW([p], { lr: h.lr, betas: h.betas, eps: h.eps, weightDecay: h.weight_decay })
+        : o.optimizer === 'Adam' ? new Adam([p], { lr: h.lr, betas: h.betas, eps: h.eps, weightDecay: h.weight_decay })
+          : new SGD([p], { lr: h.lr, momentum: h.momentum, dampening: h.dampening, nesterov: h.nesterov, weightDecay: h.weight_decay });
+      o.grads.forEach((g: Arr, i: number) => {
+        p.grad = new Tensor(be64.fromArray(g.data), g.shape, be64);
+        opt.step();
+        close(`${o.name} step ${i + 1}`, p.toArray(), o.params_after[i], 1e-12);
+      });
+    });
+  }
+  for (const c of fx.clip_grad_norm) {
+    it(c.name, () => {
+      const ps = c.grads_before.map((g: Arr) => {
+        const p = new Tensor(be64.alloc(g.data.length), g.shape, be64, true);
+        p.grad = new Tensor(be64.fromArray(g.data), g.shape, be64);
+        return p;
+      });
+      const norm = clipGradNorm(ps, c.max_norm);
+      assert.ok(Math.abs(norm - c.total_norm) < 1e-12 * (1 + c.total_norm));
+      ps.forEach((p: Tensor, i: number) => close(`${c.name} grad ${i}`, p.grad!.toArray(), c.grads_after[i], 1e-12));
+    });
+  }
+  for (const s of fx.schedules) {
+    it(`schedule ${s.name}`, () => {
+      const f = s.kind === 'cosine' ? cosineLr(s.lr0, s.T_max, s.eta_min) : linearLr(s.lr0, s.start_factor, s.end_factor, s.total_iters);
+      s.steps.forEach((i: number, k: number) => assert.ok(Math.abs(f(i) - s.lr[k]) < 1e-15 + 1e-12 * s.lr[k], `${s.name} step ${i}: ${f(i)} vs ${s.lr[k]}`));
+    });
+  }
+  for (const e of fx.ema) {
+    it(e.name, () => {
+      const p = new Tensor(be64.fromArray(e.param0.data), e.param0.shape, be64, true);
+      const ema = new EMA([p], e.decay);
+      e.params.forEach((q: Arr, i: number) => {
+        be64.write(p.storage, q.data);
+        ema.update();
+        close(`${e.name} update ${i + 1}`, be64.read(ema.shadow[0]!), e.shadow_after[i], 1e-12);
+      });
+    });
+  }
+});
