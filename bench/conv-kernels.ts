@@ -4,11 +4,13 @@
  * naive loop. A second pass with a no-op GEMM isolates the data movement (im2col, col2im,
  * gather/scatter) from the arithmetic.
  *
- *   node --import tsx bench/conv-kernels.ts [--conv1d] [--json]
+ *   node --import tsx bench/conv-kernels.ts [--conv1d] [--threads N] [--json]
  *
+ * --threads sets the OpenBLAS thread count (default: OpenBLAS's own choice).
  * --conv1d adds the autoencoder / denoiser 1-D shapes of SPEC.md section 6-7 (batch 50).
  * Progress goes to stderr, results to stdout.
  */
+import { cpus, loadavg } from 'node:os';
 import type { Conv2dGeom, FloatArray, Gemm, Workspace } from '../src/backend/kernels.js';
 import { convOutSize } from '../src/backend/kernels.js';
 import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward } from '../src/backend/cpu/conv.js';
@@ -30,14 +32,19 @@ const naiveGemm: Gemm = (transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, 
 const noopGemm: Gemm = () => {};
 
 /** The best GEMM on this machine, found at run time so the bench runs before native.ts / gemm.ts exist. */
-async function pickGemm(): Promise<{ gemm: Gemm; name: string }> {
+async function pickGemm(threads: number | undefined): Promise<{ gemm: Gemm; name: string }> {
   const nativePath = '../src/backend/native.js';
   const gemmPath = '../src/backend/gemm.js';
   try {
-    const mod = (await import(nativePath)) as { loadBlas?: () => { ok: true; gemm: Gemm } | { ok: false; reason: string } };
+    const mod = (await import(nativePath)) as {
+      loadBlas?: () => { ok: true; gemm: Gemm; coreName: string; numThreads(): number; setNumThreads(n: number): void } | { ok: false; reason: string };
+    };
     if (mod.loadBlas) {
       const r = mod.loadBlas();
-      if (r.ok) return { gemm: r.gemm, name: 'OpenBLAS (loadBlas)' };
+      if (r.ok) {
+        if (threads !== undefined) r.setNumThreads(threads);
+        return { gemm: r.gemm, name: `OpenBLAS ${r.coreName}, ${r.numThreads()} thread(s)` };
+      }
       process.stderr.write(`loadBlas failed: ${r.reason}\n`);
     }
   } catch (e) {
@@ -69,25 +76,35 @@ function geom(n: number, c: number, h: number, w: number, o: number, kh: number,
   return { n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh: convOutSize(h, kh, sh, ph), ow: convOutSize(w, kw, sw, pw) };
 }
 
-/** Median milliseconds of `fn` over enough repetitions to fill ~minMs (at least 3). */
-function timeMs(fn: () => void, minMs: number): number {
+/**
+ * Median wall and CPU milliseconds of `fn` over enough repetitions to fill ~minMs (at least 3).
+ * CPU time (all threads of this process) is the steadier number on a shared machine.
+ */
+function timeMs(fn: () => void, minMs: number): { wall: number; cpu: number } {
   fn(); // warm-up (JIT, workspace growth)
-  const t: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   const start = performance.now();
-  while (t.length < 3 || (performance.now() - start < minMs && t.length < 50)) {
+  while (wall.length < 3 || (performance.now() - start < minMs && wall.length < 50)) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     fn();
-    t.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  t.sort((a, b) => a - b);
-  return t[t.length >> 1]!;
+  const med = (a: number[]): number => a.sort((x, y) => x - y)[a.length >> 1]!;
+  return { wall: med(wall), cpu: med(cpu) };
 }
 
-interface Row { layer: string; pass: string; ms: number; gflops: number; movementMs: number }
+interface Row { layer: string; pass: string; ms: number; cpuMs: number; gflops: number; movementMs: number }
 
 async function main(): Promise<void> {
-  const args = new Set(process.argv.slice(2));
-  const { gemm, name } = await pickGemm();
+  const argv = process.argv.slice(2);
+  const args = new Set(argv);
+  const ti = argv.indexOf('--threads');
+  const threads = ti >= 0 ? Number(argv[ti + 1]) : undefined;
+  const { gemm, name } = await pickGemm(threads);
   process.stderr.write(`gemm: ${name}\n`);
   const layers: Array<[string, Conv2dGeom]> = [
     ['cnn-s conv1 1->16 28x28', geom(128, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1)],
@@ -119,23 +136,28 @@ async function main(): Promise<void> {
     ];
     for (const [pass, fn] of passes) {
       process.stderr.write(`${layer} ${pass}...\n`);
-      const ms = timeMs(() => fn(gemm), 400);
-      const movementMs = timeMs(() => fn(noopGemm), 200);
-      rows.push({ layer, pass, ms, gflops: flops / ms / 1e6, movementMs });
+      const { wall: ms, cpu: cpuMs } = timeMs(() => fn(gemm), 400);
+      const movementMs = timeMs(() => fn(noopGemm), 200).wall;
+      rows.push({ layer, pass, ms, cpuMs, gflops: flops / ms / 1e6, movementMs });
     }
   }
   if (args.has('--json')) {
-    process.stdout.write(JSON.stringify({ gemm: name, rows }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ gemm: name, load: loadavg()[0], rows }, null, 2) + '\n');
     return;
   }
-  process.stdout.write(`conv kernels, Float32, gemm = ${name} (median ms per call; movement = same call with a no-op gemm)\n`);
-  process.stdout.write(`${'layer'.padEnd(32)}${'pass'.padEnd(17)}${'ms'.padStart(9)}${'GFLOP/s'.padStart(9)}${'movement'.padStart(10)}\n`);
+  process.stdout.write(`conv kernels, Float32, gemm = ${name}, load average ${loadavg()[0]!.toFixed(2)} on ${cpus().length} CPUs\n`);
+  process.stdout.write('median ms per call (wall, and CPU summed over threads); GFLOP/s from wall;\n');
+  process.stdout.write('movement = wall ms of the same call with a no-op gemm (im2col, scatter, ...)\n');
+  process.stdout.write(`${'layer'.padEnd(32)}${'pass'.padEnd(17)}${'ms'.padStart(9)}${'cpu ms'.padStart(9)}${'GFLOP/s'.padStart(9)}${'movement'.padStart(10)}\n`);
   let total = 0;
+  let totalCpu = 0;
   for (const r of rows) {
     total += r.ms;
-    process.stdout.write(`${r.layer.padEnd(32)}${r.pass.padEnd(17)}${r.ms.toFixed(2).padStart(9)}${r.gflops.toFixed(1).padStart(9)}${r.movementMs.toFixed(2).padStart(10)}\n`);
+    totalCpu += r.cpuMs;
+    process.stdout.write(`${r.layer.padEnd(32)}${r.pass.padEnd(17)}${r.ms.toFixed(2).padStart(9)}${r.cpuMs.toFixed(2).padStart(9)}`
+      + `${r.gflops.toFixed(1).padStart(9)}${r.movementMs.toFixed(2).padStart(10)}\n`);
   }
-  process.stdout.write(`total ${total.toFixed(1)} ms\n`);
+  process.stdout.write(`total ${total.toFixed(1)} ms wall, ${totalCpu.toFixed(1)} ms cpu\n`);
 }
 
 await main();

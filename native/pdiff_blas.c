@@ -7,7 +7,8 @@
  *     in elements. Every argument is checked before OpenBLAS sees it: a wrong type throws a
  *     TypeError, a size, offset or leading dimension that would reach outside an array throws
  *     a RangeError. OpenBLAS itself never gets an argument it could reject (its xerbla would
- *     only print and return) or a pointer it could run off the end of.
+ *     only print and return) or a pointer it could run off the end of. With k = 0 or alpha = 0,
+ *     C = beta * C without reading A or B, as in reference BLAS.
  *   numThreads() -> number, setNumThreads(n), config() -> string, coreName() -> string.
  *
  * Plain C against node_api.h (no node-addon-api), so it builds with nothing but node-gyp,
@@ -224,6 +225,19 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   if (!check_extent(env, "C", "[m x n]", m, n, cOff, ldc, "ldc", cLen)) return NULL;
 
   if (m == 0 || n == 0) return NULL; /* nothing to write */
+  if (k == 0 || (float)alpha == 0.0f) {
+    /* Reference-BLAS semantics, which OpenBLAS 0.3.21 does not keep for alpha = 0 (it still forms
+     * 0 * A * B, so a NaN or Inf in A or B leaks into C): C = beta * C, zeros when beta = 0. */
+    float fb = (float)beta;
+    for (int64_t i = 0; i < m; i++) {
+      float *row = c + cOff + i * ldc;
+      if (fb == 0.0f)
+        for (int64_t j = 0; j < n; j++) row[j] = 0.0f;
+      else if (fb != 1.0f)
+        for (int64_t j = 0; j < n; j++) row[j] *= fb;
+    }
+    return NULL;
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
               (blasint)m, (blasint)n, (blasint)k, (float)alpha, a + aOff, (blasint)lda, b + bOff,
               (blasint)ldb, (float)beta, c + cOff, (blasint)ldc);

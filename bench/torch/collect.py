@@ -2,7 +2,7 @@
 """PyTorch baseline for base training (SPEC section 3) and bn-mode checkpoint collection (section 4).
 
     /usr/bin/python3 bench/torch/collect.py [--data-dir /usr/share/datasets/fashion-mnist]
-                                            [--epochs 1] [--k 200] [--seed 0]
+                                            [--epochs 1] [--k 200] [--seed 0] [--save-base PATH]
 
 Prints ONE JSON line on stdout:
   {"torch_version", "torch_threads", "epochs", "base_epoch_s", "base_val_acc", "base_test_acc",
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (BN_SUBSET, DEFAULT_DATA_DIR, CnnS, accuracy, emit, load_fashion_mnist,  # noqa: E402
-                    log, setup)
+                    log, save_safetensors_state, setup)
 
 
 def train_base(model, xtr, ytr, epochs, batch=128, lr0=3e-3, wd=5e-3):
@@ -79,6 +79,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--k", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save-base", default=None,
+                    help="write the trained base state_dict (F32 safetensors) here, e.g. for evaluate.py --base")
     args = ap.parse_args()
     rec = setup(args.seed)
     t0 = time.perf_counter()
@@ -91,6 +93,8 @@ def main():
     rec["base_val_acc"] = accuracy(model, *data["val"])
     rec["base_test_acc"] = accuracy(model, *data["test"])
     log(f"base: val {rec['base_val_acc']:.2f} %, test {rec['base_test_acc']:.2f} %")
+    if args.save_base:
+        save_safetensors_state(args.save_base, model.state_dict())
     rec["k"] = args.k
     rec["collect_per_ckpt_ms"], ckpts = collect_bn(model, xtr, ytr, args.k)
     rec["collect_ckpt_shape"] = list(ckpts.shape)

@@ -185,6 +185,22 @@ def accuracy(model, x, y, batch=1000):
     return 100.0 * correct / len(x)
 
 
+def save_safetensors_state(path, state):
+    """{name: float tensor} -> F32 safetensors in the given order (num_batches_tracked dropped)."""
+    header, blobs, off = {}, [], 0
+    for name, t in state.items():
+        if name.endswith("num_batches_tracked"):
+            continue
+        b = t.detach().float().contiguous().numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
 def load_safetensors_state(path):
     """F32 safetensors (e.g. pdiff's base.safetensors) -> {name: tensor}, minimal reader."""
     with open(path, "rb") as f:

@@ -14,7 +14,8 @@
  * whatever the layout), zero-pads the fringes so the micro-kernel always runs 4x4, and
  * converts to float64 once, so the inner loop reads only Float64Arrays (one monomorphic
  * shape for V8) and accumulates in double. The 16 accumulators live in locals. V8 does not
- * vectorise, so this runs at about 5-6 GFLOP/s per core: far from BLAS, far above a naive loop.
+ * vectorise, so this runs at about 4 GFLOP/s on 512^3 (one core of an AMD EPYC, Node 20):
+ * far from BLAS, well above a naive triple loop.
  *
  * The packing buffers are module-level and grow on demand; a call allocates nothing once
  * they are large enough. (JS is single-threaded; each worker thread has its own module copy.)
@@ -32,6 +33,8 @@ const KC = 256;
 const MC = 128;
 /** Columns of op(B) per packed block (KC x NC doubles = 2 MiB). Multiple of NR. */
 const NC = 1024;
+/** A product with fewer rows or columns than this (a row or column vector) skips packing: see smallGemm. */
+const SMALL_MN = 2;
 
 let packA = new Float64Array(0);
 let packB = new Float64Array(0);
@@ -237,6 +240,44 @@ function microKernel(
   }
 }
 
+/**
+ * GEMM without packing, for a row or column vector (m or n below SMALL_MN), where a 4x4
+ * micro-tile would be mostly padding and packing op(B) or op(A) costs as much as the product.
+ * C is first scaled by beta; then either rank-1 row updates C[i, :] += alpha * op(A)[i, p] * B[p, :]
+ * (contiguous over j, when B is not transposed and rows are wide) or dot products over p.
+ */
+function smallGemm(
+  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+  a: FloatArray, aOff: number, lda: number, b: FloatArray, bOff: number, ldb: number,
+  beta: number, c: FloatArray, cOff: number, ldc: number,
+): void {
+  // Strides of op(A) along (i, p) and of op(B) along (p, j).
+  const sai = transA ? 1 : lda, sap = transA ? lda : 1;
+  const sbp = transB ? 1 : ldb, sbj = transB ? ldb : 1;
+  if (!transB && n >= 8) {
+    scaleC(m, n, beta, c, cOff, ldc);
+    for (let i = 0; i < m; i++) {
+      const row = cOff + i * ldc, end = row + n;
+      let ai = aOff + i * sai;
+      let bRow = bOff;
+      for (let p = 0; p < k; p++, ai += sap, bRow += ldb) {
+        const s = alpha * a[ai]!;
+        for (let j = row, bj = bRow; j < end; j++, bj++) c[j] = c[j]! + s * b[bj]!;
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < m; i++) {
+    const row = cOff + i * ldc;
+    const ai0 = aOff + i * sai;
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0, ai = ai0, bi = bOff + j * sbj; p < k; p++, ai += sap, bi += sbp) s += a[ai]! * b[bi]!;
+      c[row + j] = beta === 0 ? alpha * s : alpha * s + beta * c[row + j]!;
+    }
+  }
+}
+
 /** Row-major GEMM in pure TypeScript; see the module comment and `Gemm` in kernels.ts. */
 function gemm(
   transA: boolean, transB: boolean,
@@ -252,6 +293,10 @@ function gemm(
   // BLAS semantics: with k = 0 or alpha = 0, A and B are not read (NaN in them does not leak).
   if (k === 0 || alpha === 0) {
     scaleC(m, n, beta, c, cOff, ldc);
+    return;
+  }
+  if (m < SMALL_MN || n < SMALL_MN) {
+    smallGemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
     return;
   }
   const kcMax = Math.min(KC, k);

@@ -1,5 +1,169 @@
-// TEMPORARY placeholder (lead); helper-1 replaces this file with the real loader.
-import type { Gemm } from './kernels.js';
-export function loadBlas(): { ok: true; gemm: Gemm; config: string; setNumThreads(n: number): void } | { ok: false; reason: string } {
-  return { ok: false, reason: 'placeholder' };
+/**
+ * Loader for the OpenBLAS addon (native/pdiff_blas.c, built by `npm install` through node-gyp
+ * into native/build/Release/pdiff_blas.node). The addon is optional: when it is missing or
+ * broken, loadBlas says why and pdiff runs on the pure-TS `js` backend.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, parse } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkGemmArgs } from './gemm.js';
+import type { FloatArray, Gemm } from './kernels.js';
+
+/** What native/pdiff_blas.c exports. */
+interface PdiffBlasAddon {
+  sgemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    a: Float32Array, aOff: number, lda: number, b: Float32Array, bOff: number, ldb: number,
+    beta: number, c: Float32Array, cOff: number, ldc: number,
+  ): void;
+  numThreads(): number;
+  setNumThreads(n: number): void;
+  config(): string;
+  coreName(): string;
+}
+
+/** A loaded OpenBLAS backend. */
+export interface BlasOk {
+  ok: true;
+  /** cblas_sgemm behind the `Gemm` contract; Float32Array only (throws TypeError otherwise). */
+  gemm: Gemm;
+  /** openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64". */
+  config: string;
+  /** The kernel family OpenBLAS picked for this CPU (openblas_get_corename()). */
+  coreName: string;
+  /** Threads OpenBLAS uses (openblas_get_num_threads()). */
+  numThreads(): number;
+  /** Sets the OpenBLAS thread count (openblas_set_num_threads); n is an integer >= 1. */
+  setNumThreads(n: number): void;
+  /** Absolute path of the .node file that was loaded. */
+  path: string;
+}
+
+/** Why the OpenBLAS backend is unavailable. */
+export interface BlasMissing {
+  ok: false;
+  reason: string;
+}
+
+export type BlasLoad = BlasOk | BlasMissing;
+
+const ADDON_REL = join('native', 'build', 'Release', 'pdiff_blas.node');
+
+/**
+ * The package root: the nearest folder above this module whose package.json is named "pdiff".
+ * Works from src/backend/ (tsx) and from dist/backend/ (compiled) alike.
+ */
+export function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  let dir = here;
+  const top = parse(dir).root;
+  for (;;) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj)) {
+      try {
+        const name = (JSON.parse(readFileSync(pj, 'utf8')) as { name?: unknown }).name;
+        if (name === 'pdiff') return dir;
+      } catch {
+        // an unreadable package.json is not ours; keep walking up
+      }
+    }
+    if (dir === top) break;
+    dir = dirname(dir);
+  }
+  return join(here, '..', '..');
+}
+
+let cached: BlasLoad | undefined;
+
+/**
+ * Loads the OpenBLAS addon. Never throws: a missing, stale or broken build gives
+ * `{ ok: false, reason }`. The default addon is loaded once and the result is cached;
+ * `addonPath` loads another .node file (uncached), for tests and tools.
+ */
+export function loadBlas(addonPath?: string): BlasLoad {
+  if (addonPath === undefined && cached !== undefined) return cached;
+  const result = load(addonPath ?? join(packageRoot(), ADDON_REL));
+  if (addonPath === undefined) cached = result;
+  return result;
+}
+
+function load(path: string): BlasLoad {
+  if (!existsSync(path)) {
+    return {
+      ok: false,
+      reason: `OpenBLAS addon not built: ${path} does not exist ` +
+        `(build it with \`npx node-gyp rebuild --directory native\`; it needs libopenblas-dev)`,
+    };
+  }
+  let addon: PdiffBlasAddon;
+  try {
+    addon = createRequire(import.meta.url)(path) as PdiffBlasAddon;
+  } catch (e) {
+    return { ok: false, reason: `OpenBLAS addon ${path} failed to load: ${(e as Error).message}` };
+  }
+  for (const fn of ['sgemm', 'numThreads', 'setNumThreads', 'config', 'coreName'] as const) {
+    if (typeof addon[fn] !== 'function') {
+      return { ok: false, reason: `OpenBLAS addon ${path} has no ${fn}() (a stale build? rebuild it)` };
+    }
+  }
+  const gemm = makeGemm(addon);
+  // Smoke test: [1 2; 3 4] * [5 6; 7 8] = [19 22; 43 50], written over NaN with beta = 0.
+  try {
+    const c = new Float32Array([NaN, NaN, NaN, NaN]);
+    gemm(false, false, 2, 2, 2, 1, new Float32Array([1, 2, 3, 4]), 0, 2, new Float32Array([5, 6, 7, 8]), 0, 2, 0, c, 0, 2);
+    if (c[0] !== 19 || c[1] !== 22 || c[2] !== 43 || c[3] !== 50) {
+      return { ok: false, reason: `OpenBLAS addon ${path} failed its self-test: got [${Array.from(c).join(', ')}], expected [19, 22, 43, 50]` };
+    }
+  } catch (e) {
+    return { ok: false, reason: `OpenBLAS addon ${path} failed its self-test: ${(e as Error).message}` };
+  }
+  let config = '';
+  let coreName = '';
+  try {
+    config = addon.config();
+    coreName = addon.coreName();
+  } catch {
+    // informational only
+  }
+  return {
+    ok: true,
+    gemm,
+    config,
+    coreName,
+    numThreads: () => addon.numThreads(),
+    setNumThreads: (n: number) => addon.setNumThreads(n),
+    path,
+  };
+}
+
+function requireF32(what: string, x: FloatArray): Float32Array {
+  if (x instanceof Float32Array) return x;
+  const got = (x as object | null)?.constructor?.name ?? typeof x;
+  throw new TypeError(
+    `blas gemm: ${what} must be a Float32Array (the OpenBLAS backend is float32-only), got ${got}; ` +
+    'use jsGemm for Float64Array',
+  );
+}
+
+/**
+ * Wraps the addon's sgemm in the `Gemm` contract. The arguments are checked here with the same
+ * ShapeError messages as jsGemm (the addon re-checks them, as a last line of defence for
+ * direct callers, with TypeError/RangeError).
+ */
+function makeGemm(addon: PdiffBlasAddon): Gemm {
+  const sgemm = addon.sgemm;
+  return function blasGemm(
+    transA: boolean, transB: boolean,
+    m: number, n: number, k: number,
+    alpha: number,
+    a: FloatArray, aOff: number, lda: number,
+    b: FloatArray, bOff: number, ldb: number,
+    beta: number,
+    c: FloatArray, cOff: number, ldc: number,
+  ): void {
+    const a32 = requireF32('a', a), b32 = requireF32('b', b), c32 = requireF32('c', c);
+    checkGemmArgs('blasGemm', transA, transB, m, n, k, a.length, aOff, lda, b.length, bOff, ldb, c.length, cOff, ldc);
+    sgemm(transA, transB, m, n, k, alpha, a32, aOff, lda, b32, bOff, ldb, beta, c32, cOff, ldc);
+  };
 }

@@ -37,13 +37,13 @@ export const PRESETS: Record<string, Preset> = {
     description: 'tiny Fashion-MNIST bn run for tests and smoke checks (well under a minute)',
     overrides: {
       out: 'runs/fmnist-tiny',
-      data: { limitTrain: 2000, limitTest: 1000, valSize: 1000 },
-      base: { epochs: 1 },
+      data: { limitTrain: 5000, limitTest: 1000, valSize: 1000 },
+      base: { epochs: 2 },
       collect: { k: 20 },
-      ae: { steps: 50 },
-      diffusion: { steps: 50 },
+      ae: { steps: 300 },
+      diffusion: { steps: 300 },
       generate: { n: 10 },
-      eval: { baselineCount: 5, shift: { enabled: false } },
+      eval: { baselineCount: 5, latency: false, shift: { enabled: false } },
     },
   },
 

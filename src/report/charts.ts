@@ -53,17 +53,23 @@ export function accuracyHistogramSpec(groups: GroupReport[], referenceLines?: { 
     {
       mark: { type: 'bar', tooltip: true },
       encoding: {
-        x: { field: 'test', type: 'quantitative', bin: { maxbins: 40 }, title: 'test accuracy (%)' },
+        x: { field: 'test', type: 'quantitative', bin: { maxbins: 40 }, title: 'test accuracy (%)', axis: { tickCount: 8 } },
         y: { aggregate: 'count', type: 'quantitative', title: 'models' },
         color: { ...groupColor(names), legend: null },
       },
     },
   ];
+  // A datum rule is drawn once per data row; aggregating to one row per group draws it once per panel.
+  const onePerGroup = [{ aggregate: [{ op: 'count', as: 'count' }], groupby: ['group'] }];
   if (referenceLines?.meanOriginal !== undefined && Number.isFinite(referenceLines.meanOriginal)) {
-    layers.push({ mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { datum: referenceLines.meanOriginal } } });
+    layers.push({
+      transform: onePerGroup,
+      mark: { type: 'rule', strokeDash: [4, 3], color: '#444' },
+      encoding: { x: { datum: referenceLines.meanOriginal } },
+    });
   }
   if (referenceLines?.bestOriginal !== undefined && Number.isFinite(referenceLines.bestOriginal)) {
-    layers.push({ mark: { type: 'rule', color: '#c00' }, encoding: { x: { datum: referenceLines.bestOriginal } } });
+    layers.push({ transform: onePerGroup, mark: { type: 'rule', color: '#c00' }, encoding: { x: { datum: referenceLines.bestOriginal } } });
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
@@ -85,7 +91,8 @@ export function accuracyHistogramSpec(groups: GroupReport[], referenceLines?: { 
 export function noveltyScatterSpec(groups: GroupReport[]): TopLevelSpec {
   const withNovelty = groups.filter((g) => g.novelty !== undefined && g.novelty.iou.length > 0);
   const names = withNovelty.map((g) => g.name);
-  const values: Array<{ group: string; iou: number; test: number; nnL2: number | null }> = [];
+  // Single-model groups (the ensemble) are drawn larger so they stand out of the clouds.
+  const values: Array<{ group: string; iou: number; test: number; nnL2: number | null; single: 'yes' | 'no' }> = [];
   for (const g of withNovelty) {
     const nov = g.novelty!;
     const m = Math.min(nov.iou.length, g.accuracies.test.length);
@@ -93,7 +100,13 @@ export function noveltyScatterSpec(groups: GroupReport[]): TopLevelSpec {
       const iou = nov.iou[i]!;
       if (!Number.isFinite(iou)) continue;
       const l2 = nov.nnL2[i];
-      values.push({ group: g.name, iou, test: g.accuracies.test[i]!, nnL2: l2 !== undefined && Number.isFinite(l2) ? l2 : null });
+      values.push({
+        group: g.name,
+        iou,
+        test: g.accuracies.test[i]!,
+        nnL2: l2 !== undefined && Number.isFinite(l2) ? l2 : null,
+        single: g.n === 1 ? 'yes' : 'no',
+      });
     }
   }
   return {
@@ -102,11 +115,13 @@ export function noveltyScatterSpec(groups: GroupReport[]): TopLevelSpec {
     width: 460,
     height: 320,
     data: { values },
-    mark: { type: 'point', filled: true, opacity: 0.6, size: 28, tooltip: true },
+    mark: { type: 'point', filled: true, opacity: 0.6, tooltip: true },
     encoding: {
       x: { field: 'iou', type: 'quantitative', title: 'IoU-max of wrong sets vs checkpoints', scale: { zero: false } },
       y: { field: 'test', type: 'quantitative', title: 'test accuracy (%)', scale: { zero: false } },
       color: groupColor(names),
+      size: { field: 'single', type: 'ordinal', scale: { domain: ['no', 'yes'], range: [28, 160] }, legend: null },
+      opacity: { field: 'single', type: 'ordinal', scale: { domain: ['no', 'yes'], range: [0.55, 1] }, legend: null },
     },
     config: BASE_CONFIG,
   } as TopLevelSpec;
@@ -225,8 +240,9 @@ export function reportCharts(data: ReportData): ChartSpec[] {
 
 /** Render a vega-lite spec to an SVG string, headless. */
 export async function renderSvg(vlSpec: TopLevelSpec): Promise<string> {
-  const vgSpec = compile(vlSpec).spec;
-  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
+  // Compiler and runtime warnings (style hints) are not the user's business; errors still throw.
+  const vgSpec = compile(vlSpec, { logger: vega.logger(vega.Error) }).spec;
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', logLevel: vega.Error });
   try {
     return await view.toSVG();
   } finally {

@@ -121,6 +121,10 @@ const cases: Case[] = [
   { name: 'conv1d k7 s1 p3', g: geom(2, 3, 1, 16, 2, 1, 7, 1, 1, 0, 3), bias: false },
   { name: 'conv1d long rows (memcpy runs, several chunks)', g: geom(3, 2, 1, 70, 2, 1, 7, 1, 1, 0, 3), bias: true, maxChunk: 2 },
   { name: 'conv1d k7 s2 p3 odd length', g: geom(2, 2, 1, 23, 2, 1, 7, 1, 2, 0, 3), bias: false },
+  // o > 4c: backward data by col2im instead of phases.
+  { name: 'o >> c, 3x3 pad 1 (col2im, same width)', g: geom(3, 1, 6, 5, 6, 3, 3, 1, 1, 1, 1), bias: true, maxChunk: 2 },
+  { name: 'o >> c, stride 2x3, pad 1x2, kernel 3x4 (col2im)', g: geom(2, 1, 7, 9, 5, 3, 4, 2, 3, 1, 2), bias: false },
+  { name: 'o >> c, conv1d k7 s2 p3 (col2im)', g: geom(3, 1, 1, 25, 6, 1, 7, 1, 2, 0, 3), bias: true, maxChunk: 2 },
 ];
 
 for (const { name, g, bias, maxChunk } of cases) {

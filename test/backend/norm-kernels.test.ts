@@ -248,3 +248,24 @@ test('norm kernels: Float32Array agrees with Float64Array (offset data, mean 50 
   assert.equal(lo.length, hi.length);
   for (let i = 0; i < lo.length; i++) assertClose(lo[i]!, hi[i]!, 1e-4, `output ${i}`);
 });
+
+test('norm statistics stay accurate when |mean| >> std (mean 1e4, std 1e-2)', () => {
+  const [n, c, s] = [5, 3, 8];
+  const x = randn(new Rng(27), n * c * s, 1e4, 1e-2);
+  const ref = naiveNorm(x, [n, c, s], (_i, ch) => ch, c, (_i, ch) => ch, null, null, 0);
+  const y = nanArr(x.length), mean = nanArr(c), invstd = nanArr(c), varB = nanArr(c);
+  batchNormTrainForward(x, null, null, n, c, s, 0, y, mean, invstd, varB);
+  assertClose(varB, ref.varB, 1e-9, 'batch norm var');
+  assertClose(y, ref.y, 1e-8, 'batch norm y');
+  const refG = naiveNorm(x, [n, c, s], (i) => i, n, (_i, ch) => ch, null, null, 0);
+  const gm = nanArr(n), gi = nanArr(n);
+  groupNormForward(x, null, null, n, c, s, 1, 0, y, gm, gi);
+  assertClose(gi, refG.varB.map((v) => 1 / Math.sqrt(v)), 1e-9, 'group norm invstd');
+  assertClose(y, refG.y, 1e-8, 'group norm y');
+});
+
+test('groupNorm throws when groups does not divide the channels', () => {
+  const x = new Float64Array(2 * 6 * 3);
+  assert.throws(() => groupNormForward(x, null, null, 2, 6, 3, 4, 1e-5, new Float64Array(x.length), new Float64Array(8), new Float64Array(8)),
+    /positive divisor of the channel count 6, got 4/);
+});

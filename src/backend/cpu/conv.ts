@@ -1,34 +1,48 @@
 /**
- * 2-D convolution (dilation 1, groups 1) on the CPU by im2col/col2im + GEMM, row-major NCHW.
+ * 2-D convolution (dilation 1, groups 1) on the CPU by im2col + GEMM, row-major NCHW.
  * Conv1d is the case h = kh = oh = 1.
  *
  * A chunk of `m` samples is unfolded into one column matrix cols [K = c*kh*kw, m*P]
  * (P = oh*ow, column index = sample-in-chunk * P + output position), so each chunk costs one
- * large GEMM instead of m small ones:
- *   forward          Y'[o, m*P]  = W[o, K] * cols                 then scatter Y' -> y (NCHW)
- *   backward (data)  gcols[K, m*P] = W^T * gY'                    then col2im-add into gx
+ * GEMM instead of m small ones:
+ *   forward           Y'[o, m*P] = W[o, K] * cols               then scatter Y' -> y (NCHW)
  *   backward (weight) gW[o, K]  += gY'[o, m*P] * cols^T
- * where Y' / gY' are the chunk's outputs gathered channel-major. A chunk of one sample needs
- * no gather/scatter: its [o, P] block of y is already that layout. Chunks are sized so that
- * the scratch (cols + Y') stays under SCRATCH_BYTES.
+ *   backward (data)   per output phase, a stride-1 forward conv of gy (see Phase), or
+ *                     gcols[K, m*P] = W^T * gY' then col2im-add into gx
+ * where Y' / gY' are the chunk's outputs gathered channel-major. Samples with big enough
+ * GEMMs go one per chunk, which needs no gather/scatter (a sample's [o, P] block of y already
+ * has that layout); smaller ones are batched up to CONV_SCRATCH_BYTES of scratch.
+ * im2col builds most rows of cols with memmoves from neighbouring rows (see derivation), so
+ * little of it runs as JS element loops.
  *
  * A 1x1, stride-1, unpadded conv with large planes skips im2col: x itself is the column matrix.
  *
- * Workspace slots used: 0 (columns), 1 (gathered outputs / output gradients).
+ * Workspace slots used: 0 (columns), 1 (gathered / phase outputs), 2 (phase weights).
  */
 import type { Conv2dGeom, FloatArray, Gemm, Workspace } from '../kernels.js';
 
-/** Upper bound on the scratch memory one conv call takes from the workspace (columns + gathered block). */
-export const CONV_SCRATCH_BYTES = 16 * 1024 * 1024;
+/** Bound on the scratch one batched chunk takes from the workspace (columns + gathered block); one sample may exceed it. */
+export const CONV_SCRATCH_BYTES = 2 * 1024 * 1024;
 
 /** Runs at least this long are copied with TypedArray.set (memcpy) instead of an element loop. */
 const MEMCPY_MIN = 48;
 
-/** Column-matrix rows at least this long are derived from a neighbouring row (see Derive). */
+/** Column-matrix rows at least this long are derived from a neighbouring row (see derivation). */
 const SHIFT_MIN = 16;
 
-/** Output planes at least this large get one GEMM per sample (no gather/scatter); smaller ones are batched. */
-const PER_SAMPLE_MIN_PLANE = 512;
+/**
+ * A sample whose output plane has at least PER_SAMPLE_MIN_PLANE positions (forward, backward
+ * data) or PER_SAMPLE_MIN_PLANE_WEIGHT (backward weight, whose per-sample GEMMs have a short
+ * reduction), or whose GEMM has at least PER_SAMPLE_MIN_MACS multiply-adds, gets a GEMM of its
+ * own (no gather/scatter); smaller ones are batched. Measured with OpenBLAS (1-2 threads) at
+ * the cnn-s and autoencoder shapes.
+ */
+const PER_SAMPLE_MIN_PLANE = 128;
+const PER_SAMPLE_MIN_PLANE_WEIGHT = 512;
+const PER_SAMPLE_MIN_MACS = 1 << 22;
+
+/** Backward data by phases when o <= PHASES_MAX_RATIO * c, else by col2im (see conv2dBackwardData). */
+const PHASES_MAX_RATIO = 4;
 
 /** Planes of at least this many positions take the no-im2col path for 1x1 stride-1 convs. */
 const POINTWISE_MIN_PLANE = 64;
@@ -39,18 +53,27 @@ function isPointwise(g: Conv2dGeom): boolean {
 }
 
 /**
- * Samples per chunk. Output planes of at least PER_SAMPLE_MIN_PLANE positions make GEMMs big
- * enough alone: one sample per chunk, which needs no gather/scatter. Otherwise as many samples
- * as fit the scratch budget (at least one), balanced so the last chunk is not a sliver.
- * `maxChunk` caps it further (tests use it to exercise several chunks).
+ * Samples per chunk. One sample per chunk when its GEMM is big enough alone (an output plane
+ * of `minPlane` positions, or PER_SAMPLE_MIN_MACS multiply-adds): that needs no gather/scatter.
+ * Otherwise as many samples as fit the scratch budget (at least one), balanced so the last
+ * chunk is not a sliver. `maxChunk` caps it further (tests use it to exercise several chunks).
  */
-function chunkSamples(n: number, perSample: number, plane: number, bytesPerElement: number, maxChunk: number | undefined): number {
-  if (plane >= PER_SAMPLE_MIN_PLANE) return 1;
+function chunkSamples(
+  n: number, perSample: number, plane: number, minPlane: number, macs: number,
+  bytesPerElement: number, maxChunk: number | undefined,
+): number {
+  if (plane >= minPlane || macs >= PER_SAMPLE_MIN_MACS) return 1;
   let cap = Math.max(1, Math.floor(CONV_SCRATCH_BYTES / bytesPerElement / Math.max(1, perSample)));
   if (maxChunk !== undefined) cap = Math.max(1, Math.min(cap, Math.floor(maxChunk)));
   if (cap >= n) return Math.max(1, n);
   const chunks = Math.ceil(n / cap);
   return Math.ceil(n / chunks);
+}
+
+/** a[lo, hi) = 0; short ranges in a loop (cheaper than a native call). */
+function zero(a: FloatArray, lo: number, hi: number): void {
+  if (hi - lo >= MEMCPY_MIN) a.fill(0, lo, hi);
+  else for (let i = lo; i < hi; i++) a[i] = 0;
 }
 
 /** First t >= 0 with t * s + off >= 0. */
@@ -101,6 +124,28 @@ function gatherRows(
   const oxHi = firstPast(kj - pw, sw, w, oxLo, ow);
   const run = oxHi - oxLo;
   const tail = ow - oxHi;
+  if (sh === 1 && sw === 1 && ow === w) {
+    // Same width: the inside block is one contiguous stretch of x shifted by kj - pw; copy it
+    // whole, then clear the entries that wrapped around from the neighbouring input row.
+    const len = (oyHi - oyLo) * ow;
+    for (let s = 0; s < m; s++) {
+      const d0 = r0 + s * P;
+      zero(cols, d0 + oyA * ow, d0 + oyLo * ow);
+      const q0 = d0 + oyLo * ow;
+      const src = ((n0 + s) * c + ci) * plane + (oyLo - ph + ki) * w + kj - pw + oxLo;
+      const cnt = len - oxLo - tail;
+      if (cnt >= MEMCPY_MIN) cols.set(x.subarray(src, src + cnt), q0 + oxLo);
+      else for (let j = 0; j < cnt; j++) cols[q0 + oxLo + j] = x[src + j]!;
+      if (oxLo > 0 || tail > 0) {
+        for (let r = q0, e = q0 + len; r < e; r += ow) {
+          for (let j = 0; j < oxLo; j++) cols[r + j] = 0;
+          for (let j = ow - tail; j < ow; j++) cols[r + j] = 0;
+        }
+      }
+      zero(cols, q0 + len, d0 + oyB * ow);
+    }
+    return;
+  }
   for (let s = 0; s < m; s++) {
     const xBase = ((n0 + s) * c + ci) * plane;
     let dst = r0 + s * P + oyA * ow;
@@ -175,6 +220,65 @@ function im2col(x: FloatArray, n0: number, m: number, g: Conv2dGeom, cols: Float
   }
 }
 
+/**
+ * Fold cols [c*kh*kw, m*P] back onto samples [n0, n0 + m) of gx, adding (the adjoint of
+ * im2col). cols is scratch and may be modified.
+ */
+function col2imAdd(cols: FloatArray, n0: number, m: number, g: Conv2dGeom, gx: FloatArray): void {
+  const { c, h, w, kh, kw, sh, sw, ph, pw, oh, ow } = g;
+  const plane = h * w;
+  const sameWidth = sh === 1 && sw === 1 && ow === w;
+  let src = 0;
+  for (let ci = 0; ci < c; ci++) {
+    for (let ki = 0; ki < kh; ki++) {
+      const oyLo = Math.min(firstInside(ki - ph, sh), oh);
+      const oyHi = firstPast(ki - ph, sh, h, oyLo, oh);
+      for (let kj = 0; kj < kw; kj++) {
+        const oxLo = Math.min(firstInside(kj - pw, sw), ow);
+        const oxHi = firstPast(kj - pw, sw, w, oxLo, ow);
+        const run = oxHi - oxLo;
+        if (sameWidth) {
+          // Consecutive output rows map to consecutive input rows, so the inside block of this
+          // row of cols lands on one contiguous stretch of gx, shifted by kj - pw. The entries
+          // that fall off the left/right edge would wrap onto the neighbouring input row:
+          // clear them in cols (scratch) and add the whole stretch in one loop.
+          const head = oxLo;
+          const tail = ow - oxHi;
+          const len = (oyHi - oyLo) * ow;
+          for (let s = 0; s < m; s++) {
+            const q0 = src + oyLo * ow;
+            if (head > 0 || tail > 0) {
+              for (let r = q0, e = q0 + len; r < e; r += ow) {
+                for (let j = 0; j < head; j++) cols[r + j] = 0;
+                for (let j = ow - tail; j < ow; j++) cols[r + j] = 0;
+              }
+            }
+            const shift = ((n0 + s) * c + ci) * plane + (oyLo - ph + ki) * w + kj - pw - q0;
+            for (let q = q0 + head, e = q0 + len - tail; q < e; q++) gx[q + shift] = gx[q + shift]! + cols[q]!;
+            src += oh * ow;
+          }
+          continue;
+        }
+        for (let s = 0; s < m; s++) {
+          const xBase = ((n0 + s) * c + ci) * plane;
+          src += oyLo * ow;
+          for (let oy = oyLo; oy < oyHi; oy++) {
+            let d = xBase + (oy * sh - ph + ki) * w + oxLo * sw - pw + kj;
+            let q = src + oxLo;
+            if (sw === 1) {
+              for (let e = q + run; q < e; q++, d++) gx[d] = gx[d]! + cols[q]!;
+            } else {
+              for (let e = q + run; q < e; q++, d += sw) gx[d] = gx[d]! + cols[q]!;
+            }
+            src += ow;
+          }
+          src += (oh - oyHi) * ow;
+        }
+      }
+    }
+  }
+}
+
 /** Copy samples [n0, n0 + m) of t [n, rows, P] into blk [rows, m*P] (channel-major gather). */
 function gather(t: FloatArray, n0: number, m: number, rows: number, P: number, blk: FloatArray): void {
   const ld = m * P;
@@ -237,7 +341,7 @@ export function conv2dForward(
     }
     return;
   }
-  const nc = chunkSamples(n, (K + o) * P, P, x.BYTES_PER_ELEMENT, maxChunk);
+  const nc = chunkSamples(n, (K + o) * P, P, PER_SAMPLE_MIN_PLANE, o * K * P, x.BYTES_PER_ELEMENT, maxChunk);
   const cols = ws.get(K * nc * P, 0);
   const blk = nc > 1 ? ws.get(o * nc * P, 1) : null;
   for (let n0 = 0; n0 < n; n0 += nc) {
@@ -305,7 +409,7 @@ function makePhases(g: Conv2dGeom, w: FloatArray, wp: FloatArray): Phase[] {
   return phases;
 }
 
-/** gx[n0 + s, ci, py + sh*ty, px + sw*tx] = blk[ci, s*Pp + ty*tx_n + tx] (or 0 when blk is null). */
+/** gx[n0 + s, ci, py + sh*ty, px + sw*tx] = blk[ci, s*Pp + ty*Tx + tx] with Tx = p.g.ow (or 0 when blk is null). */
 function scatterPhase(
   blk: FloatArray | null, n0: number, m: number, g: Conv2dGeom, p: Phase, gx: FloatArray,
 ): void {
@@ -342,9 +446,11 @@ function scatterPhase(
  * gx = dL/dx of y = conv(x, w), given gy = dL/dy. gy [n, o, oh, ow], w [o, c, kh, kw], gx [n, c, h, w] (overwritten).
  * Also the forward of a transposed convolution (with the roles of c and o swapped).
  *
- * Computed per output phase (see Phase) as stride-1 convolutions of gy, so the work is im2col
- * (mostly memmoves) + GEMM + one write of each gx element, instead of GEMM + a col2im whose
- * scatter-add touches every gx element kh*kw times in a JS loop.
+ * Two methods, chosen by their data movement (the GEMM flops are the same):
+ * - phases (see Phase): stride-1 convolutions of gy; im2col of o*kh*kw rows, mostly memmoves,
+ *   and one plain write of each gx element;
+ * - col2im: gcols = W^T gy, then a JS scatter-add over c*kh*kw rows.
+ * A JS add costs about ten memmoved elements, so phases win unless o is much larger than c.
  */
 export function conv2dBackwardData(
   gy: FloatArray, w: FloatArray, gx: FloatArray,
@@ -357,10 +463,43 @@ export function conv2dBackwardData(
     for (let s = 0; s < n; s++) gemm(true, false, c, P, o, 1, w, 0, c, gy, s * o * P, P, 0, gx, s * c * P, P);
     return;
   }
-  if (o === 0 || P === 0) {
+  if (o === 0 || P === 0 || g.kh * g.kw === 0) {
     gx.fill(0, 0, n * c * g.h * g.w);
     return;
   }
+  if (o <= PHASES_MAX_RATIO * c) backwardDataByPhases(gy, w, gx, g, gemm, ws, maxChunk);
+  else backwardDataByCol2im(gy, w, gx, g, gemm, ws, maxChunk);
+}
+
+function backwardDataByCol2im(
+  gy: FloatArray, w: FloatArray, gx: FloatArray,
+  g: Conv2dGeom, gemm: Gemm, ws: Workspace, maxChunk: number | undefined,
+): void {
+  const { n, c, o } = g;
+  const K = c * g.kh * g.kw;
+  const P = g.oh * g.ow;
+  gx.fill(0, 0, n * c * g.h * g.w);
+  const nc = chunkSamples(n, (K + o) * P, P, PER_SAMPLE_MIN_PLANE, o * K * P, gy.BYTES_PER_ELEMENT, maxChunk);
+  const cols = ws.get(K * nc * P, 0);
+  const blk = nc > 1 ? ws.get(o * nc * P, 1) : null;
+  for (let n0 = 0; n0 < n; n0 += nc) {
+    const m = Math.min(nc, n - n0);
+    if (m === 1 || blk === null) {
+      gemm(true, false, K, P, o, 1, w, 0, K, gy, n0 * o * P, P, 0, cols, 0, P);
+    } else {
+      gather(gy, n0, m, o, P, blk);
+      gemm(true, false, K, m * P, o, 1, w, 0, K, blk, 0, m * P, 0, cols, 0, m * P);
+    }
+    col2imAdd(cols, n0, m, g, gx);
+  }
+}
+
+function backwardDataByPhases(
+  gy: FloatArray, w: FloatArray, gx: FloatArray,
+  g: Conv2dGeom, gemm: Gemm, ws: Workspace, maxChunk: number | undefined,
+): void {
+  const { n, c, o } = g;
+  const P = g.oh * g.ow;
   const wp = ws.get(c * o * g.kh * g.kw, 2);
   const phases = makePhases(g, w, wp);
   let perSample = 0;
@@ -374,7 +513,7 @@ export function conv2dBackwardData(
     maxOut = Math.max(maxOut, c * pp);
   }
   const single = phases.length === 1;
-  const nc = chunkSamples(n, perSample, P, gy.BYTES_PER_ELEMENT, maxChunk);
+  const nc = chunkSamples(n, perSample, P, PER_SAMPLE_MIN_PLANE, o * c * g.kh * g.kw * P, gy.BYTES_PER_ELEMENT, maxChunk);
   const cols = ws.get(maxCols * nc, 0);
   const blk = ws.get(maxOut * nc, 1);
   for (let n0 = 0; n0 < n; n0 += nc) {
@@ -416,7 +555,7 @@ export function conv2dBackwardWeight(
     for (let s = 0; s < n; s++) gemm(false, true, o, c, P, 1, gy, s * o * P, P, x, s * c * P, P, s === 0 ? 0 : 1, gw, 0, c);
     return;
   }
-  const nc = chunkSamples(n, (K + o) * P, P, x.BYTES_PER_ELEMENT, maxChunk);
+  const nc = chunkSamples(n, (K + o) * P, P, PER_SAMPLE_MIN_PLANE_WEIGHT, o * K * P, x.BYTES_PER_ELEMENT, maxChunk);
   const cols = ws.get(K * nc * P, 0);
   const blk = nc > 1 ? ws.get(o * nc * P, 1) : null;
   for (let n0 = 0; n0 < n; n0 += nc) {

@@ -1,14 +1,16 @@
 /**
  * Normalisation kernels on the CPU: batch norm (train / eval), layer norm, group norm.
  * Tensors are viewed as x [n, c, s] with s the product of the spatial dims (s = 1 for [n, c]).
- * Statistics are accumulated in float64 (JS numbers) whatever the storage type; the variance
- * is computed in two passes (mean first) for accuracy. Backward kernels overwrite every
+ * Statistics are accumulated in float64 (JS numbers) whatever the storage type, as sums of
+ * x - k with k a sample of the same group (so var = (sum d^2 - (sum d)^2 / m) / m does not
+ * cancel when |mean| >> std) in a single pass over x. Backward kernels overwrite every
  * gradient they are given; a null gradient is not computed. gamma / beta null mean 1 / 0.
  *
  * With xhat = (x - mean) * invstd over a group of m elements and g' = gy * gamma, the input
  * gradient through the batch statistics is
  *   gx = invstd * (g' - sum(g') / m - xhat * sum(g' * xhat) / m).
  */
+import { ShapeError } from '../../util/errors.js';
 import type { FloatArray } from '../kernels.js';
 
 /**
@@ -22,26 +24,30 @@ export function batchNormTrainForward(
   y: FloatArray, mean: FloatArray, invstd: FloatArray, varBiased: FloatArray,
 ): void {
   const m = n * s;
+  // One pass of shifted sums (shift = the channel's first element, so the variance formula does
+  // not cancel catastrophically when |mean| >> std; sums are float64).
+  const sh = new Float64Array(c);
   const mu = new Float64Array(c);
   const sq = new Float64Array(c);
+  if (m > 0) for (let ch = 0; ch < c; ch++) sh[ch] = x[ch * s]!;
   for (let i = 0; i < n; i++) {
     for (let ch = 0; ch < c; ch++) {
-      let acc = 0;
-      for (let j = (i * c + ch) * s, e = j + s; j < e; j++) acc += x[j]!;
-      mu[ch] = mu[ch]! + acc;
+      const k = sh[ch]!;
+      let a = 0;
+      let b = 0;
+      for (let j = (i * c + ch) * s, e = j + s; j < e; j++) {
+        const d = x[j]! - k;
+        a += d;
+        b += d * d;
+      }
+      mu[ch] = mu[ch]! + a;
+      sq[ch] = sq[ch]! + b;
     }
   }
-  for (let ch = 0; ch < c; ch++) mu[ch] = mu[ch]! / m;
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const mc = mu[ch]!;
-      let acc = 0;
-      for (let j = (i * c + ch) * s, e = j + s; j < e; j++) {
-        const d = x[j]! - mc;
-        acc += d * d;
-      }
-      sq[ch] = sq[ch]! + acc;
-    }
+  for (let ch = 0; ch < c; ch++) {
+    const a = mu[ch]!;
+    mu[ch] = sh[ch]! + a / m;
+    sq[ch] = Math.max(0, sq[ch]! - a * a / m);
   }
   // Reuse sq as the per-channel scale and mu as the shift: y = x * scale + shift.
   for (let ch = 0; ch < c; ch++) {
@@ -186,33 +192,34 @@ export function layerNormForward(
 ): void {
   for (let r = 0; r < rows; r++) {
     const base = r * d;
-    const { mu, is } = stats(x, base, base + d, eps);
+    stats(x, base, base + d, eps);
+    const mu = st[0]!;
+    const is = st[1]!;
     mean[r] = mu;
     invstd[r] = is;
-    if (gamma === null && beta === null) {
-      for (let j = 0; j < d; j++) y[base + j] = (x[base + j]! - mu) * is;
-    } else if (beta === null) {
-      for (let j = 0; j < d; j++) y[base + j] = (x[base + j]! - mu) * is * gamma![j]!;
-    } else if (gamma === null) {
-      for (let j = 0; j < d; j++) y[base + j] = (x[base + j]! - mu) * is + beta[j]!;
-    } else {
-      for (let j = 0; j < d; j++) y[base + j] = (x[base + j]! - mu) * is * gamma[j]! + beta[j]!;
+    for (let j = 0; j < d; j++) {
+      const v = (x[base + j]! - mu) * is;
+      y[base + j] = (gamma === null ? v : v * gamma[j]!) + (beta === null ? 0 : beta[j]!);
     }
   }
 }
 
-/** Two-pass mean and 1 / sqrt(biased var + eps) of x[lo, hi). */
-function stats(x: FloatArray, lo: number, hi: number, eps: number): { mu: number; is: number } {
+/** stats() results: [mean, invstd] (a module buffer, so the per-row call allocates nothing). */
+const st = new Float64Array(2);
+
+/** st = [mean, 1 / sqrt(biased var + eps)] of x[lo, hi), by one pass of sums shifted by x[lo]. */
+function stats(x: FloatArray, lo: number, hi: number, eps: number): void {
   const cnt = hi - lo;
-  let acc = 0;
-  for (let j = lo; j < hi; j++) acc += x[j]!;
-  const mu = acc / cnt;
-  let sq = 0;
+  const k = x[lo]!;
+  let a = 0;
+  let b = 0;
   for (let j = lo; j < hi; j++) {
-    const t = x[j]! - mu;
-    sq += t * t;
+    const d = x[j]! - k;
+    a += d;
+    b += d * d;
   }
-  return { mu, is: 1 / Math.sqrt(sq / cnt + eps) };
+  st[0] = k + a / cnt;
+  st[1] = 1 / Math.sqrt(Math.max(0, b - a * a / cnt) / cnt + eps);
 }
 
 /** Backward of layer norm. gx [rows, d] (required), ggamma / gbeta [d] (null = not needed). */
@@ -248,6 +255,14 @@ export function layerNormBackward(
   if (gbeta !== null && accB !== null) for (let j = 0; j < d; j++) gbeta[j] = accB[j]!;
 }
 
+/** Channels per group; throws unless groups divides c. */
+function groupSize(c: number, groups: number, where: string): number {
+  if (!(Number.isInteger(groups) && groups > 0 && c % groups === 0)) {
+    throw new ShapeError(`${where}: groups must be a positive divisor of the channel count ${c}, got ${groups}`);
+  }
+  return c / groups;
+}
+
 /**
  * Group norm: x [n, c, s], channels split into `groups` contiguous groups; stats per
  * (sample, group) over (c / groups) * s elements, mean / invstd [n * groups];
@@ -258,11 +273,13 @@ export function groupNormForward(
   n: number, c: number, s: number, groups: number, eps: number,
   y: FloatArray, mean: FloatArray, invstd: FloatArray,
 ): void {
-  const cg = c / groups;
+  const cg = groupSize(c, groups, 'groupNormForward');
   for (let i = 0; i < n; i++) {
     for (let gi = 0; gi < groups; gi++) {
       const lo = (i * c + gi * cg) * s;
-      const { mu, is } = stats(x, lo, lo + cg * s, eps);
+      stats(x, lo, lo + cg * s, eps);
+      const mu = st[0]!;
+      const is = st[1]!;
       mean[i * groups + gi] = mu;
       invstd[i * groups + gi] = is;
       for (let k = 0; k < cg; k++) {
@@ -281,7 +298,7 @@ export function groupNormBackward(
   n: number, c: number, s: number, groups: number,
   gx: FloatArray, ggamma: FloatArray | null, gbeta: FloatArray | null,
 ): void {
-  const cg = c / groups;
+  const cg = groupSize(c, groups, 'groupNormBackward');
   const M = cg * s;
   const accG = new Float64Array(c);
   const accB = new Float64Array(c);

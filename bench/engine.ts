@@ -1,0 +1,99 @@
+/**
+ * Engine benchmark: one training step of the SPEC's cnn-s (batch 128, 1x28x28, forward + backward +
+ * AdamW), of the parameter autoencoder at its default batch, and of the latent denoiser; sgemm
+ * GFLOP/s; and, where PyTorch is importable, the same steps in PyTorch (2 threads) with ratios.
+ */
+import { fileURLToPath } from 'node:url';
+import type { Backend } from '../src/backend/backend.js';
+import { resolveBackend } from '../src/backend/index.js';
+import { CnnS } from '../src/models/cnn-s.js';
+import { AdamW } from '../src/nn/optim.js';
+import { ParamAutoencoder } from '../src/pdiff/autoencoder.js';
+import { LatentDenoiser } from '../src/pdiff/denoiser.js';
+import * as ops from '../src/tensor/ops.js';
+import { Rng } from '../src/tensor/random.js';
+import { Tensor, backward } from '../src/tensor/tensor.js';
+import { benchSgemm } from './sgemm.js';
+import { medianMs, round, runTorch, torchAvailable } from './util.js';
+
+function randTensor(be: Backend, shape: number[], rng: Rng): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return new Tensor(be.fromArray(rng.fillNormal(new Float32Array(n))), shape, be);
+}
+
+export function cnnStepMs(be: Backend, steps = 20): number {
+  const rng = new Rng(0);
+  const model = new CnnS({ rng, backend: be }).train();
+  const opt = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 5e-3 });
+  const x = randTensor(be, [128, 1, 28, 28], rng);
+  const y = Int32Array.from({ length: 128 }, () => rng.int(10));
+  return medianMs(() => {
+    const loss = ops.crossEntropy(model.forward(x), y);
+    opt.zeroGrad();
+    backward(loss);
+    opt.step();
+  }, steps, 3);
+}
+
+export function aeStepMs(be: Backend, opts: { L: number; channels: number[]; latent: number; batch: number }, steps = 20): number {
+  const rng = new Rng(0);
+  const ae = new ParamAutoencoder({ L: opts.L, channels: opts.channels, latentDim: opts.latent, kernel: 7, rng, backend: be }).train();
+  const opt = new AdamW(ae.parameters(), { lr: 1e-3, weightDecay: 0 });
+  const x0 = randTensor(be, [opts.batch, opts.L], rng);
+  return medianMs(() => {
+    const x = ops.add(x0, ops.mulScalar(randTensor(be, [opts.batch, opts.L], rng), 0.001));
+    const h = ops.add(ae.encode(x), ops.mulScalar(randTensor(be, [opts.batch, opts.latent], rng), 0.1));
+    const loss = ops.mseLoss(ae.decode(h), x);
+    opt.zeroGrad();
+    backward(loss);
+    opt.step();
+  }, steps, 3);
+}
+
+export function ddpmStepMs(be: Backend, steps = 20): number {
+  const rng = new Rng(0);
+  const d = 64, B = 50;
+  const net = new LatentDenoiser({ d, channels: [1, 16, 32, 64, 128, 64, 32, 16, 1], kernel: 7, rng, backend: be }).train();
+  const opt = new AdamW(net.parameters(), { lr: 1e-3, weightDecay: 0 });
+  const xt = randTensor(be, [B, d], rng);
+  const eps = randTensor(be, [B, d], rng);
+  const t = Int32Array.from({ length: B }, () => rng.int(1000));
+  return medianMs(() => {
+    const loss = ops.mseLoss(net.forward(xt, t), eps);
+    opt.zeroGrad();
+    backward(loss);
+    opt.step();
+  }, steps, 3);
+}
+
+export async function benchEngine(opts: { backend?: string; torch?: boolean } = {}): Promise<Record<string, number | string | null>> {
+  const be = resolveBackend((opts.backend ?? 'auto') as 'auto');
+  const out: Record<string, number | string | null> = { bench: 'engine', backend: be.name, device: be.description };
+  out.cnn_s_train_step_ms = round(cnnStepMs(be));
+  out.ae_train_step_ms = round(aeStepMs(be, { L: 192, channels: [16, 32, 64, 64, 16], latent: 64, batch: 50 }));
+  out.ae_whole_train_step_ms = round(aeStepMs(be, { L: 24064, channels: [8, 16, 32, 32, 16], latent: 128, batch: 16 }, 5));
+  out.ddpm_train_step_ms = round(ddpmStepMs(be));
+  const s = await benchSgemm({ size: 512 });
+  out.sgemm_gflops = round(be.name === 'js' ? s.js_gflops : (s.blas_gflops ?? s.js_gflops), 1);
+  out.openblas_direct_gflops = s.openblas_direct_gflops === null ? null : round(s.openblas_direct_gflops, 1);
+  if (s.openblas_direct_gflops && s.blas_gflops) out.sgemm_fraction_of_openblas = round(s.blas_gflops / s.openblas_direct_gflops);
+  if (opts.torch !== false && torchAvailable()) {
+    const t = runTorch(fileURLToPath(new URL('./torch/engine.py', import.meta.url)));
+    if (t) {
+      out.torch_version = String(t.torch_version);
+      for (const k of ['cnn_s_train_step_ms', 'ae_train_step_ms', 'ae_whole_train_step_ms', 'ddpm_train_step_ms', 'sgemm_gflops']) {
+        const tv = Number(t[k]);
+        out[`torch_${k}`] = round(tv);
+        const mine = Number(out[k]);
+        // ratio pdiff / PyTorch: below 1 means pdiff is faster (for times) or slower (for GFLOP/s)
+        out[`ratio_${k}`] = round(mine / tv);
+      }
+    }
+  } else out.torch = 'not importable: no comparison';
+  return out;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const i = process.argv.indexOf('--backend');
+  console.log(JSON.stringify(await benchEngine({ backend: i > 0 ? process.argv[i + 1] : undefined })));
+}

@@ -1,0 +1,39 @@
+/**
+ * `npm run bench -- <engine|collect|evaluate|pipeline> [--backend js|blas] [--mode bn|whole] [--no-torch]`
+ * Each benchmark prints progress to stderr and, as its LAST line on stdout, one JSON object.
+ */
+const args = process.argv.slice(2);
+const which = args.find((a) => !a.startsWith('--')) ?? 'engine';
+const opt = (name: string): string | undefined => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const torch = !args.includes('--no-torch');
+let result: unknown;
+switch (which) {
+  case 'engine': {
+    const { benchEngine } = await import('./engine.js');
+    result = await benchEngine({ backend: opt('backend'), torch });
+    break;
+  }
+  case 'collect': {
+    const { benchCollect } = await import('./collect.js');
+    result = await benchCollect({ torch, epochs: opt('epochs') ? Number(opt('epochs')) : undefined });
+    break;
+  }
+  case 'evaluate': {
+    const { benchEvaluate } = await import('./evaluate.js');
+    const mode = (opt('mode') ?? 'bn') as 'bn' | 'whole';
+    result = await benchEvaluate({ mode, torch, models: opt('models') ? Number(opt('models')) : undefined });
+    break;
+  }
+  case 'pipeline': {
+    const { benchPipeline } = await import('./pipeline.js');
+    result = await benchPipeline({ preset: opt('preset') ?? 'fmnist-bn', backend: opt('backend'), out: opt('out') });
+    break;
+  }
+  default:
+    console.error(`unknown benchmark "${which}": use engine, collect, evaluate or pipeline`);
+    process.exit(2);
+}
+console.log(JSON.stringify(result));

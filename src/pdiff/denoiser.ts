@@ -1,0 +1,128 @@
+/**
+ * The latent denoiser eps_theta(x_t, t) of P-Diff (SPEC section 7): a 1-D CNN over the latent
+ * vector (length d, one input channel) with skip connections, and a sinusoidal time embedding
+ * added to the input of every conv.
+ *
+ * state_dict (channels ch = [1, a, b, c, e, c, b, a, 1], all convs kernel 7, stride 1, pad 3):
+ *   time_embed.0 (Linear 256 -> d), time_embed.2 (Linear d -> d)   [time_embed.1 is the SiLU]
+ *   blocks.{0..6}.conv (Conv1d ch_i -> ch_{i+1}), blocks.{0..6}.bn (BatchNorm1d)
+ *   blocks.7.conv (Conv1d a -> 1; no norm, no activation)
+ */
+import type { Backend } from '../backend/backend.js';
+import { getBackend } from '../backend/index.js';
+import { BatchNorm1d, Conv1d, Linear, Module } from '../nn/index.js';
+import * as ops from '../tensor/ops.js';
+import type { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { ConfigError, ShapeError } from '../util/errors.js';
+
+/** Width of the sinusoidal timestep embedding (SPEC: 128 frequencies, cos and sin). */
+export const TIME_EMBED_DIM = 256;
+
+export interface LatentDenoiserArgs {
+  /** Latent size d (the length the convs run over). */
+  d: number;
+  /** Channel list [1, a, b, c, e, c, b, a, 1] (9 entries). */
+  channels: readonly number[];
+  /** Odd kernel size of every conv (SPEC: 7); padding (kernel - 1) / 2 keeps the length. */
+  kernel?: number;
+  /** Generator for the initial weights (PyTorch's default initialisation). */
+  rng: Rng;
+  backend?: Backend;
+}
+
+/** Conv1d (same padding), optionally followed by BN1d -> ELU. */
+class Block extends Module {
+  readonly conv: Conv1d;
+  readonly bn: BatchNorm1d | null;
+  constructor(cin: number, cout: number, kernel: number, norm: boolean, rng: Rng, backend: Backend) {
+    super(backend);
+    this.conv = this.registerModule('conv', new Conv1d(cin, cout, kernel, { rng, backend, stride: 1, padding: (kernel - 1) / 2 }));
+    this.bn = norm ? this.registerModule('bn', new BatchNorm1d(cout, { backend })) : null;
+  }
+  forward(x: Tensor): Tensor { // [B, cin, d] -> [B, cout, d]
+    const y = this.conv.forward(x);
+    return this.bn ? ops.elu(this.bn.forward(y), 1) : y;
+  }
+}
+
+/** Linear(256 -> d) -> SiLU -> Linear(d -> d), children named "0" and "2" as in nn.Sequential. */
+class TimeEmbed extends Module {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  constructor(d: number, rng: Rng, backend: Backend) {
+    super(backend);
+    this.fc1 = this.registerModule('0', new Linear(TIME_EMBED_DIM, d, { rng, backend }));
+    this.fc2 = this.registerModule('2', new Linear(d, d, { rng, backend }));
+  }
+  forward(e: Tensor): Tensor { return this.fc2.forward(ops.silu(this.fc1.forward(e))); }
+}
+
+class BlockList extends Module {
+  readonly items: Block[];
+  constructor(items: Block[], backend: Backend) {
+    super(backend);
+    this.items = items;
+    items.forEach((m, i) => this.registerModule(String(i), m));
+  }
+}
+
+/** Number of convs: 5 encoder + 3 decoder. */
+const CONVS = 8;
+
+export class LatentDenoiser extends Module {
+  readonly d: number;
+  readonly channels: readonly number[];
+  readonly kernel: number;
+  readonly timeEmbed: TimeEmbed;
+  readonly blocks: BlockList;
+
+  constructor(args: LatentDenoiserArgs) {
+    const backend = args.backend ?? getBackend();
+    super(backend);
+    const { d, channels, rng } = args;
+    const kernel = args.kernel ?? 7;
+    if (channels.length !== CONVS + 1 || channels[0] !== 1 || channels[CONVS] !== 1 || channels.some((c) => !Number.isInteger(c) || c <= 0)) {
+      throw new ConfigError(`diffusion.channels: expected 9 positive integers [1, a, b, c, e, c, b, a, 1], got ${JSON.stringify(channels)}`);
+    }
+    const ch = channels;
+    // The skips s0, s1, s2 are added to the inputs of convs 7, 6, 5: their channels must match.
+    if (ch[1] !== ch[7] || ch[2] !== ch[6] || ch[3] !== ch[5]) {
+      throw new ConfigError(`diffusion.channels: expected a mirrored list [1, a, b, c, e, c, b, a, 1] (skip connections), got ${JSON.stringify(channels)}`);
+    }
+    if (!Number.isInteger(kernel) || kernel < 1 || kernel % 2 !== 1) throw new ConfigError(`diffusion kernel: expected an odd positive integer, got ${kernel}`);
+    if (!Number.isInteger(d) || d <= 0) throw new ConfigError(`latent size d: expected a positive integer, got ${d}`);
+    this.d = d;
+    this.channels = [...channels];
+    this.kernel = kernel;
+    this.timeEmbed = this.registerModule('time_embed', new TimeEmbed(d, rng, backend));
+    const blocks: Block[] = [];
+    for (let i = 0; i < CONVS; i++) blocks.push(new Block(ch[i]!, ch[i + 1]!, kernel, i < CONVS - 1, rng, backend));
+    this.blocks = this.registerModule('blocks', new BlockList(blocks, backend));
+  }
+
+  /**
+   * Predicted noise [B, d] for x_t [B, d] at timesteps t: one per row, or one number for all rows
+   * (the time embedding is then computed once and broadcast, which sampling uses).
+   */
+  forward(x: Tensor, t: Int32Array | readonly number[] | number): Tensor {
+    const d = this.d;
+    if (x.rank !== 2 || x.shape[1] !== d) throw new ShapeError(`LatentDenoiser.forward: expected x [B, ${d}], got [${x.shape.join(', ')}]`);
+    const B = x.shape[0]!;
+    const ts = typeof t === 'number' ? [t] : t;
+    if (typeof t !== 'number' && ts.length !== B) throw new ShapeError(`LatentDenoiser.forward: expected ${B} timesteps (one per row of x), got ${ts.length}`);
+    const temb = ops.reshape(this.timeEmbed.forward(ops.timestepEmbedding(ts, TIME_EMBED_DIM, this.backend)), [ts.length, 1, d]);
+    const b = this.blocks.items;
+    let h = ops.reshape(x, [B, 1, d]);
+    const skips: Tensor[] = [];
+    for (let i = 0; i < 5; i++) {
+      h = b[i]!.forward(ops.add(h, temb));
+      if (i < 3) skips.push(h);
+    }
+    // Decoder: conv 5 gets s2, conv 6 gets s1, conv 7 gets s0 (and every conv the time embedding).
+    for (let i = 5; i < CONVS; i++) {
+      h = b[i]!.forward(ops.add(ops.add(h, skips[CONVS - 1 - i]!), temb));
+    }
+    return ops.reshape(h, [B, d]);
+  }
+}

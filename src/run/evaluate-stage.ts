@@ -1,0 +1,192 @@
+/**
+ * The evaluation stage (SPEC section 8): every group of parameter sets is written into the base
+ * model and scored on val and test; novelty against the training checkpoints; per-class metrics
+ * of each group's best-on-val member; cost; optional distribution shift. Each group's result is
+ * saved on its own (eval/<group>.json + eval/<group>.preds.safetensors), so an interrupted
+ * evaluation resumes with the next group.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { averageBaseline, ensembleAverage, gaussFitBaseline, noiseBaseline } from '../eval/baselines.js';
+import { classifierCost, measureLatency, peakRssMb } from '../eval/cost.js';
+import { ParamSetEvaluator } from '../eval/evaluate.js';
+import { wrongSet } from '../eval/metrics.js';
+import { iouMax, nearestL2 } from '../eval/novelty.js';
+import { evaluateUnderShift } from '../eval/shift-eval.js';
+import { fractionAtLeast, groupStats, testAtBestVal } from '../eval/stats.js';
+import type { GroupReport, PerClassReport, ShiftRow, CostReport } from '../report/types.js';
+import { Rng, deriveSeed } from '../tensor/random.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { readSafetensors, writeSafetensors } from '../zoo/safetensors.js';
+import type { RunContext } from './pipeline.js';
+import { readParamSets } from './pipeline.js';
+import { maybeKill, sha256 } from './store.js';
+
+export interface GroupResult { name: string; n: number; val: number[]; test: number[] }
+export interface EvalOutputs { files: string[]; groups: Record<string, GroupResult> }
+
+/** Summary written by the evaluate stage and read by the report. */
+export interface EvalSummary {
+  base: { val: number; test: number };
+  groups: GroupReport[];
+  perClass?: PerClassReport;
+  cost?: CostReport;
+  shift?: ShiftRow[];
+  warnings: string[];
+}
+
+function groupFiles(name: string): [string, string] {
+  return [`eval/${name}.json`, `eval/${name}.preds.safetensors`];
+}
+
+/** The parameter sets of a group, [n, total]. Baselines are drawn from their own seeded stream. */
+function groupSets(ctx: RunContext, name: string): { sets: Float32Array; n: number } {
+  const { cfg, store } = ctx;
+  const layout = ctx.layout();
+  const K = cfg.collect.k, total = layout.total;
+  const count = cfg.eval.baselineCount;
+  const rng = new Rng(deriveSeed(cfg.seed, `baseline:${name}`));
+  if (name === 'original') return { sets: ctx.ckpts(), n: K };
+  if (name === 'ae_recon') { const r = readParamSets(store.path(`recon-${ctx.mode}.safetensors`)); return { sets: r.sets, n: r.n }; }
+  if (name === 'generated') { const r = readParamSets(store.path(`generated-${ctx.mode}.safetensors`)); return { sets: r.sets, n: r.n }; }
+  if (name === 'ensemble') return { sets: ensembleAverage(ctx.ckpts(), K, total), n: 1 };
+  if (name === 'avg16') return { sets: averageBaseline(ctx.ckpts(), K, total, Math.min(cfg.eval.avgOf, K), count, rng), n: count };
+  if (name === 'gauss_fit') return { sets: gaussFitBaseline(ctx.ckpts(), K, total, count, rng), n: count };
+  if (name.startsWith('noise_')) return { sets: noiseBaseline(ctx.ckpts(), K, layout, Number(name.slice(6)), count, rng), n: count };
+  throw new Error(`unknown group ${name}`);
+}
+
+export function groupNames(ctx: RunContext): string[] {
+  const names = ['original', 'ensemble', 'ae_recon', 'generated'];
+  if (ctx.cfg.eval.baselines) names.push(...ctx.cfg.eval.noiseScales.map((s) => `noise_${s}`), 'avg16', 'gauss_fit');
+  return names;
+}
+
+let evaluatorCache: { key: string; ev: ParamSetEvaluator } | null = null;
+
+function evaluator(ctx: RunContext): ParamSetEvaluator {
+  const key = ctx.store.dir;
+  if (evaluatorCache?.key !== key) {
+    const s = ctx.splits();
+    evaluatorCache = { key, ev: new ParamSetEvaluator({ model: ctx.baseModel(), layout: ctx.layout(), datasets: { val: s.val, test: s.test }, batch: ctx.cfg.eval.evalBatch }) };
+  }
+  return evaluatorCache.ev;
+}
+
+/** Evaluate the named groups (all when null), reusing saved per-group results with the same hash. */
+export async function evaluateGroups(ctx: RunContext, only: string[] | null): Promise<EvalOutputs> {
+  const { store, cfg } = ctx;
+  const names = only ?? groupNames(ctx);
+  const groups: Record<string, GroupResult> = {};
+  const files: string[] = [];
+  // Group results depend on the checkpoints, the model and the eval settings; generated and
+  // ae_recon also on their files' contents, which the markers of upstream stages pin.
+  const hashOf = (name: string): string => sha256(store.marker('collect')?.hash ?? '', store.marker(name === 'generated' ? 'generate' : name === 'ae_recon' ? 'ae' : 'collect')?.hash ?? '', name, JSON.stringify(cfg.eval), String(cfg.seed));
+  let done = 0;
+  for (const name of names) {
+    const [jsonPath, predsPath] = groupFiles(name);
+    files.push(jsonPath, predsPath);
+    const h = hashOf(name);
+    if (existsSync(store.path(jsonPath)) && existsSync(store.path(predsPath))) {
+      const saved = JSON.parse(readFileSync(store.path(jsonPath), 'utf8')) as GroupResult & { hash: string };
+      if (saved.hash === h) { groups[name] = saved; ctx.say(`[evaluate] ${name}: up to date`); continue; }
+    }
+    const { sets, n } = groupSets(ctx, name);
+    const t0 = performance.now();
+    const res = evaluator(ctx).evaluate(sets, n);
+    const val = res.map((r) => r.val.acc), test = res.map((r) => r.test.acc);
+    const nTest = ctx.splits().test.n;
+    const preds = new Float32Array(n * nTest);
+    res.forEach((r, i) => { for (let j = 0; j < nTest; j++) preds[i * nTest + j] = r.test.preds[j]!; });
+    writeSafetensors(store.path(predsPath), [{ name: 'test_preds', shape: [n, nTest], data: preds }], { group: name });
+    const g: GroupResult = { name, n, val, test };
+    writeFileAtomic(store.path(jsonPath), JSON.stringify({ ...g, hash: h }) + '\n');
+    groups[name] = g;
+    const st = groupStats(test);
+    ctx.say(`[evaluate] ${name}: ${n} models, test mean ${st.mean.toFixed(2)} best ${st.best.toFixed(2)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    ctx.log.write({ stage: 'evaluate', group: name, n, testMean: st.mean, testBest: st.best, seconds: (performance.now() - t0) / 1000 });
+    maybeKill('evaluate', ++done);
+  }
+  if (only) return { files, groups };
+
+  // ---- novelty, statistics, per-class metrics, cost, shift -> summary.json
+  const layout = ctx.layout();
+  const testLabels = ctx.splits().test.labels;
+  const wrongOf = (name: string, n: number): Uint8Array[] => {
+    const p = readSafetensors(store.path(groupFiles(name)[1])).tensors.get('test_preds')!.data as Float32Array;
+    const nTest = p.length / n;
+    return Array.from({ length: n }, (_, i) => wrongSet(Int32Array.from(p.subarray(i * nTest, (i + 1) * nTest)), testLabels));
+  };
+  const K = cfg.collect.k;
+  const origWrong = wrongOf('original', K);
+  const ck = ctx.ckpts();
+  const rowsOf = (sets: Float32Array, n: number): Float32Array[] => Array.from({ length: n }, (_, i) => sets.subarray(i * layout.total, (i + 1) * layout.total));
+  const origRows = rowsOf(ck, K);
+  const bestOriginalTest = Math.max(...groups.original!.test);
+  const reports: GroupReport[] = [];
+  for (const name of names) {
+    const g = groups[name]!;
+    const isOrig = name === 'original';
+    const { sets } = groupSets(ctx, name);
+    const iou = iouMax(isOrig ? origWrong : wrongOf(name, g.n), origWrong, isOrig).value;
+    const l2 = nearestL2(rowsOf(sets, g.n), origRows, isOrig).value;
+    const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
+    reports.push({
+      name, n: g.n, val: groupStats(g.val), test: groupStats(g.test), testAtBestVal: testAtBestVal(g.val, g.test),
+      iouMax: mean(iou), nnL2: mean(l2),
+      fracAtLeastBestOriginal: fractionAtLeast(g.test, bestOriginalTest),
+      accuracies: { val: g.val, test: g.test }, novelty: { iou, nnL2: l2 },
+    });
+  }
+
+  // Per-class metrics of each group's best-on-val member (selection on val, reported on test).
+  const ev = evaluator(ctx);
+  const test = ctx.splits().test;
+  const perClass: PerClassReport = { classNames: test.classNames ?? Array.from({ length: test.numClasses }, (_, i) => String(i)), rows: [] };
+  for (const r of reports) {
+    const g = groups[r.name]!;
+    let bi = 0;
+    for (let i = 1; i < g.val.length; i++) if (g.val[i]! > g.val[bi]!) bi = i;
+    const { sets } = groupSets(ctx, r.name);
+    const m = ev.evaluateDetailed(sets.subarray(bi * layout.total, (bi + 1) * layout.total));
+    perClass.rows.push({ group: r.name, accuracy: m.test.perClassAccuracy, macroF1: m.test.macroF1 });
+  }
+
+  // Cost of the classifier and of generation against training.
+  const model = ctx.baseModel();
+  const inShape: [number, number, number] = [test.c, test.h, test.w];
+  const cc = classifierCost(model, inShape);
+  const cost: CostReport = { params: cc.params, macs: cc.macs, backend: ctx.be.name, peakRssMb: peakRssMb() };
+  if (cfg.eval.latency) {
+    cost.latencyMsBatch1 = measureLatency(model, inShape, 1, { repeats: 20 }).medianMs;
+    cost.latencyMsBatch128 = measureLatency(model, inShape, 128, { repeats: 10 }).medianMs;
+  }
+  const gen = existsSync(store.path('generate.json')) ? JSON.parse(readFileSync(store.path('generate.json'), 'utf8')) as { seconds: number; n: number } : null;
+  const manifest = JSON.parse(readFileSync(store.path('manifest.json'), 'utf8')) as { collectSeconds: number };
+  if (gen) cost.generateSecondsPerModel = gen.seconds / gen.n;
+  cost.trainSecondsPerCheckpoint = manifest.collectSeconds / K;
+
+  // Distribution shift: originals against generated (and the ensemble), on corrupted test sets.
+  let shift: ShiftRow[] | undefined;
+  if (cfg.eval.shift.enabled) {
+    const m = cfg.eval.shift.models;
+    const pick = (name: string): { vecs: Float32Array; P: number } => {
+      const { sets, n } = groupSets(ctx, name);
+      const P = Math.min(n, m);
+      return { vecs: sets.subarray(0, P * layout.total), P };
+    };
+    const vecsByGroup: Record<string, { vecs: Float32Array; P: number }> = { original: pick('original'), generated: pick('generated'), ensemble: pick('ensemble') };
+    const rows = evaluateUnderShift({ model, layout }, vecsByGroup, test, cfg.eval.shift.kinds, cfg.eval.shift.severities, new Rng(deriveSeed(cfg.seed, 'shift')), { batch: cfg.eval.evalBatch });
+    shift = rows.map((r) => ({ kind: r.kind, severity: r.severity, group: r.group, meanAcc: r.meanAcc, bestAcc: Math.max(...r.accs) }));
+  }
+
+  const base = JSON.parse(readFileSync(store.path('base.json'), 'utf8')) as { val: number; test: number };
+  const warnings: string[] = [];
+  const gen0 = reports.find((r) => r.name === 'generated');
+  const orig0 = reports.find((r) => r.name === 'original')!;
+  if (gen0 && gen0.test.mean < orig0.test.mean - 1) warnings.push(`generated models are ${(orig0.test.mean - gen0.test.mean).toFixed(2)} points below the originals on average: samples may be off the checkpoint manifold (check the latent scale, AE eval mode and the inverse normalisation)`);
+  if (gen0 && (gen0.iouMax ?? 0) > 0.99 && (gen0.nnL2 ?? 1) < 1e-3) warnings.push('generated models copy training checkpoints (IoU-max near 1 and NN-L2 near 0)');
+  const summary: EvalSummary = { base: { val: base.val, test: base.test }, groups: reports, perClass, cost, shift, warnings };
+  writeFileAtomic(store.path('summary.json'), JSON.stringify(summary, null, 1) + '\n');
+  files.push('summary.json');
+  return { files, groups };
+}

@@ -1,0 +1,80 @@
+/**
+ * The report stage: gathers what earlier stages wrote (summary.json, loss curves, stage times)
+ * plus a 2-D projection of the parameter sets, and renders report.md / report.html / plots.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { pca2, tsne2 } from '../eval/projection.js';
+import { writeReport } from '../report/render.js';
+import type { LossPoint, ProjectionReport, ReportData, StageTime } from '../report/types.js';
+import { Rng, deriveSeed } from '../tensor/random.js';
+import { Normalizer } from '../zoo/layout.js';
+import type { EvalSummary } from './evaluate-stage.js';
+import { groupNames } from './evaluate-stage.js';
+import type { RunContext } from './pipeline.js';
+import { STAGES, readParamSets } from './pipeline.js';
+
+function readJson<T>(path: string): T | null {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+}
+
+export async function buildReport(ctx: RunContext): Promise<{ files: string[]; data: ReportData; mdPath: string }> {
+  const { store, cfg } = ctx;
+  const summary = readJson<EvalSummary>(store.path('summary.json'));
+  if (!summary) throw new Error(`report: ${store.path('summary.json')} is missing; run the evaluate stage first`);
+  const curves: ReportData['curves'] = {};
+  const ae = readJson<{ lossCurve: LossPoint[] }>(store.path('ae.json'));
+  const diff = readJson<{ lossCurve: LossPoint[] }>(store.path('diffusion.json'));
+  if (ae) curves.ae = ae.lossCurve;
+  if (diff) curves.diffusion = diff.lossCurve;
+  const stages: StageTime[] = [];
+  for (const s of STAGES) {
+    const m = store.marker(s);
+    if (m && s !== 'report') stages.push({ name: s, seconds: m.seconds });
+  }
+
+  // Projection of normalised parameter vectors (the space the autoencoder sees).
+  const layout = ctx.layout();
+  const norm = Normalizer.fit(layout, ctx.ckpts(), cfg.ae.padMultiple);
+  const points: Float32Array[] = [];
+  const labels: string[] = [];
+  const addGroup = (name: string, sets: Float32Array, n: number, max = 200): void => {
+    const z = norm.forward(sets);
+    const L = norm.L;
+    for (let i = 0; i < Math.min(n, max); i++) { points.push(z.subarray(i * L, (i + 1) * L)); labels.push(name); }
+  };
+  addGroup('original', ctx.ckpts(), cfg.collect.k);
+  for (const name of groupNames(ctx)) {
+    const file = name === 'generated' ? `generated-${ctx.mode}.safetensors` : name === 'ae_recon' ? `recon-${ctx.mode}.safetensors` : null;
+    if (file && existsSync(store.path(file))) { const r = readParamSets(store.path(file)); addGroup(name, r.sets, r.n); }
+  }
+  let projection: ProjectionReport | undefined;
+  if (points.length >= 3) {
+    if (cfg.eval.tsne) {
+      const t = tsne2(points, { perplexity: Math.min(30, Math.floor((points.length - 1) / 3)), iterations: 500, rng: new Rng(deriveSeed(cfg.seed, 'tsne')) });
+      projection = { method: 'tsne', points: t.coords.map(([x, y], i) => ({ x, y, group: labels[i]! })) };
+    } else {
+      const p = pca2(points);
+      projection = { method: 'pca', explained: p.explained, points: p.coords.map(([x, y], i) => ({ x, y, group: labels[i]! })) };
+    }
+  }
+
+  const data: ReportData = {
+    title: `pdiff run: ${cfg.data.dataset}, ${cfg.model.arch}, ${ctx.mode} mode`,
+    runDir: store.dir,
+    config: cfg as unknown as Record<string, unknown>,
+    createdAt: new Date().toISOString(),
+    base: summary.base,
+    groups: summary.groups,
+    perClass: summary.perClass,
+    cost: summary.cost,
+    shift: summary.shift,
+    curves,
+    projection,
+    stages,
+    warnings: summary.warnings,
+  };
+  const w = await writeReport(store.dir, data, { png: cfg.report.png, html: cfg.report.html });
+  const files = [w.md, ...(w.html ? [w.html] : []), ...w.plots].map((p) => relative(store.dir, p));
+  return { files, data, mdPath: w.md };
+}

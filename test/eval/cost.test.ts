@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classifierCost, costSummary, measureLatency, peakRssMb, tailMacs } from '../../src/eval/cost.js';
+import { buildClassifier } from '../../src/models/index.js';
+import { Rng } from '../../src/tensor/random.js';
+import { jsBackend } from '../../src/backend/index.js';
+import { ConfigError } from '../../src/util/errors.js';
+
+const be = jsBackend();
+
+test('cnn-s: 24,058 learnable parameters and the hand-counted MACs', () => {
+  const m = buildClassifier('cnn-s', { rng: new Rng(0), backend: be, inShape: [1, 28, 28], numClasses: 10 });
+  const c = classifierCost(m, [1, 28, 28]);
+  assert.equal(c.params, 24058);
+  assert.equal(c.params, m.numParameters());
+  const by = new Map(c.perLayer.map((l) => [l.name, l]));
+  assert.equal(by.get('conv1')!.macs, 16 * 28 * 28 * 9);
+  assert.equal(by.get('conv2')!.macs, 32 * 14 * 14 * 16 * 9);
+  assert.equal(by.get('conv3')!.macs, 64 * 7 * 7 * 32 * 9);
+  assert.equal(by.get('fc')!.macs, 640);
+  const bnMacs = 16 * 28 * 28 + 32 * 14 * 14 + 64 * 7 * 7; // eval BN: one multiply-add per element
+  assert.equal(c.macs, 112896 + 903168 + 903168 + 640 + bnMacs);
+  assert.equal(c.adds, 10); // only fc has a bias
+  // Stages: the bn-mode tail (from conv2's output, stage 3) is bn2 .. fc.
+  assert.equal(by.get('bn2.pool')!.stage, 4);
+  assert.equal(tailMacs(c, 3), 32 * 14 * 14 + 903168 + 64 * 7 * 7 + 640);
+  assert.equal(tailMacs(c, 0), c.macs);
+});
+
+test('mlp and resnet20 layer lists agree with the models', () => {
+  const mlp = buildClassifier('mlp', { rng: new Rng(1), backend: be, inShape: [1, 28, 28], numClasses: 10, mlpHidden: [32, 16] });
+  const cm = classifierCost(mlp, [1, 28, 28]);
+  assert.equal(cm.params, mlp.numParameters());
+  assert.equal(cm.macs, 784 * 32 + 32 * 16 + 16 * 10);
+  const rn = buildClassifier('resnet20', { rng: new Rng(2), backend: be, inShape: [3, 32, 32], numClasses: 10 });
+  const cr = classifierCost(rn, [3, 32, 32]);
+  assert.equal(cr.params, rn.numParameters());
+  assert.equal(cr.perLayer.filter((l) => l.kind === 'conv2d').length, 1 + 9 * 2 + 2);
+  assert.ok(cr.macs > 40e6 && cr.macs < 42e6, `resnet20 MACs ${cr.macs}`); // about 41 M multiply-adds
+});
+
+test('latency is positive and peak RSS is plausible', () => {
+  const m = buildClassifier('cnn-s', { rng: new Rng(0), backend: be, inShape: [1, 28, 28], numClasses: 10 });
+  m.train();
+  const l = measureLatency(m, [1, 28, 28], 4, { repeats: 3, warmup: 1 });
+  assert.ok(l.medianMs > 0 && l.p90Ms >= l.medianMs);
+  assert.equal(m.training, true); // restored
+  const rss = peakRssMb();
+  assert.ok(rss > 10 && rss < 1e6);
+});
+
+test('costSummary: per-model seconds and ratios', () => {
+  const s = costSummary({ generateSeconds: 20, nGenerated: 200, collectSeconds: 40, K: 200, baseTrainSeconds: 50, pdiffTrainSeconds: 180 });
+  assert.equal(s.generatePerModelS, 0.1);
+  assert.equal(s.collectPerModelS, 0.2);
+  assert.equal(s.collectOverGenerate, 2);
+  assert.equal(s.trainOverGenerate, 500);
+  assert.equal(s.collectPerModelWithBaseS, 0.45);
+  assert.equal(s.generatePerModelWithTrainingS, 1);
+  assert.throws(() => costSummary({ generateSeconds: 1, nGenerated: 0, collectSeconds: 1, K: 1, baseTrainSeconds: 1 }), ConfigError);
+});

@@ -1,0 +1,46 @@
+/**
+ * Over 1,000 training steps memory stays flat: the tape and the temporaries of each step are
+ * released (RSS and heap after warm-up vs at the end, with forced GC).
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { getBackend } from '../../src/backend/index.js';
+import { BatchNorm2d, Conv2d, Linear } from '../../src/nn/layers.js';
+import { AdamW } from '../../src/nn/optim.js';
+import * as ops from '../../src/tensor/ops.js';
+import { Rng } from '../../src/tensor/random.js';
+import { Tensor, backward, tapeLength } from '../../src/tensor/tensor.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+it('1,000 training steps keep RSS and heap flat', () => {
+  const be = getBackend();
+  const rng = new Rng(3);
+  const conv = new Conv2d(1, 8, 3, { rng, backend: be, padding: 1, bias: false });
+  const bn = new BatchNorm2d(8, { backend: be });
+  const fc = new Linear(8, 4, { rng, backend: be });
+  const params = [...conv.parameters(), ...bn.parameters(), ...fc.parameters()];
+  const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0 });
+  const x = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(16 * 144))), [16, 1, 12, 12], be);
+  const y = Int32Array.from({ length: 16 }, (_, i) => i % 4);
+  const step = (): void => {
+    const h = ops.globalAvgPool2d(ops.maxPool2d(ops.relu(bn.forward(conv.forward(x))), { kernel: 2 }));
+    const loss = ops.crossEntropy(fc.forward(h), y);
+    opt.zeroGrad();
+    backward(loss);
+    opt.step();
+    assert.equal(tapeLength(), 0);
+  };
+  for (let i = 0; i < 100; i++) step();
+  gc();
+  const rss0 = process.memoryUsage().rss, heap0 = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 1000; i++) step();
+  gc();
+  const rss1 = process.memoryUsage().rss, heap1 = process.memoryUsage().heapUsed;
+  const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
+  assert.ok(heap1 - heap0 < 4 * 2 ** 20, `heap grew from ${mb(heap0)} MB to ${mb(heap1)} MB`);
+  assert.ok(rss1 - rss0 < 24 * 2 ** 20, `RSS grew from ${mb(rss0)} MB to ${mb(rss1)} MB`);
+});
