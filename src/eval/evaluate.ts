@@ -110,6 +110,16 @@ export type EvaluatorPath = 'fused' | 'planned' | 'generic';
 /** Default cache limit: 1 GiB. */
 export const DEFAULT_MAX_CACHE_BYTES = 1024 * 1024 * 1024;
 
+/**
+ * Images per pass of the fused cnn-s forward: small enough that a block's buffers (conv3's
+ * column matrix: 288 x 49 floats per image) stay in a 2 MiB L2 cache, large enough for GEMMs
+ * of a few hundred columns.
+ */
+const FUSED_SUB_BATCH = Number(process.env.PDIFF_EVAL_SUB ?? 32);
+
+const convSize = (g: Conv2dGeom): number => g.o * g.oh * g.ow;
+const poolSize = (g: Pool2dGeom): number => g.c * g.oh * g.ow;
+
 /** Images checked when comparing the planned forward with the generic one at construction. */
 const PLAN_CHECK_IMAGES = 16;
 
@@ -177,7 +187,7 @@ function bnScaleShift(bn: BatchNorm, host: (s: Storage) => Float32Array | Float6
   const gamma = bn.weight ? host(bn.weight.storage) : null;
   const beta = bn.bias ? host(bn.bias.storage) : null;
   const rm = host(bn.runningMean!.storage), rv = host(bn.runningVar!.storage);
-  for (let ch = 0; ch < scale.length; ch++) {
+  for (let ch = 0; ch < bn.numFeatures; ch++) {
     const a = (gamma === null ? 1 : gamma[ch]!) / Math.sqrt(rv[ch]! + bn.eps);
     scale[ch] = a;
     shift[ch] = (beta === null ? 0 : beta[ch]!) - rm[ch]! * a;
@@ -185,9 +195,17 @@ function bnScaleShift(bn: BatchNorm, host: (s: Storage) => Float32Array | Float6
 }
 
 /**
+ * relu of a float32 value v as the unary kernel computes it (v > 0 ? v : 0), branch-free:
+ * (v + |v|) / 2 is exact in float64 for finite v (2v is exact, and -|v| + |v| is +0). It gives NaN
+ * where relu gives 0 for v = NaN or -Infinity; the kernels below detect that per channel and
+ * redo the channel with the branchy form, so results stay bit-identical.
+ */
+const reluFast = (v: number): number => (v + Math.abs(v)) * 0.5;
+
+/**
  * Fused relu(bn(.)) from the pooled features: channel ch reads pmax when its scale is >= 0 and
  * pmin otherwise (module comment). Per element the same float64 expression as the BN kernel,
- * rounded to float32 like its output, then relu as the unary kernel has it.
+ * rounded to float32 like its output, then relu.
  */
 function pooledBnReluKernel(pmax: FloatArray, pmin: FloatArray, rows: number, c: number, plane: number,
   scale: Float64Array, shift: Float64Array, y: FloatArray): void {
@@ -195,9 +213,18 @@ function pooledBnReluKernel(pmax: FloatArray, pmin: FloatArray, rows: number, c:
     for (let ch = 0; ch < c; ch++) {
       const a = scale[ch]!, b = shift[ch]!;
       const x = a >= 0 ? pmax : pmin;
-      for (let j = (n * c + ch) * plane, e = j + plane; j < e; j++) {
-        const v = Math.fround(x[j]! * a + b);
-        y[j] = v > 0 ? v : 0;
+      const j0 = (n * c + ch) * plane, e = j0 + plane;
+      let check = 0;
+      for (let j = j0; j < e; j++) {
+        const r = reluFast(Math.fround(x[j]! * a + b));
+        y[j] = r;
+        check += r;
+      }
+      if (check !== check) {
+        for (let j = j0; j < e; j++) {
+          const v = Math.fround(x[j]! * a + b);
+          y[j] = v > 0 ? v : 0;
+        }
       }
     }
   }
@@ -240,10 +267,15 @@ function bnReluGapKernel(x: FloatArray, rows: number, c: number, plane: number, 
   for (let n = 0; n < rows; n++) {
     for (let ch = 0; ch < c; ch++) {
       const a = scale[ch]!, b = shift[ch]!;
+      const j0 = (n * c + ch) * plane, e = j0 + plane;
       let s = 0;
-      for (let j = (n * c + ch) * plane, e = j + plane; j < e; j++) {
-        const v = Math.fround(x[j]! * a + b);
-        s += v > 0 ? v : 0;
+      for (let j = j0; j < e; j++) s += reluFast(Math.fround(x[j]! * a + b));
+      if (s !== s) {
+        s = 0;
+        for (let j = j0; j < e; j++) {
+          const v = Math.fround(x[j]! * a + b);
+          s += v > 0 ? v : 0;
+        }
       }
       y[n * c + ch] = inv * Math.fround(s) + 0;
     }
@@ -315,31 +347,32 @@ class CnnSPlan implements Runner {
     let b = this.bufs.get(rows);
     if (b) return b;
     if (this.bufs.size >= 4) this.bufs.clear(); // chunk sizes: the batch and the last chunk of each split
-    const be = this.be, s = this.start, fused = this.fused;
+    const be = this.be, s = this.start;
     const [b1, b2, b3] = this.blocks;
     const convOut = (g: Conv2dGeom): number => rows * g.o * g.oh * g.ow;
     const poolOut = (g: Pool2dGeom): number => rows * g.c * g.oh * g.ow;
     const alloc = (need: boolean, n: number): Storage | null => (need ? be.alloc(n) : null);
     b = {
       c1: alloc(s < 1, convOut(b1.conv)),
-      t1: alloc(!fused && (s < 1 || (s === 1 && !this.poolTrick)), convOut(b1.conv)),
+      t1: alloc(s < 1 || (s === 1 && !this.poolTrick), convOut(b1.conv)),
       p1: alloc(s < 2, poolOut(b1.pool!)),
       c2: alloc(s < 3, convOut(b2.conv)),
-      t2: alloc(!fused && (s < 3 || (s === 3 && !this.poolTrick)), convOut(b2.conv)),
+      t2: alloc(s < 3 || (s === 3 && !this.poolTrick), convOut(b2.conv)),
       p2: alloc(s < 4, poolOut(b2.pool!)),
-      // relu(bn(minpool)) for the channels with a negative BN scale (unfused pooled trick only).
-      neg: alloc(!fused && this.poolTrick, s === 1 ? poolOut(b1.pool!) : poolOut(b2.pool!)),
+      // relu(bn(minpool)) for the channels with a negative BN scale.
+      neg: alloc(this.poolTrick, s === 1 ? poolOut(b1.pool!) : poolOut(b2.pool!)),
       c3: alloc(s < 5, convOut(b3.conv)),
-      t3: alloc(!fused && s < 6, convOut(b3.conv)),
+      t3: alloc(s < 6, convOut(b3.conv)),
       gap: be.alloc(rows * b3.conv.o),
       logits: be.alloc(rows * this.m.fc.outFeatures),
-      argmax: this.cpu && !fused && s < 4 ? new Int32Array(Math.max(s < 2 ? poolOut(b1.pool!) : 0, poolOut(b2.pool!))) : null,
+      argmax: this.cpu && s < 4 ? new Int32Array(Math.max(s < 2 ? poolOut(b1.pool!) : 0, poolOut(b2.pool!))) : null,
     };
     this.bufs.set(rows, b);
     return b;
   }
 
   run(feats: readonly Tensor[], rows: number): Storage {
+    if (this.fused) return this.runFused(feats, rows);
     const m = this.m, be = this.be, s = this.start;
     const [b1, b2, b3] = this.blocks;
     const buf = this.buffers(rows);
@@ -360,15 +393,10 @@ class CnnSPlan implements Runner {
     if (s < 6) {
       // ops.globalAvgPool2d(ops.relu(bn3(x))) = mean over [2, 3] = sumTo, then affine(1 / (h w)).
       const g = b3.conv, plane = g.oh * g.ow;
-      if (this.fused) {
-        bnScaleShift(m.bn3, this.hostFn, this.scale, this.shift);
-        bnReluGapKernel(this.cpu!.view(x), rows, g.o, plane, this.scale, this.shift, this.cpu!.view(buf.gap));
-      } else {
-        this.bnEval(m.bn3, x, buf.t3!, rows, g.o, plane);
-        be.unary('relu', buf.t3!, buf.t3!, 0, 0);
-        be.sumTo(buf.t3!, [rows, g.o, g.oh, g.ow], buf.gap, [rows, g.o, 1, 1]);
-        be.unary('affine', buf.gap, buf.gap, 1 / plane, 0);
-      }
+      this.bnEval(m.bn3, x, buf.t3!, rows, g.o, plane);
+      be.unary('relu', buf.t3!, buf.t3!, 0, 0);
+      be.sumTo(buf.t3!, [rows, g.o, g.oh, g.ow], buf.gap, [rows, g.o, 1, 1]);
+      be.unary('affine', buf.gap, buf.gap, 1 / plane, 0);
       x = buf.gap;
     }
     // ops.linear: x W^T, then the bias broadcast over rows.
@@ -376,6 +404,100 @@ class CnnSPlan implements Runner {
     be.matmul(x, fc.weight.storage, buf.logits, 1, rows, out, inF, false, true, false, false, false);
     if (fc.bias) be.binary('add', buf.logits, [rows, out], fc.bias.storage, [1, out], buf.logits, [rows, out]);
     return buf.logits;
+  }
+
+  /**
+   * The fused forward, FUSED_SUB_BATCH images at a time so that each block's buffers (the
+   * convolution's column matrix above all) stay in cache; the head runs once on all rows.
+   */
+  private runFused(feats: readonly Tensor[], rows: number): Storage {
+    const m = this.m, cpu = this.cpu!, s = this.start;
+    const [b1, b2, b3] = this.blocks;
+    const fb = this.fusedBuffers(rows);
+    let head: Storage = fb.gap;
+    if (s >= 6) head = feats[0]!.storage;
+    else {
+      const f0 = cpu.view(feats[0]!.storage), f1 = feats[1] ? cpu.view(feats[1].storage) : null;
+      const per = f0.length / rows;
+      const gap = cpu.view(fb.gap), c3o = b3.conv.o;
+      for (let r0 = 0; r0 < rows; r0 += FUSED_SUB_BATCH) {
+        const n = Math.min(FUSED_SUB_BATCH, rows - r0);
+        const part = (a: FloatArray, size: number): FloatArray => a.subarray(0, n * size);
+        let x: FloatArray = f0.subarray(r0 * per, (r0 + n) * per);
+        if (s < 1) x = this.convView(m.conv1, x, part(fb.c1!, convSize(b1.conv)), b1.conv, n);
+        if (s < 2) {
+          const y = part(fb.p1!, poolSize(b1.pool!));
+          if (s === 1) this.pooledFused(m.bn1, x, f1!.subarray(r0 * per, (r0 + n) * per), y, b1.pool!, n);
+          else this.blockFused(m.bn1, x, y, b1.conv, b1.pool!, n);
+          x = y;
+        }
+        if (s < 3) x = this.convView(m.conv2, x, part(fb.c2!, convSize(b2.conv)), b2.conv, n);
+        if (s < 4) {
+          const y = part(fb.p2!, poolSize(b2.pool!));
+          if (s === 3) this.pooledFused(m.bn2, x, f1!.subarray(r0 * per, (r0 + n) * per), y, b2.pool!, n);
+          else this.blockFused(m.bn2, x, y, b2.conv, b2.pool!, n);
+          x = y;
+        }
+        if (s < 5) x = this.convView(m.conv3, x, part(fb.c3!, convSize(b3.conv)), b3.conv, n);
+        bnScaleShift(m.bn3, this.hostFn, this.scale, this.shift);
+        bnReluGapKernel(x, n, c3o, b3.conv.oh * b3.conv.ow, this.scale, this.shift, gap.subarray(r0 * c3o, (r0 + n) * c3o));
+      }
+    }
+    const fc = m.fc, out = fc.outFeatures, inF = fc.inFeatures, be = this.be;
+    be.matmul(head, fc.weight.storage, fb.logits, 1, rows, out, inF, false, true, false, false, false);
+    if (fc.bias) be.binary('add', fb.logits, [rows, out], fc.bias.storage, [1, out], fb.logits, [rows, out]);
+    return fb.logits;
+  }
+
+  /** Sub-batch buffers (c1, p1, c2, p2, c3 for FUSED_SUB_BATCH images) and gap / logits for `rows`. */
+  private fusedBuffers(rows: number): { c1: FloatArray | null; p1: FloatArray | null; c2: FloatArray | null; p2: FloatArray | null; c3: FloatArray | null; gap: Storage; logits: Storage } {
+    const sub = Math.min(FUSED_SUB_BATCH, rows);
+    if (!this.fusedSub || this.fusedSub.sub < sub) {
+      const s = this.start, [b1, b2, b3] = this.blocks;
+      const mk = (need: boolean, size: number): FloatArray | null => (need ? this.cpu!.view(this.be.alloc(sub * size)) : null);
+      this.fusedSub = {
+        sub,
+        c1: mk(s < 1, convSize(b1.conv)), p1: mk(s < 2, poolSize(b1.pool!)),
+        c2: mk(s < 3, convSize(b2.conv)), p2: mk(s < 4, poolSize(b2.pool!)),
+        c3: mk(s < 5, convSize(b3.conv)),
+      };
+    }
+    let io = this.fusedIo.get(rows);
+    if (!io) {
+      if (this.fusedIo.size >= 4) this.fusedIo.clear();
+      io = { gap: this.be.alloc(rows * this.blocks[2].conv.o), logits: this.be.alloc(rows * this.m.fc.outFeatures) };
+      this.fusedIo.set(rows, io);
+    }
+    return { ...this.fusedSub, ...io };
+  }
+
+  private fusedSub: { sub: number; c1: FloatArray | null; p1: FloatArray | null; c2: FloatArray | null; p2: FloatArray | null; c3: FloatArray | null } | null = null;
+  private readonly fusedIo = new Map<number, { gap: Storage; logits: Storage }>();
+
+  private convView(layer: Conv2d, x: FloatArray, y: FloatArray, g: Conv2dGeom, n: number): FloatArray {
+    this.be.conv2dForward(x, layer.weight.storage, layer.bias ? layer.bias.storage : null, y, { ...g, n });
+    return y;
+  }
+
+  private blockFused(bn: BatchNorm, x: FloatArray, y: FloatArray, g: Conv2dGeom, pg: Pool2dGeom, n: number): void {
+    bnScaleShift(bn, this.hostFn, this.scale, this.shift);
+    bnReluPoolKernel(x, n, g.o, g.oh, g.ow, pg.oh, pg.ow, this.scale, this.shift, y);
+  }
+
+  private pooledFused(bn: BatchNorm, pmax: FloatArray, pmin: FloatArray, y: FloatArray, pg: Pool2dGeom, n: number): void {
+    this.scaleShiftChecked(bn);
+    pooledBnReluKernel(pmax, pmin, n, pg.c, pg.oh * pg.ow, this.scale, this.shift, y);
+  }
+
+  /** bnScaleShift, refusing a non-finite scale (the pooled identity needs a finite, signed scale). */
+  private scaleShiftChecked(bn: BatchNorm): void {
+    bnScaleShift(bn, this.hostFn, this.scale, this.shift);
+    for (let ch = 0; ch < bn.numFeatures; ch++) {
+      const a = this.scale[ch]!;
+      if (!Number.isFinite(a)) {
+        throw new NumericError(`ParamSetEvaluator: the BN scale weight / sqrt(running_var + eps) of channel ${ch} is ${a}, expected a finite number`);
+      }
+    }
   }
 
   private conv(layer: Conv2d, x: Storage, y: Storage, g: Conv2dGeom, rows: number): Storage {
@@ -390,11 +512,6 @@ class CnnSPlan implements Runner {
 
   /** bn -> relu -> 2x2 max-pool on the conv output x. */
   private block(bn: BatchNorm, x: Storage, t: Storage | null, p: Storage, g: Conv2dGeom, pg: Pool2dGeom, rows: number, argmax: Int32Array | null): Storage {
-    if (this.fused) {
-      bnScaleShift(bn, this.hostFn, this.scale, this.shift);
-      bnReluPoolKernel(this.cpu!.view(x), rows, g.o, g.oh, g.ow, pg.oh, pg.ow, this.scale, this.shift, this.cpu!.view(p));
-      return p;
-    }
     this.bnEval(bn, x, t!, rows, g.o, g.oh * g.ow);
     this.be.unary('relu', t!, t!, 0, 0);
     const geom = { ...pg, n: rows };
@@ -409,17 +526,7 @@ class CnnSPlan implements Runner {
    */
   private pooledBlock(bn: BatchNorm, pmax: Storage, pmin: Storage, y: Storage, tmp: Storage | null, pg: Pool2dGeom, rows: number): Storage {
     const be = this.be, c = pg.c, plane = pg.oh * pg.ow;
-    bnScaleShift(bn, this.hostFn, this.scale, this.shift);
-    for (let ch = 0; ch < c; ch++) {
-      const a = this.scale[ch]!;
-      if (!Number.isFinite(a)) {
-        throw new NumericError(`ParamSetEvaluator: the BN scale weight / sqrt(running_var + eps) of channel ${ch} is ${a}, expected a finite number`);
-      }
-    }
-    if (this.fused) {
-      pooledBnReluKernel(this.cpu!.view(pmax), this.cpu!.view(pmin), rows, c, plane, this.scale, this.shift, this.cpu!.view(y));
-      return y;
-    }
+    this.scaleShiftChecked(bn);
     this.bnEval(bn, pmax, y, rows, c, plane);
     let negDone = false;
     for (let ch = 0; ch < c; ch++) {

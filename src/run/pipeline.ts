@@ -229,6 +229,7 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
       say(`[${stage}] up to date`);
     } else {
       say(`[${stage}] running`);
+      maybeKill(stage, 0);
       const t0 = performance.now();
       const outputs = await STAGE_FNS[stage](ctx, hash);
       if (stage === 'report') { report = outputs.report; reportPath = outputs.reportPath; }
