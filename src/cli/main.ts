@@ -52,6 +52,9 @@ async function runUntil(stage: StageName, o: CommonOpts, extraSets: string[] = [
   }
 }
 
+// `pdiff inspect f | head` closes stdout early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
+
 const program = new Command();
 program
   .name('pdiff')

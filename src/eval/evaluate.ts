@@ -230,28 +230,42 @@ function pooledBnReluKernel(pmax: FloatArray, pmin: FloatArray, rows: number, c:
   }
 }
 
-/** Fused maxpool2x2(relu(bn(x))) for x [rows, c, h, w] -> y [rows, c, oh, ow] (windows fully inside). */
+/**
+ * Fused maxpool2x2(relu(bn(x))) for x [rows, c, h, w] -> y [rows, c, oh, ow] (windows fully
+ * inside). relu comes before the max as in the reference, so a NaN entry (relu -> 0) cannot win.
+ */
 function bnReluPoolKernel(x: FloatArray, rows: number, c: number, h: number, w: number, oh: number, ow: number,
   scale: Float64Array, shift: Float64Array, y: FloatArray): void {
   const inPlane = h * w, outPlane = oh * ow;
   for (let n = 0; n < rows; n++) {
     for (let ch = 0; ch < c; ch++) {
       const a = scale[ch]!, b = shift[ch]!;
-      const xb = (n * c + ch) * inPlane;
-      let o = (n * c + ch) * outPlane;
-      for (let oy = 0; oy < oh; oy++) {
+      const xb = (n * c + ch) * inPlane, ob = (n * c + ch) * outPlane;
+      let check = 0;
+      for (let oy = 0, o = ob; oy < oh; oy++) {
         const r0 = xb + 2 * oy * w, r1 = r0 + w;
         for (let ox = 0; ox < ow; ox++, o++) {
           const i0 = r0 + 2 * ox, i1 = r1 + 2 * ox;
-          // relu(fround(x a + b)) of the four window entries; relu output is never NaN.
-          let m = Math.fround(x[i0]! * a + b);
-          let v = Math.fround(x[i0 + 1]! * a + b);
-          if (v > m) m = v;
-          v = Math.fround(x[i1]! * a + b);
-          if (v > m) m = v;
-          v = Math.fround(x[i1 + 1]! * a + b);
-          if (v > m) m = v;
-          y[o] = m > 0 ? m : 0;
+          const m = Math.max(
+            Math.max(reluFast(Math.fround(x[i0]! * a + b)), reluFast(Math.fround(x[i0 + 1]! * a + b))),
+            Math.max(reluFast(Math.fround(x[i1]! * a + b)), reluFast(Math.fround(x[i1 + 1]! * a + b))));
+          y[o] = m;
+          check += m;
+        }
+      }
+      if (check !== check) {
+        for (let oy = 0, o = ob; oy < oh; oy++) {
+          const r0 = xb + 2 * oy * w, r1 = r0 + w;
+          for (let ox = 0; ox < ow; ox++, o++) {
+            const i0 = r0 + 2 * ox, i1 = r1 + 2 * ox;
+            let m = 0;
+            for (let k = 0; k < 4; k++) {
+              const v = Math.fround(x[k < 2 ? i0 + k : i1 + k - 2]! * a + b);
+              const r = v > 0 ? v : 0;
+              if (r > m) m = r;
+            }
+            y[o] = m;
+          }
         }
       }
     }

@@ -184,3 +184,18 @@ test('a cnn-s whose forward the plan does not reproduce falls back to the generi
   const vecs = sets(model, layout, 2, new Rng(22));
   assert.deepEqual(ev.evaluate(vecs, 2)[1]!.test.preds, ev.evaluateFull(vecs, 2)[1]!.test.preds);
 });
+
+test('parameters that overflow float32 (BN outputs of +-Infinity) still give the full-forward predictions', () => {
+  const model = randomCnn(23);
+  for (const [names, tensor] of [[selectParams(model, 'bn'), 'bn2.weight'], [selectParams(model, 'whole'), 'bn1.weight']] as const) {
+    const layout = ParamLayout.fromModel(model, names);
+    const vecs = sets(model, layout, 3, new Rng(24));
+    const k = layout.names.indexOf(tensor);
+    vecs[layout.offsets[k]!] = 3e38; // set 0, channel 0: huge positive scale
+    vecs[layout.total + layout.offsets[k]! + 1] = -3e38; // set 1, channel 1: huge negative scale
+    const ev = new ParamSetEvaluator({ model, layout, datasets: { test: testSet }, batch: 32 });
+    assert.equal(ev.path, 'fused');
+    const a = ev.evaluate(vecs, 3), b = ev.evaluateFull(vecs, 3);
+    for (let p = 0; p < 3; p++) assert.deepEqual(a[p]!.test.preds, b[p]!.test.preds, `${tensor}, set ${p}`);
+  }
+});
