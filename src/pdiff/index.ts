@@ -12,6 +12,6 @@ export {
 export {
   decodeAll, deserializeTrainState, encodeAll, generateLatents, latentStats, scheduleFromConfig, serializeTrainState,
   trainAutoencoder, trainDiffusion,
-  type AeConfig, type AeTrainResult, type AeTrainState, type DiffusionConfig, type DiffusionTrainResult, type DiffusionTrainState,
-  type GenerateConfig, type LatentStats, type LossPoint, type NamedArray, type TrainLog, type TrainOptions, type TrainState,
+  type AeTrainResult, type AeTrainState, type DiffusionTrainResult, type DiffusionTrainState,
+  type LatentStats, type LossPoint, type NamedArray, type TrainLog, type TrainOptions as GeneratorTrainOptions, type TrainState,
 } from './train.js';

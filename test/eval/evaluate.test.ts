@@ -193,6 +193,9 @@ test('parameters that overflow float32 (BN outputs of +-Infinity) still give the
     const k = layout.names.indexOf(tensor);
     vecs[layout.offsets[k]!] = 3e38; // set 0, channel 0: huge positive scale
     vecs[layout.total + layout.offsets[k]! + 1] = -3e38; // set 1, channel 1: huge negative scale
+    const kb = layout.names.indexOf(tensor.replace('weight', 'bias'));
+    vecs[layout.offsets[kb]!] = -3e38; // set 0, channel 0: and a huge shift, so most BN outputs are -Infinity
+    vecs[layout.total + layout.offsets[kb]! + 1] = 3e38;
     const ev = new ParamSetEvaluator({ model, layout, datasets: { test: testSet }, batch: 32 });
     assert.equal(ev.path, 'fused');
     const a = ev.evaluate(vecs, 3), b = ev.evaluateFull(vecs, 3);

@@ -1,0 +1,104 @@
+/**
+ * What the main thread (WebgpuBackend) sends to the worker that owns the GPU device.
+ *
+ * Commands mirror the Backend interface with every Storage replaced by its id (a number the main
+ * thread hands out) and with an extra output id where the Backend method returns a value
+ * (sumSquares, countNonFinite, crossEntropy, argmaxRows): the worker writes the value into that
+ * device buffer and the main thread reads it back with `read`.
+ *
+ * Messages are `{ type: 'batch', cmds }` and are executed strictly in order. Only `read` answers:
+ * the worker copies the values into the shared data buffer, stores the byte count in
+ * ctrl[CTRL_LEN] and sets ctrl[CTRL_STATE] to STATE_OK (or STATE_ERROR with a UTF-8 message in
+ * the data buffer), then Atomics.notify()s; the main thread sleeps in Atomics.wait meanwhile.
+ */
+import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { Conv2dGeom, Pool2dGeom } from '../kernels.js';
+
+export const CTRL_STATE = 0;
+export const CTRL_LEN = 1;
+export const STATE_WAITING = 0;
+export const STATE_OK = 1;
+export const STATE_ERROR = 2;
+
+type Id = number;
+type OptId = number | null;
+type Shape = readonly number[];
+
+/** The device-side operations; the worker implements them (executor.ts). */
+export interface DeviceOps {
+  // memory
+  alloc(id: Id, n: number): void;
+  upload(id: Id, data: Float32Array | Int32Array): void;
+  write(id: Id, offset: number, data: Float32Array): void;
+  free(id: Id): void;
+  fill(id: Id, value: number): void;
+  clone(src: Id, id: Id): void;
+  setData(sab: SharedArrayBuffer): void;
+  /** Asynchronous on the device; answers through the shared buffers (see the header). */
+  read(id: Id, n: number): void;
+
+  // elementwise and reductions
+  unary(op: UnaryOp, x: Id, y: Id, alpha: number, beta: number): void;
+  unaryBackward(op: UnaryOp, x: Id, y: Id, gy: Id, gx: Id, alpha: number, beta: number): void;
+  binary(op: BinaryOp, a: Id, aShape: Shape, b: Id, bShape: Shape, y: Id, yShape: Shape): void;
+  sumTo(x: Id, xShape: Shape, y: Id, yShape: Shape): void;
+  axpy(alpha: number, x: Id, y: Id): void;
+  sumSquares(x: Id, out: Id): void;
+  countNonFinite(x: Id, out: Id): void;
+
+  matmul(a: Id, b: Id, c: Id, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, aBatched: boolean, bBatched: boolean, accumulate: boolean): void;
+  conv2dForward(x: Id, w: Id, bias: OptId, y: Id, g: Conv2dGeom): void;
+  conv2dBackwardData(gy: Id, w: Id, gx: Id, g: Conv2dGeom): void;
+  conv2dBackwardWeight(gy: Id, x: Id, gw: Id, g: Conv2dGeom): void;
+
+  maxPool2dForward(x: Id, y: Id, argmax: Id, g: Pool2dGeom): void;
+  maxPool2dBackward(gy: Id, argmax: Id, gx: Id, g: Pool2dGeom): void;
+  avgPool2dForward(x: Id, y: Id, g: Pool2dGeom): void;
+  avgPool2dBackward(gy: Id, gx: Id, g: Pool2dGeom): void;
+
+  batchNormTrainForward(x: Id, gamma: OptId, beta: OptId, n: number, c: number, s: number, eps: number,
+    y: Id, mean: Id, invstd: Id, varBiased: Id): void;
+  batchNormTrainBackward(gy: Id, x: Id, gamma: OptId, mean: Id, invstd: Id, n: number, c: number, s: number,
+    gx: OptId, ggamma: OptId, gbeta: OptId): void;
+  batchNormEvalForward(x: Id, gamma: OptId, beta: OptId, runMean: Id, runVar: Id, n: number, c: number, s: number, eps: number, y: Id): void;
+  batchNormEvalBackward(gy: Id, x: Id, gamma: OptId, runMean: Id, runVar: Id, n: number, c: number, s: number, eps: number,
+    gx: OptId, ggamma: OptId, gbeta: OptId): void;
+  batchNormUpdateRunning(runMean: Id, runVar: Id, mean: Id, varBiased: Id, momentum: number, m: number): void;
+  groupNormForward(x: Id, gamma: OptId, beta: OptId, n: number, c: number, s: number, groups: number, eps: number,
+    y: Id, mean: Id, invstd: Id): void;
+  groupNormBackward(gy: Id, x: Id, gamma: OptId, mean: Id, invstd: Id, n: number, c: number, s: number, groups: number,
+    gx: OptId, ggamma: OptId, gbeta: OptId): void;
+
+  softmax(x: Id, y: Id, rows: number, cols: number, log: boolean): void;
+  softmaxBackward(y: Id, gy: Id, gx: Id, rows: number, cols: number, log: boolean): void;
+  crossEntropy(logits: Id, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: OptId, out: Id): void;
+  argmaxRows(x: Id, rows: number, cols: number, out: Id): void;
+
+  permute(x: Id, shape: Shape, perm: Shape, y: Id): void;
+  copyRegion(src: Id, srcShape: Shape, srcStart: Shape, dst: Id, dstShape: Shape, dstStart: Shape, region: Shape): void;
+
+  adamStep(p: Id, g: Id, m: Id, v: Id, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, decoupled: boolean): void;
+  sgdStep(p: Id, g: Id, buf: OptId, lr: number, momentum: number, dampening: number,
+    weightDecay: number, nesterov: boolean, first: boolean): void;
+  emaUpdate(y: Id, x: Id, decay: number): void;
+}
+
+export type OpName = keyof DeviceOps;
+
+/** One queued call: method name and its arguments. */
+export type Cmd = { [K in OpName]: [K, Parameters<DeviceOps[K]>] }[OpName];
+
+export interface BatchMessage { type: 'batch'; cmds: Cmd[] }
+
+/** workerData of the worker thread. */
+export interface WorkerInit {
+  ctrl: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+}
+
+/** What the worker reports after trying to open a device (JSON in the data buffer). */
+export type InitReport =
+  | { ok: true; adapter: string; backend: string; limits: Record<string, number> }
+  | { ok: false; reason: string };
