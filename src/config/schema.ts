@@ -192,10 +192,10 @@ const generateSchema = z
 
 const shiftSchema = z
   .strictObject({
-    enabled: z.boolean().default(false).describe('evaluate under distribution shift (corrupted test sets)'),
+    enabled: z.boolean().default(true).describe('evaluate under distribution shift (corrupted test sets)'),
     kinds: z.array(z.enum(SHIFT_KINDS)).default([...SHIFT_KINDS]).describe('corruptions to apply'),
     severities: z.array(z.int().min(1).max(5)).default([1, 3, 5]).describe('corruption severities (1..5)'),
-    models: posInt().default(20).describe('models per group evaluated under shift'),
+    models: posInt().default(10).describe('models per group evaluated under shift'),
   })
   .prefault({})
   .superRefine((s, ctx) => {

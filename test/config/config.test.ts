@@ -93,10 +93,10 @@ describe('defaults', () => {
         baselineCount: 50,
         avgOf: 16,
         shift: {
-          enabled: false,
+          enabled: true,
           kinds: ['gaussian_noise', 'gaussian_blur', 'contrast', 'brightness', 'rotation', 'translation'],
           severities: [1, 3, 5],
-          models: 20,
+          models: 10,
         },
         secondDataset: null,
         latency: true,
@@ -154,8 +154,8 @@ describe('presets', () => {
 
   test('fmnist-tiny is small', () => {
     const c = resolveConfig({ preset: 'fmnist-tiny' });
-    assert.deepEqual([c.data.limitTrain, c.data.limitTest], [2000, 1000]);
-    assert.deepEqual([c.base.epochs, c.collect.k, c.ae.steps, c.diffusion.steps], [1, 20, 50, 50]);
+    assert.deepEqual([c.data.limitTrain, c.data.limitTest], [5000, 1000]);
+    assert.deepEqual([c.base.epochs, c.collect.k, c.ae.steps, c.diffusion.steps], [2, 20, 300, 300]);
     assert.equal(c.diffusion.timesteps, 1000);
     assert.deepEqual([c.generate.n, c.eval.baselineCount, c.eval.shift.enabled], [10, 5, false]);
   });
