@@ -15,6 +15,8 @@ export { runPipeline, loadData, readParamSets, writeParamSets, STAGES, type Stag
 export { writeReport, summaryTable } from './report/render.js';
 export type { ReportData, GroupReport } from './report/types.js';
 export { classificationMetrics, argmaxRows as argmaxRowsHost } from './eval/metrics.js';
+export { ParamSetEvaluator } from './eval/evaluate.js';
+export { noiseBaseline, averageBaseline, gaussFitBaseline, ensembleAverage } from './eval/baselines.js';
 export { iouMax, nearestL2 } from './eval/novelty.js';
 export { groupStats } from './eval/stats.js';
 export { pca2, tsne2 } from './eval/projection.js';
