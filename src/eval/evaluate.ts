@@ -12,8 +12,8 @@
  * the tail model.forwardFrom(cache, s) per set. The loop over parameter sets sits INSIDE the loop
  * over cached-feature chunks, so one chunk of features serves every set while it is hot in cache.
  *
- * cnn-s has a planned tail: the same backend kernels as the ops (so the same numbers), called
- * on buffers allocated once per chunk size instead of fresh tensors per op. When the first subset
+ * cnn-s has a planned tail: buffers allocated once per chunk size instead of fresh tensors per
+ * op, and the backend kernels the ops call, so the numbers are the same. When the first subset
  * layer is a BatchNorm followed by ReLU and 2x2 max-pool (bn mode: bn2), the cache holds the
  * max-pool AND min-pool of the conv output instead of the conv output itself. relu(bn(.)) is a
  * monotone function per channel (non-decreasing when the channel's BN scale gamma/sqrt(var+eps)
@@ -21,8 +21,14 @@
  *   maxpool(relu(bn(x))) = relu(bn(maxpool(x)))    (scale >= 0)
  *                        = relu(bn(minpool(x)))    (scale <  0)
  * holds exactly, bit for bit: the tail then normalises a quarter of the elements and skips the
- * pooling, and the cache is half the size. The plan is checked against the generic forward on a
- * few images at construction; on any mismatch the evaluator warns and uses the generic path.
+ * pooling, and the cache is half the size.
+ *
+ * On CPU backends some BN + ReLU + pooling blocks also run as single JS passes with the same
+ * per-element arithmetic as the kernels they replace: all of them on the TypeScript backend
+ * ('fused'), only the last one (BN + ReLU + global average pool, the largest activation of the
+ * bn-mode tail) on blas, whose C kernels beat JS passes ('planned'). Whichever variant is chosen
+ * must reproduce model.forwardFrom bit for bit on a few images at construction; otherwise the
+ * next, more literal variant is tried, and finally the generic path, with a warning.
  *
  * Everything else (mlp, resnet20, custom selections) runs model.forwardFrom through the ops.
  */
@@ -86,11 +92,14 @@ export interface ParamSetEvaluatorOptions<S extends string = DefaultSplits> {
   /** Largest feature cache allowed, in bytes; above it the evaluator warns and runs without a cache. Default 1 GiB. */
   maxCacheBytes?: number;
   /**
-   * 'auto' (default): the fused cnn-s plan on CPU backends, else the unfused plan, where it
-   * applies and reproduces the generic forward; 'unfused': not the fused one; 'generic': always
-   * model.forwardFrom through the ops.
+   * Which cnn-s plan to try first; each candidate is used only where it applies and reproduces
+   * the generic forward bit for bit, else the next one is tried:
+   * 'auto' (default) = fused on a CPU backend with the TypeScript kernels, unfused on blas (whose
+   * C kernels beat the fused JS passes); 'fused' = fused on any CPU backend; 'unfused' = backend kernels with the
+   * last block (BN + ReLU + global average pool) as one JS pass on CPU backends; 'kernels' =
+   * backend kernels only; 'generic' = always model.forwardFrom through the ops.
    */
-  plan?: 'auto' | 'unfused' | 'generic';
+  plan?: EvaluatorPlan;
   /** Where warnings go (cache fallback, plan fallback). Default: one line on stderr. */
   onWarning?: (message: string) => void;
 }
@@ -107,6 +116,9 @@ export interface EvaluateOptions {
  */
 export type EvaluatorPath = 'fused' | 'planned' | 'generic';
 
+/** The plan choice of ParamSetEvaluatorOptions.plan. */
+export type EvaluatorPlan = 'auto' | 'fused' | 'unfused' | 'kernels' | 'generic';
+
 /** Default cache limit: 1 GiB. */
 export const DEFAULT_MAX_CACHE_BYTES = 1024 * 1024 * 1024;
 
@@ -115,7 +127,7 @@ export const DEFAULT_MAX_CACHE_BYTES = 1024 * 1024 * 1024;
  * column matrix: 288 x 49 floats per image) stay in a 2 MiB L2 cache, large enough for GEMMs
  * of a few hundred columns.
  */
-const FUSED_SUB_BATCH = Number(process.env.PDIFF_EVAL_SUB ?? 32);
+const FUSED_SUB_BATCH = 32;
 
 const convSize = (g: Conv2dGeom): number => g.o * g.oh * g.ow;
 const poolSize = (g: Pool2dGeom): number => g.c * g.oh * g.ow;
@@ -297,6 +309,26 @@ function bnReluGapKernel(x: FloatArray, rows: number, c: number, plane: number, 
 }
 
 /**
+ * y[r] = sum over the plane of relu(x[r, :]) for x [rows, plane]: the unary relu followed by
+ * sumTo (float64 sum in order, rounded once), in one pass.
+ */
+function reluSumKernel(x: FloatArray, rows: number, plane: number, y: FloatArray): void {
+  for (let r = 0; r < rows; r++) {
+    const j0 = r * plane, e = j0 + plane;
+    let s = 0;
+    for (let j = j0; j < e; j++) s += reluFast(x[j]!);
+    if (s !== s) {
+      s = 0;
+      for (let j = j0; j < e; j++) {
+        const v = x[j]!;
+        s += v > 0 ? v : 0;
+      }
+    }
+    y[r] = s;
+  }
+}
+
+/**
  * cnn-s forward from stage `start` on preallocated buffers. Unfused, it calls the kernels the
  * ops call (conv2dForward, batchNormEvalForward, unary relu, maxPool2dForward, sumTo + affine for
  * the global average pool, matmul + broadcast add for the linear head). Fused (CPU backends
@@ -310,16 +342,23 @@ class CnnSPlan implements Runner {
   readonly poolTrick: boolean;
   private readonly be: Backend;
   private readonly cpu: CpuBackend | null;
+  private readonly jsPool: boolean;
   private readonly blocks: [BlockGeom, BlockGeom, BlockGeom];
   private readonly bufs = new Map<number, PlanBuffers>();
   private readonly scale: Float64Array;
   private readonly shift: Float64Array;
 
-  constructor(private readonly m: CnnS, readonly start: number, inShape: readonly [number, number, number], readonly fused: boolean) {
+  /**
+   * @param fused all BN + ReLU + pooling blocks as fused JS passes (CPU backends)
+   * @param jsGap (unfused) the last block, BN + ReLU + global average pool, as one fused JS pass (CPU backends)
+   */
+  constructor(private readonly m: CnnS, readonly start: number, inShape: readonly [number, number, number], readonly fused: boolean, readonly jsGap: boolean) {
     this.be = m.backend;
     this.kind = fused ? 'fused' : 'planned';
     this.cpu = this.be instanceof CpuBackend ? this.be : null;
-    if (fused && !this.cpu) throw new ShapeError('cnn-s plan: the fused kernels need a CPU backend');
+    // The backend's max-pool is the TypeScript kernel: call it directly with a reused argmax buffer.
+    this.jsPool = this.cpu !== null && this.be.maxPool2dForward === CpuBackend.prototype.maxPool2dForward;
+    if ((fused || jsGap) && !this.cpu) throw new ShapeError('cnn-s plan: the fused kernels need a CPU backend');
     const [c, h, w] = inShape;
     const b1 = blockGeom(m.conv1, c, h, w, true);
     const b2 = blockGeom(m.conv2, m.conv1.outChannels, b1.pool!.oh, b1.pool!.ow, true);
@@ -376,10 +415,10 @@ class CnnSPlan implements Runner {
       // relu(bn(minpool)) for the channels with a negative BN scale.
       neg: alloc(this.poolTrick, s === 1 ? poolOut(b1.pool!) : poolOut(b2.pool!)),
       c3: alloc(s < 5, convOut(b3.conv)),
-      t3: alloc(s < 6, convOut(b3.conv)),
+      t3: alloc(s < 6 && !this.jsGap, convOut(b3.conv)),
       gap: be.alloc(rows * b3.conv.o),
       logits: be.alloc(rows * this.m.fc.outFeatures),
-      argmax: this.cpu && s < 4 ? new Int32Array(Math.max(s < 2 ? poolOut(b1.pool!) : 0, poolOut(b2.pool!))) : null,
+      argmax: this.jsPool && s < 4 ? new Int32Array(Math.max(s < 2 ? poolOut(b1.pool!) : 0, poolOut(b2.pool!))) : null,
     };
     this.bufs.set(rows, b);
     return b;
@@ -407,10 +446,20 @@ class CnnSPlan implements Runner {
     if (s < 6) {
       // ops.globalAvgPool2d(ops.relu(bn3(x))) = mean over [2, 3] = sumTo, then affine(1 / (h w)).
       const g = b3.conv, plane = g.oh * g.ow;
-      this.bnEval(m.bn3, x, buf.t3!, rows, g.o, plane);
-      be.unary('relu', buf.t3!, buf.t3!, 0, 0);
-      be.sumTo(buf.t3!, [rows, g.o, g.oh, g.ow], buf.gap, [rows, g.o, 1, 1]);
-      be.unary('affine', buf.gap, buf.gap, 1 / plane, 0);
+      if (this.jsGap) {
+        // One pass instead of BN, relu and sum passes over the largest activation of the tail.
+        bnScaleShift(m.bn3, this.hostFn, this.scale, this.shift);
+        bnReluGapKernel(this.cpu!.view(x), rows, g.o, plane, this.scale, this.shift, this.cpu!.view(buf.gap));
+      } else {
+        this.bnEval(m.bn3, x, buf.t3!, rows, g.o, plane);
+        if (this.cpu) {
+          reluSumKernel(this.cpu.view(buf.t3!), rows * g.o, plane, this.cpu.view(buf.gap)); // relu + sumTo in one pass
+        } else {
+          be.unary('relu', buf.t3!, buf.t3!, 0, 0);
+          be.sumTo(buf.t3!, [rows, g.o, g.oh, g.ow], buf.gap, [rows, g.o, 1, 1]);
+        }
+        be.unary('affine', buf.gap, buf.gap, 1 / plane, 0);
+      }
       x = buf.gap;
     }
     // ops.linear: x W^T, then the bias broadcast over rows.
@@ -529,7 +578,7 @@ class CnnSPlan implements Runner {
     this.bnEval(bn, x, t!, rows, g.o, g.oh * g.ow);
     this.be.unary('relu', t!, t!, 0, 0);
     const geom = { ...pg, n: rows };
-    if (this.cpu && argmax) maxPool2dKernel(this.cpu.view(t!), this.cpu.view(p), argmax, geom); // no argmax allocation per call
+    if (this.jsPool && argmax) maxPool2dKernel(this.cpu!.view(t!), this.cpu!.view(p), argmax, geom); // no argmax allocation per call
     else this.be.maxPool2dForward(t!, p, geom);
     return p;
   }
@@ -666,29 +715,43 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
   }
 
   /**
-   * The planned cnn-s runner (fused on CPU backends, else unfused) when it applies and reproduces
-   * the generic forward bit for bit on a few images with the base parameters; else the generic one.
+   * The first cnn-s plan candidate (see EvaluatorPlan) that applies and reproduces the generic
+   * forward bit for bit on a few images with the base parameters; else the generic runner.
    */
-  private pickRunner(plan: 'auto' | 'unfused' | 'generic', stage: number, first: Dataset, probe: () => Tensor, warn: (m: string) => void): Runner {
+  private pickRunner(plan: EvaluatorPlan, stage: number, first: Dataset, probe: () => Tensor, warn: (m: string) => void): Runner {
     const generic = new GenericRunner(this.model, stage, probe);
     if (plan === 'generic' || !(this.model instanceof CnnS) || !CnnSPlan.applicable(this.model)) return generic;
     const rows = Math.min(PLAN_CHECK_IMAGES, first.n);
     const x = imageChunk(first, 0, rows, this.be);
     const ref = this.be.read(generic.run(generic.features(x), rows));
     const tried: string[] = [];
-    for (const fused of this.be instanceof CpuBackend && plan === 'auto' ? [true, false] : [false]) {
-      const planned = new CnnSPlan(this.model, stage, [first.c, first.h, first.w], fused);
+    // Candidates, best first. The fused JS passes beat separate TypeScript kernels but not the
+    // addon's C kernels (blas), except for the last block (see CnnSPlan). Each later candidate
+    // replicates fewer kernels, so one of them survives a change of an engine kernel.
+    const cpu = this.be instanceof CpuBackend;
+    const candidates: Array<[boolean, boolean]> = [];
+    // The TypeScript kernels are the ones CpuBackend has itself; a subclass (blas) overrides them with C.
+    const tsKernels = cpu && this.be.batchNormEvalForward === CpuBackend.prototype.batchNormEvalForward;
+    if (cpu && (plan === 'fused' || (plan === 'auto' && tsKernels))) candidates.push([true, true]);
+    if (cpu && plan !== 'kernels') candidates.push([false, true]);
+    candidates.push([false, false]);
+    for (const [fused, jsGap] of candidates) {
+      const planned = new CnnSPlan(this.model, stage, [first.c, first.h, first.w], fused, jsGap);
       const got = this.be.read(planned.run(planned.features(x), rows));
       let differ = got.length === ref.length ? 0 : ref.length;
       let worst = 0;
       for (let i = 0; i < ref.length && i < got.length; i++) {
-        if (Object.is(ref[i], got[i])) continue;
+        const a = ref[i]!, b = got[i]!;
+        if (a === b || (a !== a && b !== b)) continue;
         differ++;
-        const d = Math.abs(ref[i]! - got[i]!) / (1 + Math.abs(ref[i]!));
+        const d = Math.abs(a - b) / (1 + Math.abs(a));
         if (!(d <= worst)) worst = d; // NaN counts
       }
-      if (differ === 0) return planned;
-      tried.push(`${fused ? 'fused' : 'unfused'}: ${differ} of ${ref.length} logits differ, max relative difference ${worst}`);
+      if (differ === 0) {
+        if (tried.length) this.notes.push(`ParamSetEvaluator: cnn-s plan candidates skipped (${tried.join('; ')})`);
+        return planned;
+      }
+      tried.push(`${fused ? 'fused' : jsGap ? 'unfused with fused last block' : 'unfused'}: ${differ} of ${ref.length} logits differ, max relative difference ${worst}`);
     }
     const msg = `ParamSetEvaluator: the planned cnn-s forward from stage ${stage} does not reproduce ${this.model.arch}.forwardFrom bit for bit ` +
       `on ${rows} images (${tried.join('; ')}); using the generic forward (an engine kernel may have changed: see CnnSPlan in src/eval/evaluate.ts)`;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Dataset } from '../../src/data/dataset.js';
-import { ParamSetEvaluator, fullMetrics, type EvaluatorPath } from '../../src/eval/evaluate.js';
+import { ParamSetEvaluator, fullMetrics, type EvaluatorPath, type EvaluatorPlan } from '../../src/eval/evaluate.js';
 import { CnnS, Mlp, type Classifier } from '../../src/models/index.js';
 import { Rng } from '../../src/tensor/random.js';
 import { ParamLayout, selectParams } from '../../src/zoo/layout.js';
@@ -67,7 +67,7 @@ function sets(model: Classifier, layout: ParamLayout, P: number, rng: Rng): Floa
 }
 
 
-function checkSame(model: Classifier, names: string[], expectStage: number, expectPath: EvaluatorPath, seed: number, plan: 'auto' | 'unfused' = 'auto'): void {
+function checkSame(model: Classifier, names: string[], expectStage: number, expectPath: EvaluatorPath, seed: number, plan: EvaluatorPlan = 'auto'): void {
   const layout = ParamLayout.fromModel(model, names);
   const before = layout.read(model);
   const ev = new ParamSetEvaluator({ model, layout, datasets: { val, test: testSet }, batch: 32, plan, onWarning: (m) => assert.fail(m) });
@@ -94,14 +94,14 @@ function checkSame(model: Classifier, names: string[], expectStage: number, expe
 }
 
 for (const b of backends) {
-  for (const plan of ['auto', 'unfused'] as const) {
-    const path = plan === 'auto' ? 'fused' : 'planned';
-    test(`cnn-s bn mode: cached tail gives exactly the full-forward predictions (${b.name}, ${path})`, () => {
+  for (const plan of ['fused', 'unfused', 'kernels'] as const) {
+    const path = plan === 'fused' ? 'fused' : 'planned';
+    test(`cnn-s bn mode: cached tail gives exactly the full-forward predictions (${b.name}, plan ${plan})`, () => {
       const model = randomCnn(2, b);
       checkSame(model, selectParams(model, 'bn'), 3, path, 3, plan);
     });
 
-    test(`cnn-s custom selections and whole mode: tail equals full forward (${b.name}, ${path})`, () => {
+    test(`cnn-s custom selections and whole mode: tail equals full forward (${b.name}, plan ${plan})`, () => {
       const model = randomCnn(4, b);
       checkSame(model, ['bn1.weight', 'bn1.bias'], 1, path, 5, plan); // pooled trick on conv1's output
       checkSame(model, ['conv2.weight'], 2, path, 6, plan);
@@ -112,6 +112,15 @@ for (const b of backends) {
     });
   }
 }
+
+test("plan 'auto' takes the fused passes on the TypeScript backend and the C kernels on blas", () => {
+  for (const b of backends) {
+    const model = randomCnn(25, b);
+    const layout = ParamLayout.fromModel(model, selectParams(model, 'bn'));
+    const ev = new ParamSetEvaluator({ model, layout, datasets: { test: testSet } });
+    assert.equal(ev.path, b.name === 'blas' ? 'planned' : 'fused', b.name);
+  }
+});
 
 test('generic path (plan off, and mlp) matches the full forward', () => {
   const model = randomCnn(11);
@@ -186,7 +195,10 @@ test('a cnn-s whose forward the plan does not reproduce falls back to the generi
 });
 
 test('parameters that overflow float32 (BN outputs of +-Infinity) still give the full-forward predictions', () => {
-  const model = randomCnn(23);
+  for (const b of backends) overflowCase(randomCnn(23, b));
+});
+
+function overflowCase(model: CnnS): void {
   for (const [names, tensor] of [[selectParams(model, 'bn'), 'bn2.weight'], [selectParams(model, 'whole'), 'bn1.weight']] as const) {
     const layout = ParamLayout.fromModel(model, names);
     const vecs = sets(model, layout, 3, new Rng(24));
@@ -196,9 +208,12 @@ test('parameters that overflow float32 (BN outputs of +-Infinity) still give the
     const kb = layout.names.indexOf(tensor.replace('weight', 'bias'));
     vecs[layout.offsets[kb]!] = -3e38; // set 0, channel 0: and a huge shift, so most BN outputs are -Infinity
     vecs[layout.total + layout.offsets[kb]! + 1] = 3e38;
-    const ev = new ParamSetEvaluator({ model, layout, datasets: { test: testSet }, batch: 32 });
-    assert.equal(ev.path, 'fused');
-    const a = ev.evaluate(vecs, 3), b = ev.evaluateFull(vecs, 3);
-    for (let p = 0; p < 3; p++) assert.deepEqual(a[p]!.test.preds, b[p]!.test.preds, `${tensor}, set ${p}`);
+    for (const plan of ['fused', 'unfused', 'kernels'] as const) {
+      const ev = new ParamSetEvaluator({ model, layout, datasets: { test: testSet }, batch: 32, plan });
+      assert.equal(ev.path, plan === 'fused' ? 'fused' : 'planned');
+      const a = ev.evaluate(vecs, 3), b = ev.evaluateFull(vecs, 3);
+      for (let p = 0; p < 3; p++) assert.deepEqual(a[p]!.test.preds, b[p]!.test.preds, `${tensor}, set ${p}, ${plan}`);
+    }
   }
-});
+}
+
