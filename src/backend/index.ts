@@ -2,6 +2,7 @@ import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu.js';
 import { jsGemm } from './gemm.js';
 import { loadBlas } from './native.js';
+import { loadWebgpu } from './webgpu.js';
 
 export type { Backend, Storage, UnaryOp, BinaryOp, DType } from './backend.js';
 export { CpuBackend } from './cpu.js';
@@ -29,7 +30,7 @@ export function blasBackend(): CpuBackend | string {
   if (cached) return cached as CpuBackend;
   const r = loadBlas();
   if (!r.ok) return r.reason;
-  const b = new CpuBackend('blas', 'float32', r.gemm, `OpenBLAS sgemm (${r.config.trim()}) + TypeScript kernels`);
+  const b = r.makeBackend(`OpenBLAS sgemm (${r.config.trim()}) + C kernels (${r.kernels.kernelThreads()} threads)`);
   cache.set('blas', b);
   return b;
 }
@@ -55,7 +56,9 @@ export function resolveBackend(name: BackendName = 'auto', quiet = false): Backe
     if (typeof r === 'string') throw new Error(`backend "blas" is not available: ${r}`);
     b = r; why = 'requested';
   } else if (want === 'webgpu') {
-    throw new Error('backend "webgpu" is not available in this build: the WebGPU backend is not implemented yet (use js or blas)');
+    const r = loadWebgpu();
+    if (!r.ok) throw new Error(`backend "webgpu" is not available: ${r.reason} (use js or blas)`);
+    b = r.backend; why = `requested; ${r.backend.description}`;
   } else {
     const r = blasBackend();
     if (typeof r === 'string') { b = jsBackend(); why = `OpenBLAS addon unavailable: ${r}`; }

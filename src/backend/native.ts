@@ -1,17 +1,78 @@
 /**
  * Loader for the OpenBLAS addon (native/pdiff_blas.c, built by `npm install` through node-gyp
- * into native/build/Release/pdiff_blas.node). The addon is optional: when it is missing or
- * broken, loadBlas says why and pdiff runs on the pure-TS `js` backend.
+ * into native/build/Release/pdiff_blas.node): cblas_sgemm plus the C kernels the blas backend
+ * runs (src/backend/blas.ts). The addon is optional: when it is missing, broken or stale (built
+ * from an older pdiff_blas.c without every kernel), loadBlas says why and pdiff runs on the
+ * pure-TS `js` backend.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BlasBackend } from './blas.js';
 import { checkGemmArgs } from './gemm.js';
 import type { FloatArray, Gemm } from './kernels.js';
 
+type F32 = Float32Array;
+
+/**
+ * The C kernels of native/pdiff_blas.c (Float32Array only; the semantics of the TS kernels in
+ * src/backend/cpu/*.ts, to float32 rounding). Each checks its arguments and throws a TypeError
+ * (wrong type) or RangeError (an array too short for the sizes given) before touching memory.
+ * Geometry arguments are the fields of Pool2dGeom / Conv2dGeom in declaration order.
+ */
+export interface BlasKernels {
+  /** y = op(x) elementwise over x.length; op codes: see UNARY_OP_CODES in blas.ts. y may be x. */
+  unary(op: number, x: F32, y: F32, alpha: number, beta: number): void;
+  /** gx = gy * op'(x) over x.length; y (the forward output) is read by elu only. */
+  unaryBackward(op: number, x: F32, y: F32, gy: F32, gx: F32, alpha: number): void;
+  /**
+   * y = a (op) b with broadcasting (op 0 add, 1 sub, 2 mul, 3 div) over a coalesced layout
+   * Int32Array [r, shape[r], strideA[r], strideB[r]]; y is dense over shape.
+   */
+  binary(op: number, a: F32, b: F32, y: F32, layout: Int32Array): void;
+  /** y = sums of x (dense over shape) over the axes where strideY is 0; layout [r, shape[r], strideY[r]]. */
+  sumTo(x: F32, y: F32, layout: Int32Array): void;
+  /** y += alpha x over y.length. */
+  axpy(alpha: number, x: F32, y: F32): void;
+  adamStep(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, decoupled: boolean): void;
+  bnTrainForward(x: F32, gamma: F32 | null, beta: F32 | null, n: number, c: number, s: number, eps: number,
+    y: F32, mean: F32, invstd: F32, varBiased: F32): void;
+  bnTrainBackward(gy: F32, x: F32, gamma: F32 | null, mean: F32, invstd: F32, n: number, c: number, s: number,
+    gx: F32 | null, ggamma: F32 | null, gbeta: F32 | null): void;
+  bnEvalForward(x: F32, gamma: F32 | null, beta: F32 | null, runMean: F32, runVar: F32,
+    n: number, c: number, s: number, eps: number, y: F32): void;
+  bnEvalBackward(gy: F32, x: F32, gamma: F32 | null, runMean: F32, runVar: F32, n: number, c: number, s: number,
+    eps: number, gx: F32 | null, ggamma: F32 | null, gbeta: F32 | null): void;
+  maxPool2dForward(x: F32, y: F32, argmax: Int32Array, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  maxPool2dBackward(gy: F32, argmax: Int32Array, gx: F32, n: number, c: number, h: number, w: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  conv2dForward(x: F32, w: F32, bias: F32 | null, y: F32, n: number, c: number, h: number, w_: number, o: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  conv2dBackwardData(gy: F32, w: F32, gx: F32, n: number, c: number, h: number, w_: number, o: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  conv2dBackwardWeight(gy: F32, x: F32, gw: F32, n: number, c: number, h: number, w_: number, o: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  /**
+   * Threads the C kernels split their work over, the caller included (default: OpenBLAS's thread
+   * count, i.e. OPENBLAS_NUM_THREADS / OMP_NUM_THREADS or the cores). The extra threads are a
+   * pool that claims chunks of a kernel's work; the caller never waits for one that is not running.
+   */
+  kernelThreads(): number;
+  /** Sets kernelThreads (an integer in [1, 64]). */
+  setKernelThreads(n: number): void;
+}
+
+const KERNEL_NAMES = [
+  'unary', 'unaryBackward', 'binary', 'sumTo', 'axpy', 'adamStep', 'bnTrainForward', 'bnTrainBackward', 'bnEvalForward',
+  'bnEvalBackward', 'maxPool2dForward', 'maxPool2dBackward', 'conv2dForward', 'conv2dBackwardData',
+  'conv2dBackwardWeight', 'kernelThreads', 'setKernelThreads',
+] as const satisfies readonly (keyof BlasKernels)[];
+
 /** What native/pdiff_blas.c exports. */
-interface PdiffBlasAddon {
+interface PdiffBlasAddon extends BlasKernels {
   sgemm(
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     a: Float32Array, aOff: number, lda: number, b: Float32Array, bOff: number, ldb: number,
@@ -38,6 +99,10 @@ export interface BlasOk {
   setNumThreads(n: number): void;
   /** Absolute path of the .node file that was loaded. */
   path: string;
+  /** The addon's C kernels. */
+  kernels: BlasKernels;
+  /** A `blas` backend on this addon: OpenBLAS GEMM and the C kernels (see blas.ts). */
+  makeBackend(description: string): BlasBackend;
 }
 
 /** Why the OpenBLAS backend is unavailable. */
@@ -102,9 +167,13 @@ function load(path: string): BlasLoad {
   } catch (e) {
     return { ok: false, reason: `OpenBLAS addon ${path} failed to load: ${(e as Error).message}` };
   }
-  for (const fn of ['sgemm', 'numThreads', 'setNumThreads', 'config', 'coreName'] as const) {
+  for (const fn of ['sgemm', 'numThreads', 'setNumThreads', 'config', 'coreName', ...KERNEL_NAMES] as const) {
     if (typeof addon[fn] !== 'function') {
-      return { ok: false, reason: `OpenBLAS addon ${path} has no ${fn}() (a stale build? rebuild it)` };
+      return {
+        ok: false,
+        reason: `OpenBLAS addon ${path} has no ${fn}() (a stale build from an older native/pdiff_blas.c? ` +
+          'rebuild it with `npx node-gyp rebuild --directory native`)',
+      };
     }
   }
   const gemm = makeGemm(addon);
@@ -126,6 +195,19 @@ function load(path: string): BlasLoad {
   } catch {
     // informational only
   }
+  const kernels: BlasKernels = {} as BlasKernels;
+  for (const fn of KERNEL_NAMES) (kernels as unknown as Record<string, unknown>)[fn] = addon[fn];
+  // Smoke test of the kernels' calling convention: relu, and a 1x1 conv [2 3] * w 2 + bias 1.
+  try {
+    const y = new Float32Array(2), z = new Float32Array(2);
+    kernels.unary(3, new Float32Array([-1, 2]), y, 0, 0);
+    kernels.conv2dForward(new Float32Array([2, 3]), new Float32Array([2]), new Float32Array([1]), z, 1, 1, 1, 2, 1, 1, 1, 1, 1, 0, 0, 1, 2);
+    if (y[0] !== 0 || y[1] !== 2 || z[0] !== 5 || z[1] !== 7) {
+      return { ok: false, reason: `OpenBLAS addon ${path} failed its kernel self-test: got [${Array.from(y).join(', ')}] and [${Array.from(z).join(', ')}]` };
+    }
+  } catch (e) {
+    return { ok: false, reason: `OpenBLAS addon ${path} failed its kernel self-test: ${(e as Error).message}` };
+  }
   return {
     ok: true,
     gemm,
@@ -134,6 +216,8 @@ function load(path: string): BlasLoad {
     numThreads: () => addon.numThreads(),
     setNumThreads: (n: number) => addon.setNumThreads(n),
     path,
+    kernels,
+    makeBackend: (description: string) => new BlasBackend(gemm, kernels, description),
   };
 }
 

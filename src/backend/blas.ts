@@ -1,0 +1,216 @@
+/**
+ * The `blas` backend: the CPU backend with OpenBLAS GEMM and, for the layers that dominate a
+ * training step, the C kernels of the addon (native/pdiff_blas.c): activations (relu,
+ * leaky_relu, elu, silu and the affine family), batch norm, max pooling, the three
+ * convolution passes (im2col / col2im in C, cblas_sgemm called from C, split over samples on
+ * OpenMP threads), AdamW and axpy. Everything else, and any call whose storages are not
+ * Float32Arrays, runs the TypeScript kernels of CpuBackend. The C kernels reproduce the
+ * TypeScript ones to float32 rounding (test/backend/agreement.test.ts checks every op).
+ */
+import type { BinaryOp, Storage, UnaryOp } from './backend.js';
+import { CpuBackend } from './cpu.js';
+import type { Conv2dGeom, Gemm, Pool2dGeom } from './kernels.js';
+import type { BlasKernels } from './native.js';
+
+/** Op codes of the addon's unary / unaryBackward (enum in pdiff_blas.c). */
+export const UNARY_OP_CODES: Partial<Record<UnaryOp, number>> = {
+  identity: 0, neg: 1, affine: 2, relu: 3, leaky_relu: 4, elu: 5, silu: 6,
+};
+
+/** Op codes of the addon's binary. */
+const BINARY_OP_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+
+/** Below this many elements an elementwise op stays in JS (a native call costs about as much). */
+const NATIVE_MIN_ELEMS = 256;
+
+/** Most axes a coalesced layout may have for the addon (MAX_RANK in pdiff_blas.c). */
+const MAX_RANK = 16;
+
+/** Strides of a dense tensor of shape `s` seen with shape `out` (0 on broadcast axes). */
+function broadcastStrides(s: readonly number[], out: readonly number[]): number[] {
+  const st = new Array<number>(out.length).fill(0);
+  let acc = 1;
+  for (let d = out.length - 1; d >= 0; d--) {
+    const sd = s[d]!;
+    st[d] = sd === 1 && out[d]! !== 1 ? 0 : acc;
+    acc *= sd;
+  }
+  return st;
+}
+
+function denseStrides(s: readonly number[]): number[] {
+  const st = new Array<number>(s.length).fill(0);
+  let acc = 1;
+  for (let d = s.length - 1; d >= 0; d--) { st[d] = acc; acc *= s[d]!; }
+  return st;
+}
+
+/**
+ * The addon's layout for a loop over `shape` (dense in the output / input it walks) reading
+ * with `strides`: [r, shape, ...strides] after dropping size-1 axes and merging axes that are
+ * contiguous in every operand (as coalesce() in cpu/elementwise.ts). null when an axis is empty
+ * or the rank is beyond the addon's limit.
+ */
+function layout(shape: readonly number[], strides: number[][]): Int32Array | null {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const size = shape[d]!;
+    if (size === 0) return null;
+    if (size === 1) continue;
+    const last = outShape.length - 1;
+    let merge = last >= 0;
+    if (merge) {
+      for (let k = 0; k < strides.length; k++) {
+        if (outStrides[k]![last]! !== strides[k]![d]! * size) { merge = false; break; }
+      }
+    }
+    if (merge) {
+      outShape[last] = outShape[last]! * size;
+      for (let k = 0; k < strides.length; k++) outStrides[k]![last] = strides[k]![d]!;
+    } else {
+      outShape.push(size);
+      for (let k = 0; k < strides.length; k++) outStrides[k]!.push(strides[k]![d]!);
+    }
+  }
+  if (outShape.length === 0) {
+    outShape.push(1);
+    for (let k = 0; k < strides.length; k++) outStrides[k]!.push(0);
+  }
+  const r = outShape.length;
+  if (r > MAX_RANK) return null;
+  const out = new Int32Array(1 + r * (1 + strides.length));
+  out[0] = r;
+  out.set(outShape, 1);
+  for (let k = 0; k < strides.length; k++) out.set(outStrides[k]!, 1 + r * (k + 1));
+  return out;
+}
+
+const isF32 = (s: Storage | null): s is Storage & Float32Array => s instanceof Float32Array;
+const f32n = (s: Storage | null): Float32Array | null => (s === null ? null : (s as unknown as Float32Array));
+
+export class BlasBackend extends CpuBackend {
+  constructor(gemm: Gemm, readonly kernels: BlasKernels, description: string) {
+    super('blas', 'float32', gemm, description);
+  }
+
+  override unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void {
+    const code = UNARY_OP_CODES[op];
+    if (code !== undefined && isF32(x) && isF32(y) && x.length >= NATIVE_MIN_ELEMS) this.kernels.unary(code, x, y, alpha, beta);
+    else super.unary(op, x, y, alpha, beta);
+  }
+
+  override unaryBackward(op: UnaryOp, x: Storage, y: Storage, gy: Storage, gx: Storage, alpha: number, beta: number): void {
+    const code = UNARY_OP_CODES[op];
+    if (code !== undefined && isF32(x) && isF32(y) && isF32(gy) && isF32(gx) && x.length >= NATIVE_MIN_ELEMS) {
+      this.kernels.unaryBackward(code, x, y, gy, gx, alpha);
+    } else super.unaryBackward(op, x, y, gy, gx, alpha, beta);
+  }
+
+  override binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], y: Storage, yShape: readonly number[]): void {
+    if (isF32(a) && isF32(b) && isF32(y) && y.length >= NATIVE_MIN_ELEMS) {
+      const lay = layout(yShape, [denseStrides(yShape), broadcastStrides(aShape, yShape), broadcastStrides(bShape, yShape)]);
+      if (lay !== null) {
+        // drop the dense y strides (the addon walks y densely): [r, shape, sY, sA, sB] -> [r, shape, sA, sB]
+        const r = lay[0]!;
+        const l2 = new Int32Array(1 + 3 * r);
+        l2.set(lay.subarray(0, 1 + r), 0);
+        l2.set(lay.subarray(1 + 2 * r), 1 + r);
+        this.kernels.binary(BINARY_OP_CODES[op], a, b, y, l2);
+        return;
+      }
+    }
+    super.binary(op, a, aShape, b, bShape, y, yShape);
+  }
+
+  override sumTo(x: Storage, xShape: readonly number[], y: Storage, yShape: readonly number[]): void {
+    if (isF32(x) && isF32(y) && x.length >= NATIVE_MIN_ELEMS) {
+      const lay = layout(xShape, [denseStrides(xShape), broadcastStrides(yShape, xShape)]);
+      if (lay !== null) {
+        const r = lay[0]!;
+        const l2 = new Int32Array(1 + 2 * r);
+        l2.set(lay.subarray(0, 1 + r), 0);
+        l2.set(lay.subarray(1 + 2 * r), 1 + r);
+        this.kernels.sumTo(x, y, l2);
+        return;
+      }
+    }
+    super.sumTo(x, xShape, y, yShape);
+  }
+
+  override axpy(alpha: number, x: Storage, y: Storage): void {
+    if (isF32(x) && isF32(y) && y.length >= NATIVE_MIN_ELEMS) this.kernels.axpy(alpha, x, y);
+    else super.axpy(alpha, x, y);
+  }
+
+  override adamStep(p: Storage, g: Storage, m: Storage, v: Storage, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, decoupled: boolean): void {
+    if (isF32(p) && isF32(g) && isF32(m) && isF32(v) && p.length >= NATIVE_MIN_ELEMS) {
+      this.kernels.adamStep(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step, decoupled);
+    } else super.adamStep(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step, decoupled);
+  }
+
+  override conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void {
+    if (isF32(x) && isF32(w) && isF32(y) && (bias === null || isF32(bias))) {
+      this.kernels.conv2dForward(x, w, f32n(bias), y, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    } else super.conv2dForward(x, w, bias, y, g);
+  }
+
+  override conv2dBackwardData(gy: Storage, w: Storage, gx: Storage, g: Conv2dGeom): void {
+    if (isF32(gy) && isF32(w) && isF32(gx)) {
+      this.kernels.conv2dBackwardData(gy, w, gx, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    } else super.conv2dBackwardData(gy, w, gx, g);
+  }
+
+  override conv2dBackwardWeight(gy: Storage, x: Storage, gw: Storage, g: Conv2dGeom): void {
+    if (isF32(gy) && isF32(x) && isF32(gw)) {
+      this.kernels.conv2dBackwardWeight(gy, x, gw, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    } else super.conv2dBackwardWeight(gy, x, gw, g);
+  }
+
+  override maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array {
+    if (!(isF32(x) && isF32(y))) return super.maxPool2dForward(x, y, g);
+    const argmax = new Int32Array(g.n * g.c * g.oh * g.ow);
+    this.kernels.maxPool2dForward(x, y, argmax, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    return argmax;
+  }
+
+  override maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void {
+    if (isF32(gy) && isF32(gx)) {
+      this.kernels.maxPool2dBackward(gy, argmax, gx, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    } else super.maxPool2dBackward(gy, argmax, gx, g);
+  }
+
+  override batchNormTrainForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, eps: number,
+    y: Storage, mean: Storage, invstd: Storage, varBiased: Storage): void {
+    if (isF32(x) && isF32(y) && isF32(mean) && isF32(invstd) && isF32(varBiased) && (gamma === null || isF32(gamma)) && (beta === null || isF32(beta))) {
+      this.kernels.bnTrainForward(x, f32n(gamma), f32n(beta), n, c, s, eps, y, mean, invstd, varBiased);
+    } else super.batchNormTrainForward(x, gamma, beta, n, c, s, eps, y, mean, invstd, varBiased);
+  }
+
+  override batchNormTrainBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    if (isF32(gy) && isF32(x) && isF32(mean) && isF32(invstd) && allF32OrNull(gamma, gx, ggamma, gbeta)) {
+      this.kernels.bnTrainBackward(gy, x, f32n(gamma), mean, invstd, n, c, s, f32n(gx), f32n(ggamma), f32n(gbeta));
+    } else super.batchNormTrainBackward(gy, x, gamma, mean, invstd, n, c, s, gx, ggamma, gbeta);
+  }
+
+  override batchNormEvalForward(x: Storage, gamma: Storage | null, beta: Storage | null, runMean: Storage, runVar: Storage,
+    n: number, c: number, s: number, eps: number, y: Storage): void {
+    if (isF32(x) && isF32(y) && isF32(runMean) && isF32(runVar) && allF32OrNull(gamma, beta)) {
+      this.kernels.bnEvalForward(x, f32n(gamma), f32n(beta), runMean, runVar, n, c, s, eps, y);
+    } else super.batchNormEvalForward(x, gamma, beta, runMean, runVar, n, c, s, eps, y);
+  }
+
+  override batchNormEvalBackward(gy: Storage, x: Storage, gamma: Storage | null, runMean: Storage, runVar: Storage, n: number, c: number, s: number, eps: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    if (isF32(gy) && isF32(x) && isF32(runMean) && isF32(runVar) && allF32OrNull(gamma, gx, ggamma, gbeta)) {
+      this.kernels.bnEvalBackward(gy, x, f32n(gamma), runMean, runVar, n, c, s, eps, f32n(gx), f32n(ggamma), f32n(gbeta));
+    } else super.batchNormEvalBackward(gy, x, gamma, runMean, runVar, n, c, s, eps, gx, ggamma, gbeta);
+  }
+}
+
+function allF32OrNull(...a: (Storage | null)[]): boolean {
+  for (const s of a) if (s !== null && !(s instanceof Float32Array)) return false;
+  return true;
+}
