@@ -52,7 +52,7 @@ function run(c: Case, t: Record<string, Tensor>): Tensor {
     case 'mean': return ops.mean(t.x!, a.dim ?? undefined, a.keepdim);
     case 'reshape': return ops.reshape(t.x!, a.shape);
     case 'permute': return ops.permute(t.x!, a.dims);
-    case 'cat': return ops.concat((a.order as string[]).map((k) => t[k]!), a.dim);
+    case 'cat': return ops.concat(((a.order as string[] | undefined) ?? Object.keys(c.inputs)).map((k) => t[k]!), a.dim);
     case 'narrow': return ops.slice(t.x!, a.dim, a.start, a.start + a.length);
     case 'pad': return ops.pad(t.x!, [[a.pad[0], a.pad[1]]], a.value);
     case 'softmax': return ops.softmax(t.x!);
