@@ -3,7 +3,7 @@
  * renderer -> SVG string (no browser, no canvas package; text widths are estimated), and SVG ->
  * PNG with resvg. All data is inlined in the specs, so rendering never loads anything.
  */
-import { Resvg } from '@resvg/resvg-js';
+import { createRequire } from 'node:module';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { GroupReport, LossPoint, ProjectionReport, ReportData } from './types.js';
@@ -257,6 +257,9 @@ export async function renderSvg(vlSpec: TopLevelSpec): Promise<string> {
  * when that family is missing.
  */
 export function svgToPng(svg: string, width?: number): Uint8Array {
+  // Loaded on first use: resvg ships its native binary as an optional dependency, and a missing
+  // one should cost the PNG files only, not the whole program.
+  const { Resvg } = createRequire(import.meta.url)('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
   const resvg = new Resvg(svg, {
     fitTo: width !== undefined ? { mode: 'width', value: Math.round(width) } : { mode: 'zoom', value: 2 },
     background: 'white',
