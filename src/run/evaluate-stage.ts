@@ -16,6 +16,7 @@ import { fractionAtLeast, groupStats, testAtBestVal } from '../eval/stats.js';
 import type { GroupReport, PerClassReport, ShiftRow, CostReport } from '../report/types.js';
 import { Rng, deriveSeed } from '../tensor/random.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { Progress } from '../util/progress.js';
 import { readSafetensors, writeSafetensors } from '../zoo/safetensors.js';
 import type { RunContext } from './pipeline.js';
 import { readParamSets } from './pipeline.js';
@@ -92,7 +93,17 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     }
     const { sets, n } = groupSets(ctx, name);
     const t0 = performance.now();
-    const res = evaluator(ctx).evaluate(sets, n);
+    let bar: Progress | null = null;
+    let last = 0;
+    // progress counts (image chunk, parameter set) pairs
+    const res = evaluator(ctx).evaluate(sets, n, {
+      onProgress: (d, total) => {
+        bar ??= new Progress({ label: `evaluate ${name}`, total, enabled: ctx.progress, unit: 'model-chunks' });
+        bar.tick(d - last);
+        last = d;
+      },
+    });
+    (bar as Progress | null)?.done();
     const val = res.map((r) => r.val.acc), test = res.map((r) => r.test.acc);
     const nTest = ctx.splits().test.n;
     const preds = new Float32Array(n * nTest);
