@@ -49,7 +49,7 @@ export interface GpuCommandEncoder {
 
 export interface GpuQueue {
   submit(cbs: GpuCommandBuffer[]): void;
-  writeBuffer(buf: GpuBuffer, offset: number, data: ArrayBufferView | ArrayBuffer, dataOffset?: number, size?: number): void;
+  writeBuffer(buf: GpuBuffer, offset: number, data: ArrayBufferView | ArrayBufferLike, dataOffset?: number, size?: number): void;
   onSubmittedWorkDone(): Promise<void>;
 }
 

@@ -6,7 +6,9 @@
  * (sumSquares, countNonFinite, crossEntropy, argmaxRows): the worker writes the value into that
  * device buffer and the main thread reads it back with `read`.
  *
- * Messages are `{ type: 'batch', cmds }` and are executed strictly in order. Only `read` answers:
+ * Messages are `{ type: 'batch', cmds }` and are executed strictly in order. After each batch the
+ * worker bumps ctrl[CTRL_DONE]; the main thread keeps at most a few batches in flight (back
+ * pressure, so a loop that never reads cannot run ahead of the device). Only `read` answers:
  * the worker copies the values into the shared data buffer, stores the byte count in
  * ctrl[CTRL_LEN] and sets ctrl[CTRL_STATE] to STATE_OK (or STATE_ERROR with a UTF-8 message in
  * the data buffer), then Atomics.notify()s; the main thread sleeps in Atomics.wait meanwhile.
@@ -16,6 +18,8 @@ import type { Conv2dGeom, Pool2dGeom } from '../kernels.js';
 
 export const CTRL_STATE = 0;
 export const CTRL_LEN = 1;
+/** Batches the worker has finished (encoded, submitted, and the device at most two batches behind). */
+export const CTRL_DONE = 2;
 export const STATE_WAITING = 0;
 export const STATE_OK = 1;
 export const STATE_ERROR = 2;
@@ -36,6 +40,8 @@ export interface DeviceOps {
   setData(sab: SharedArrayBuffer): void;
   /** Asynchronous on the device; answers through the shared buffers (see the header). */
   read(id: Id, n: number): void;
+  /** Writes [live buffers, live bytes, pooled bytes, buffers ever created] (as floats) into `out`. */
+  stats(out: Id): void;
 
   // elementwise and reductions
   unary(op: UnaryOp, x: Id, y: Id, alpha: number, beta: number): void;

@@ -1,0 +1,430 @@
+/**
+ * The WebGPU backend as the engine sees it (main thread). Storages are small handles
+ * { id, length }; their memory lives only on the device, owned by a worker thread (worker.ts).
+ * Every kernel call becomes a command queued for the worker; commands are posted in batches
+ * (when many are pending, before a read, and at the end of the current task). Only calls that
+ * must return host values (read, sumSquares, countNonFinite, crossEntropy's loss, argmaxRows)
+ * block, in Atomics.wait, until the worker has copied the values into shared memory.
+ *
+ * Device memory is freed when a handle is garbage-collected (FinalizationRegistry). Training
+ * loops here are long synchronous stretches, during which ordinary finalizers never run; where
+ * V8 offers FinalizationRegistry.prototype.cleanupSome (Node 20), allocations call it so memory
+ * is recycled without waiting for the event loop. Handles are tiny, so the JS heap alone would
+ * rarely trigger a collection: after every `gcBytes` of device allocations (PDIFF_WEBGPU_GC_MB,
+ * default 512; 0 turns it off) the backend runs a full collection itself.
+ *
+ * maxPool2dForward keeps its argmax on the device: it returns an empty Int32Array that serves as
+ * a key for the device buffer (the backward pass looks it up; a host argmax also works).
+ *
+ * Small storages written from the host (scalars, the loss seed) keep a host copy until a kernel
+ * writes them, so reading them back costs no round trip.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { createContext, runInContext } from 'node:vm';
+import type { Worker } from 'node:worker_threads';
+import { ShapeError } from '../../util/errors.js';
+import type { Backend, BinaryOp, DType, Storage, UnaryOp } from '../backend.js';
+import type { Conv2dGeom, Pool2dGeom } from '../kernels.js';
+import {
+  CTRL_DONE, CTRL_LEN, CTRL_STATE, STATE_ERROR, STATE_WAITING, type BatchMessage, type Cmd, type DeviceOps, type OpName,
+} from './protocol.js';
+
+/** A device tensor's handle. */
+export class GpuStorage implements Storage {
+  constructor(readonly id: number, readonly length: number) {}
+}
+
+/** Storages up to this many elements keep a host copy while it is valid. */
+const KNOWN_MAX = 16;
+/** Post the pending commands once this many are queued. */
+const BATCH_MAX = 512;
+const BATCH_BYTES = 16 * 1024 * 1024;
+/** Batches posted but not yet finished by the worker before flush() waits. */
+const MAX_INFLIGHT = 4;
+
+interface Registry {
+  register(o: object, id: number): void;
+  cleanup(): void;
+  /** Whether cleanup() runs finalizers synchronously. */
+  sync: boolean;
+  /** A full garbage collection, where it can be had. */
+  gc: (() => void) | null;
+}
+
+/** A FinalizationRegistry with a synchronous cleanup where V8 allows it (see the header). */
+function makeRegistry(onFree: (id: number) => void): Registry {
+  let Ctor: FinalizationRegistryConstructor = FinalizationRegistry;
+  let gc: (() => void) | null = null;
+  if (process.env.PDIFF_WEBGPU_NO_CLEANUP_SOME !== '1') {
+    try {
+      setFlagsFromString('--harmony-weak-refs-with-cleanup-some');
+      setFlagsFromString('--expose-gc');
+      const ctx = createContext({});
+      const C = runInContext('FinalizationRegistry', ctx) as FinalizationRegistryConstructor;
+      if (typeof (C.prototype as { cleanupSome?: unknown }).cleanupSome === 'function') Ctor = C;
+      const g = runInContext('typeof gc === "function" ? gc : null', ctx) as (() => void) | null;
+      if (typeof g === 'function') gc = g;
+    } catch { /* plain registry */ }
+  }
+  const reg = new Ctor<number>(onFree);
+  const cleanupSome = (reg as unknown as { cleanupSome?: () => void }).cleanupSome;
+  return {
+    register: (o, id) => reg.register(o, id),
+    cleanup: cleanupSome ? () => cleanupSome.call(reg) : () => {},
+    sync: cleanupSome !== undefined,
+    gc: cleanupSome !== undefined ? gc : null,
+  };
+}
+
+function waitMs(): number {
+  const v = Number(process.env.PDIFF_WEBGPU_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : 600_000;
+}
+
+/** Block until the worker leaves STATE_WAITING (or the timeout passes). */
+export function waitForWorker(ctrl: Int32Array, timeoutMs: number, what: string): void {
+  const t0 = Date.now();
+  while (Atomics.load(ctrl, CTRL_STATE) === STATE_WAITING) {
+    Atomics.wait(ctrl, CTRL_STATE, STATE_WAITING, 1000);
+    if (Atomics.load(ctrl, CTRL_STATE) === STATE_WAITING && Date.now() - t0 > timeoutMs) {
+      throw new Error(`webgpu: no answer from the device worker after ${Math.round((Date.now() - t0) / 1000)} s (${what})`);
+    }
+  }
+}
+
+export class WebgpuBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly dtype: DType = 'float32';
+  readonly description: string;
+  private nextId = 1;
+  private pending: Cmd[] = [];
+  private transfer: ArrayBuffer[] = [];
+  private pendingBytes = 0;
+  private posted = 0;
+  private flushQueued = false;
+  private allocs = 0;
+  private readonly registry: Registry;
+  /** Whether freed handles are collected during synchronous code (FinalizationRegistry cleanupSome). */
+  readonly syncCleanup: boolean;
+  /** Device bytes allocated between forced garbage collections (0: never force one). */
+  gcBytes: number;
+  private sinceGc = 0;
+  private readonly known = new Map<number, Float32Array>();
+  private readonly argmaxOf = new WeakMap<Int32Array, GpuStorage>();
+  private readonly flushNow = (): void => { this.flushQueued = false; this.flush(); };
+
+  constructor(private readonly worker: Worker, private readonly ctrl: Int32Array, private data: SharedArrayBuffer,
+    readonly adapter: string, readonly dawnBackend: string) {
+    this.description = `WebGPU (Dawn ${dawnBackend}, ${adapter})`;
+    this.registry = makeRegistry((id) => { this.known.delete(id); this.push(['free', [id]]); });
+    this.syncCleanup = this.registry.sync;
+    // Let the worker finish before the process exits: terminating it inside a Dawn call aborts the process.
+    process.once('exit', () => {
+      if (this.posted === 0 && this.pending.length === 0) return;
+      try { this.scratchRead(1, () => {}, 60_000); } catch { /* exiting anyway */ }
+    });
+    const mb = Number(process.env.PDIFF_WEBGPU_GC_MB);
+    this.gcBytes = (Number.isFinite(mb) && mb >= 0 ? mb : 512) * 1024 * 1024;
+  }
+
+  // ------------------------------------------------------------------ queue
+
+  private push(cmd: Cmd, transfer?: ArrayBuffer, bytes = 0): void {
+    this.pending.push(cmd);
+    if (transfer) this.transfer.push(transfer);
+    this.pendingBytes += bytes;
+    if (this.pending.length >= BATCH_MAX || this.pendingBytes >= BATCH_BYTES) this.flush();
+    else if (!this.flushQueued) { this.flushQueued = true; queueMicrotask(this.flushNow); }
+  }
+
+  private call<K extends OpName>(op: K, args: Parameters<DeviceOps[K]>, ...outs: Array<Storage | null>): void {
+    for (const o of outs) if (o !== null) this.known.delete(this.id(o));
+    this.push([op, args] as Cmd);
+  }
+
+  /** Post the queued commands to the worker. */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const t0 = Date.now();
+    for (;;) {
+      const done = Atomics.load(this.ctrl, CTRL_DONE);
+      if (this.posted - done < MAX_INFLIGHT) break;
+      Atomics.wait(this.ctrl, CTRL_DONE, done, 1000);
+      if (Date.now() - t0 > waitMs()) throw new Error('webgpu: the device worker stopped taking commands');
+    }
+    const msg: BatchMessage = { type: 'batch', cmds: this.pending };
+    this.worker.postMessage(msg, this.transfer);
+    this.posted++;
+    this.pending = [];
+    this.transfer = [];
+    this.pendingBytes = 0;
+  }
+
+  private id(s: Storage): number {
+    if (!(s instanceof GpuStorage)) throw new TypeError('webgpu: this storage belongs to another backend');
+    return s.id;
+  }
+  private oid(s: Storage | null): number | null { return s === null ? null : this.id(s); }
+
+  private handle(n: number): GpuStorage {
+    const id = this.nextId++;
+    const s = new GpuStorage(id, n);
+    this.registry.register(s, id);
+    this.sinceGc += n * 4;
+    if (this.gcBytes > 0 && this.sinceGc >= this.gcBytes && this.registry.gc) {
+      this.sinceGc = 0;
+      this.registry.gc();
+      this.registry.cleanup();
+    } else if ((++this.allocs & 63) === 0) this.registry.cleanup();
+    return s;
+  }
+
+  /** Read n 4-byte values of device buffer `id` (blocks until the worker answers). */
+  private readRaw(id: number, n: number, timeoutMs = waitMs()): ArrayBuffer {
+    const bytes = n * 4;
+    if (bytes === 0) return new ArrayBuffer(0);
+    if (this.data.byteLength < bytes) {
+      this.data = new SharedArrayBuffer(Math.max(bytes, 2 * this.data.byteLength));
+      this.push(['setData', [this.data]]);
+    }
+    Atomics.store(this.ctrl, CTRL_STATE, STATE_WAITING);
+    this.push(['read', [id, n]]);
+    this.flush();
+    waitForWorker(this.ctrl, timeoutMs, `reading ${n} values`);
+    const len = Atomics.load(this.ctrl, CTRL_LEN);
+    if (Atomics.load(this.ctrl, CTRL_STATE) === STATE_ERROR) {
+      throw new Error(new TextDecoder().decode(new Uint8Array(this.data, 0, len).slice()));
+    }
+    return new Uint8Array(this.data, 0, bytes).slice().buffer;
+  }
+
+  /** Run `op` into a scratch device buffer of n values and read it back. */
+  private scratchRead(n: number, op: (out: number) => void, timeoutMs = waitMs()): ArrayBuffer {
+    const id = this.nextId++;
+    this.push(['alloc', [id, n]]);
+    op(id);
+    try {
+      return this.readRaw(id, n, timeoutMs);
+    } finally {
+      this.push(['free', [id]]);
+    }
+  }
+
+  /** Wait until the device has finished everything queued so far (for timing). */
+  sync(): void {
+    this.scratchRead(1, () => {});
+  }
+
+  /** Device memory in use: live storages (and their bytes), bytes pooled for reuse, buffers ever created. */
+  memoryStats(): { liveBuffers: number; liveBytes: number; pooledBytes: number; createdBuffers: number } {
+    this.registry.cleanup();
+    const s = new Float32Array(this.scratchRead(4, (out) => this.push(['stats', [out]])));
+    // the scratch buffer itself is live while stats are taken
+    return { liveBuffers: s[0]! - 1, liveBytes: s[1]!, pooledBytes: s[2]!, createdBuffers: s[3]! };
+  }
+
+  // ------------------------------------------------------------------ memory
+
+  alloc(n: number): Storage {
+    const s = this.handle(n);
+    this.push(['alloc', [s.id, n]]);
+    if (n <= KNOWN_MAX) this.known.set(s.id, new Float32Array(n));
+    return s;
+  }
+  fromArray(data: ArrayLike<number>): Storage {
+    const arr = Float32Array.from(data);
+    const s = this.handle(arr.length);
+    if (arr.length <= KNOWN_MAX) this.known.set(s.id, arr.slice());
+    this.push(['upload', [s.id, arr]], arr.buffer, arr.byteLength);
+    return s;
+  }
+  read(s: Storage): Float32Array {
+    const id = this.id(s);
+    const k = this.known.get(id);
+    if (k) return k.slice();
+    return new Float32Array(this.readRaw(id, s.length));
+  }
+  write(s: Storage, data: ArrayLike<number>, offset = 0): void {
+    const id = this.id(s);
+    const arr = Float32Array.from(data);
+    if (offset < 0 || offset + arr.length > s.length) throw new RangeError(`write: ${arr.length} values at offset ${offset} do not fit a storage of ${s.length}`);
+    const k = this.known.get(id);
+    if (k) k.set(arr, offset);
+    this.push(['write', [id, offset, arr]], arr.buffer, arr.byteLength);
+  }
+  fill(s: Storage, value: number): void {
+    const id = this.id(s);
+    if (s.length <= KNOWN_MAX) this.known.set(id, new Float32Array(s.length).fill(value));
+    this.push(['fill', [id, value]]);
+  }
+  clone(s: Storage): Storage {
+    // handle() may run finalizers: take ids only after it, while s is still referenced.
+    const c = this.handle(s.length);
+    const src = this.id(s);
+    const k = this.known.get(src);
+    if (k) this.known.set(c.id, k.slice());
+    this.push(['clone', [src, c.id]]);
+    return c;
+  }
+
+  // ------------------------------------------------------------------ elementwise
+
+  unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void {
+    this.call('unary', [op, this.id(x), this.id(y), alpha, beta], y);
+  }
+  unaryBackward(op: UnaryOp, x: Storage, y: Storage, gy: Storage, gx: Storage, alpha: number, beta: number): void {
+    this.call('unaryBackward', [op, this.id(x), this.id(y), this.id(gy), this.id(gx), alpha, beta], gx);
+  }
+  binary(op: BinaryOp, a: Storage, aShape: readonly number[], b: Storage, bShape: readonly number[], y: Storage, yShape: readonly number[]): void {
+    this.call('binary', [op, this.id(a), [...aShape], this.id(b), [...bShape], this.id(y), [...yShape]], y);
+  }
+  sumTo(x: Storage, xShape: readonly number[], y: Storage, yShape: readonly number[]): void {
+    this.call('sumTo', [this.id(x), [...xShape], this.id(y), [...yShape]], y);
+  }
+  axpy(alpha: number, x: Storage, y: Storage): void { this.call('axpy', [alpha, this.id(x), this.id(y)], y); }
+  sumSquares(x: Storage): number {
+    const xi = this.id(x);
+    return new Float32Array(this.scratchRead(1, (out) => this.push(['sumSquares', [xi, out]])))[0]!;
+  }
+  countNonFinite(x: Storage): number {
+    const xi = this.id(x);
+    return Math.round(new Float32Array(this.scratchRead(1, (out) => this.push(['countNonFinite', [xi, out]])))[0]!);
+  }
+
+  // ------------------------------------------------------------------ linear algebra
+
+  matmul(a: Storage, b: Storage, c: Storage, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, aBatched: boolean, bBatched: boolean, accumulate: boolean): void {
+    this.call('matmul', [this.id(a), this.id(b), this.id(c), batch, m, n, k, transA, transB, aBatched, bBatched, accumulate], c);
+  }
+  conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void {
+    this.call('conv2dForward', [this.id(x), this.id(w), this.oid(bias), this.id(y), { ...g }], y);
+  }
+  conv2dBackwardData(gy: Storage, w: Storage, gx: Storage, g: Conv2dGeom): void {
+    this.call('conv2dBackwardData', [this.id(gy), this.id(w), this.id(gx), { ...g }], gx);
+  }
+  conv2dBackwardWeight(gy: Storage, x: Storage, gw: Storage, g: Conv2dGeom): void {
+    this.call('conv2dBackwardWeight', [this.id(gy), this.id(x), this.id(gw), { ...g }], gw);
+  }
+
+  // ------------------------------------------------------------------ pooling
+
+  /** Returns an empty Int32Array that stands for the argmax kept on the device (see the header). */
+  maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array {
+    const am = this.handle(g.n * g.c * g.oh * g.ow);
+    this.push(['alloc', [am.id, am.length]]);
+    this.call('maxPool2dForward', [this.id(x), this.id(y), am.id, { ...g }], y);
+    const token = new Int32Array(0);
+    this.argmaxOf.set(token, am);
+    return token;
+  }
+  maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void {
+    let am = this.argmaxOf.get(argmax);
+    if (!am) {
+      // An argmax computed on the host: upload it.
+      const data = Int32Array.from(argmax);
+      am = this.handle(data.length);
+      this.push(['upload', [am.id, data]], data.buffer, data.byteLength);
+    }
+    this.call('maxPool2dBackward', [this.id(gy), am.id, this.id(gx), { ...g }], gx);
+  }
+  avgPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): void { this.call('avgPool2dForward', [this.id(x), this.id(y), { ...g }], y); }
+  avgPool2dBackward(gy: Storage, gx: Storage, g: Pool2dGeom): void { this.call('avgPool2dBackward', [this.id(gy), this.id(gx), { ...g }], gx); }
+
+  // ------------------------------------------------------------------ normalisation
+
+  batchNormTrainForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, eps: number,
+    y: Storage, mean: Storage, invstd: Storage, varBiased: Storage): void {
+    this.call('batchNormTrainForward', [this.id(x), this.oid(gamma), this.oid(beta), n, c, s, eps, this.id(y), this.id(mean), this.id(invstd), this.id(varBiased)],
+      y, mean, invstd, varBiased);
+  }
+  batchNormTrainBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    this.call('batchNormTrainBackward', [this.id(gy), this.id(x), this.oid(gamma), this.id(mean), this.id(invstd), n, c, s, this.oid(gx), this.oid(ggamma), this.oid(gbeta)],
+      gx, ggamma, gbeta);
+  }
+  batchNormEvalForward(x: Storage, gamma: Storage | null, beta: Storage | null, runMean: Storage, runVar: Storage,
+    n: number, c: number, s: number, eps: number, y: Storage): void {
+    this.call('batchNormEvalForward', [this.id(x), this.oid(gamma), this.oid(beta), this.id(runMean), this.id(runVar), n, c, s, eps, this.id(y)], y);
+  }
+  batchNormEvalBackward(gy: Storage, x: Storage, gamma: Storage | null, runMean: Storage, runVar: Storage, n: number, c: number, s: number, eps: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    this.call('batchNormEvalBackward', [this.id(gy), this.id(x), this.oid(gamma), this.id(runMean), this.id(runVar), n, c, s, eps, this.oid(gx), this.oid(ggamma), this.oid(gbeta)],
+      gx, ggamma, gbeta);
+  }
+  batchNormUpdateRunning(runMean: Storage, runVar: Storage, mean: Storage, varBiased: Storage, momentum: number, m: number): void {
+    this.call('batchNormUpdateRunning', [this.id(runMean), this.id(runVar), this.id(mean), this.id(varBiased), momentum, m], runMean, runVar);
+  }
+  groupNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, groups: number, eps: number,
+    y: Storage, mean: Storage, invstd: Storage): void {
+    checkGroups(c, groups, 'groupNormForward');
+    this.call('groupNormForward', [this.id(x), this.oid(gamma), this.oid(beta), n, c, s, groups, eps, this.id(y), this.id(mean), this.id(invstd)], y, mean, invstd);
+  }
+  groupNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number, groups: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    checkGroups(c, groups, 'groupNormBackward');
+    this.call('groupNormBackward', [this.id(gy), this.id(x), this.oid(gamma), this.id(mean), this.id(invstd), n, c, s, groups, this.oid(gx), this.oid(ggamma), this.oid(gbeta)],
+      gx, ggamma, gbeta);
+  }
+  /** Layer norm is group norm of [rows, d, 1] in one group. */
+  layerNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, rows: number, d: number, eps: number, y: Storage, mean: Storage, invstd: Storage): void {
+    this.call('groupNormForward', [this.id(x), this.oid(gamma), this.oid(beta), rows, d, 1, 1, eps, this.id(y), this.id(mean), this.id(invstd)], y, mean, invstd);
+  }
+  layerNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, rows: number, d: number,
+    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+    this.call('groupNormBackward', [this.id(gy), this.id(x), this.oid(gamma), this.id(mean), this.id(invstd), rows, d, 1, 1, this.oid(gx), this.oid(ggamma), this.oid(gbeta)],
+      gx, ggamma, gbeta);
+  }
+
+  // ------------------------------------------------------------------ softmax and losses
+
+  softmax(x: Storage, y: Storage, rows: number, cols: number, log: boolean): void {
+    this.call('softmax', [this.id(x), this.id(y), rows, cols, log], y);
+  }
+  softmaxBackward(y: Storage, gy: Storage, gx: Storage, rows: number, cols: number, log: boolean): void {
+    this.call('softmaxBackward', [this.id(y), this.id(gy), this.id(gx), rows, cols, log], gx);
+  }
+  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null): number {
+    for (let r = 0; r < rows; r++) {
+      const label = labels[r]!;
+      if (!(label >= 0 && label < cols)) throw new RangeError(`crossEntropy: label ${label} of row ${r} is outside [0, ${cols})`);
+    }
+    const li = this.id(logits), gi = this.oid(grad);
+    if (grad !== null) this.known.delete(gi!);
+    const lab = Int32Array.from(labels.subarray(0, rows));
+    return new Float32Array(this.scratchRead(1, (out) => this.push(['crossEntropy', [li, lab, rows, cols, smoothing, gi, out]], lab.buffer, lab.byteLength)))[0]!;
+  }
+  argmaxRows(x: Storage, rows: number, cols: number, out: Int32Array): void {
+    const xi = this.id(x);
+    const r = new Int32Array(this.scratchRead(rows, (o) => this.push(['argmaxRows', [xi, rows, cols, o]])));
+    out.set(r.subarray(0, rows));
+  }
+
+  // ------------------------------------------------------------------ layout
+
+  permute(x: Storage, shape: readonly number[], perm: readonly number[], y: Storage): void {
+    this.call('permute', [this.id(x), [...shape], [...perm], this.id(y)], y);
+  }
+  copyRegion(src: Storage, srcShape: readonly number[], srcStart: readonly number[],
+    dst: Storage, dstShape: readonly number[], dstStart: readonly number[], region: readonly number[]): void {
+    this.call('copyRegion', [this.id(src), [...srcShape], [...srcStart], this.id(dst), [...dstShape], [...dstStart], [...region]], dst);
+  }
+
+  // ------------------------------------------------------------------ optimisers
+
+  adamStep(p: Storage, g: Storage, m: Storage, v: Storage, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, decoupled: boolean): void {
+    this.call('adamStep', [this.id(p), this.id(g), this.id(m), this.id(v), lr, beta1, beta2, eps, weightDecay, step, decoupled], p, m, v);
+  }
+  sgdStep(p: Storage, g: Storage, buf: Storage | null, lr: number, momentum: number, dampening: number,
+    weightDecay: number, nesterov: boolean, first: boolean): void {
+    this.call('sgdStep', [this.id(p), this.id(g), this.oid(buf), lr, momentum, dampening, weightDecay, nesterov, first], p, buf);
+  }
+  emaUpdate(y: Storage, x: Storage, decay: number): void { this.call('emaUpdate', [this.id(y), this.id(x), decay], y); }
+}
+
+function checkGroups(c: number, groups: number, where: string): void {
+  if (!(Number.isInteger(groups) && groups > 0 && c % groups === 0)) {
+    throw new ShapeError(`${where}: groups must be a positive divisor of the channel count ${c}, got ${groups}`);
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * Tiled GEMM (C[M x N] = A[M x K] B[K x N], per batch item) with pluggable operand loads and
+ * output store, so one template serves matmul with transposed operands (no transpose copies)
+ * and the three convolutions as implicit GEMMs (im2col is computed on the fly in the loads).
+ *
+ * A workgroup of T x T threads computes a (4T) x (4T) tile of C, each thread 4 x 4 values
+ * (rows ty*4 + i, columns tx + j*T); K advances in steps of T through workgroup memory.
+ * Batch items are workgroup z. With split-K (batch 1 only), workgroup z takes one chunk of K
+ * and writes its partial tile to PART[z]; a second kernel sums the partials in order
+ * (deterministic). Params 0..3: M, N, K, K chunk (split-K); kernel-specific params from 8.
+ */
+import type { Kernel } from './context.js';
+import { header, type Binding } from './wgsl.js';
+
+export interface GemmSpec {
+  /** Unique name of the variant (without tile / split suffix). */
+  key: string;
+  /** Input bindings (read-only). */
+  inputs: Binding[];
+  /** Output bindings (dropped in split mode). */
+  outputs: Binding[];
+  /** WGSL helpers, may use the bindings and params. */
+  extra?: string;
+  /** Body of fn la(b, m, k) -> f32 (called only with m < M, k < K). */
+  la: string;
+  /** Body of fn lb(b, k, n) -> f32. */
+  lb: string;
+  /** Body of fn st(b, m, n, v) (not split mode). */
+  st: string;
+  /** Whether consecutive threads load along k for A (row-major A) rather than along m. */
+  aKFast: boolean;
+  /** Whether consecutive threads load along n for B (row-major B) rather than along k. */
+  bNFast: boolean;
+}
+
+const cache = new Map<string, Kernel>();
+
+/** The 16 guarded stores of a thread's 4 x 4 results, unrolled (constant indices into acc). */
+function stores(T: number, split: boolean): string {
+  let s = '';
+  for (let i = 0; i < 4; i++) {
+    s += `  { let m = m0 + lid.y * 4u + ${i}u;\n`;
+    for (let j = 0; j < 4; j++) {
+      const v = `acc[${i * 4 + j}]`;
+      s += `    { let n = n0 + lid.x + ${j * T}u; if (m < M && n < N) { ${split ? `PART[wid.z * M * N + m * N + n] = ${v};` : `st(b, m, n, ${v});`} } }\n`;
+    }
+    s += '  }\n';
+  }
+  return s;
+}
+
+export function gemmKernel(spec: GemmSpec, T: number, split: boolean): Kernel {
+  const key = `gemm_${spec.key}_${T}_${split ? 'split' : 'full'}`;
+  let k = cache.get(key);
+  if (k) return k;
+  const bindings: Binding[] = split ? [...spec.inputs, { name: 'PART', access: 'w' }] : [...spec.inputs, ...spec.outputs];
+  const BM = 4 * T;
+  const BK = T;
+  const NT = T * T;
+  const loads = (BM * BK) / NT;
+  const code = (): string => `${header(bindings)}
+${spec.extra ?? ''}
+fn la(b: u32, m: u32, k: u32) -> f32 { ${spec.la} }
+fn lb(b: u32, k: u32, n: u32) -> f32 { ${spec.lb} }
+${split ? '' : `fn st(b: u32, m: u32, n: u32, v: f32) { ${spec.st} }`}
+var<workgroup> As: array<f32, ${BK * BM}>;
+var<workgroup> Bs: array<f32, ${BK * BM}>;
+@compute @workgroup_size(${T}, ${T})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+  let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BM}u;
+  ${split ? `let b = 0u; let kLo = wid.z * pu(3u); let kHi = min(K, kLo + pu(3u));` : 'let b = wid.z; let kLo = 0u; let kHi = K;'}
+  var acc: array<f32, 16>; // zero-initialised; only constant indices, so it can live in registers
+  for (var t = kLo; t < kHi; t += ${BK}u) {
+    for (var l = 0u; l < ${loads}u; l++) {
+      let e = li + l * ${NT}u;
+      let am = ${spec.aKFast ? `e / ${BK}u` : `e % ${BM}u`};
+      let ak = ${spec.aKFast ? `e % ${BK}u` : `e / ${BM}u`};
+      var av = 0.0;
+      if (m0 + am < M && t + ak < kHi) { av = la(b, m0 + am, t + ak); }
+      As[ak * ${BM}u + am] = av;
+      let bn = ${spec.bNFast ? `e % ${BM}u` : `e / ${BK}u`};
+      let bk = ${spec.bNFast ? `e / ${BM}u` : `e % ${BK}u`};
+      var bv = 0.0;
+      if (n0 + bn < N && t + bk < kHi) { bv = lb(b, t + bk, n0 + bn); }
+      Bs[bk * ${BM}u + bn] = bv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${BK}u; kk++) {
+      let ab = kk * ${BM}u + lid.y * 4u;
+      let bb = kk * ${BM}u + lid.x;
+      let a0 = As[ab]; let a1 = As[ab + 1u]; let a2 = As[ab + 2u]; let a3 = As[ab + 3u];
+      let b0 = Bs[bb]; let b1 = Bs[bb + ${T}u]; let b2 = Bs[bb + ${2 * T}u]; let b3 = Bs[bb + ${3 * T}u];
+      acc[0] = fma(a0, b0, acc[0]); acc[1] = fma(a0, b1, acc[1]); acc[2] = fma(a0, b2, acc[2]); acc[3] = fma(a0, b3, acc[3]);
+      acc[4] = fma(a1, b0, acc[4]); acc[5] = fma(a1, b1, acc[5]); acc[6] = fma(a1, b2, acc[6]); acc[7] = fma(a1, b3, acc[7]);
+      acc[8] = fma(a2, b0, acc[8]); acc[9] = fma(a2, b1, acc[9]); acc[10] = fma(a2, b2, acc[10]); acc[11] = fma(a2, b3, acc[11]);
+      acc[12] = fma(a3, b0, acc[12]); acc[13] = fma(a3, b1, acc[13]); acc[14] = fma(a3, b2, acc[14]); acc[15] = fma(a3, b3, acc[15]);
+    }
+    workgroupBarrier();
+  }
+${stores(T, split)}
+}`;
+  k = { key, access: bindings.map((x) => x.access), code };
+  cache.set(key, k);
+  return k;
+}
+
+/** Batched matmul. Params from 8: strideA, strideB, strideC (per batch item). */
+export function matmulSpec(transA: boolean, transB: boolean, accumulate: boolean): GemmSpec {
+  return {
+    key: `mm_${transA ? 't' : 'n'}${transB ? 't' : 'n'}_${accumulate ? 'acc' : 'set'}`,
+    inputs: [{ name: 'A', access: 'r' }, { name: 'B', access: 'r' }],
+    outputs: [{ name: 'C', access: 'w' }],
+    la: transA ? 'return A[b * pu(8u) + k * pu(0u) + m];' : 'return A[b * pu(8u) + m * pu(2u) + k];',
+    lb: transB ? 'return B[b * pu(9u) + n * pu(2u) + k];' : 'return B[b * pu(9u) + k * pu(1u) + n];',
+    st: accumulate
+      ? 'let i = b * pu(10u) + m * pu(1u) + n; C[i] = C[i] + v;'
+      : 'C[b * pu(10u) + m * pu(1u) + n] = v;',
+    aKFast: !transA,
+    bNFast: !transB,
+  };
+}
+
+/**
+ * Conv geometry params from 8: n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow.
+ * xcol(s, row, p): the im2col matrix of sample s at row = (ci, ki, kj) and output position p.
+ */
+const CONV_HELPERS = `
+fn g_n() -> u32 { return pu(8u); }
+fn g_c() -> u32 { return pu(9u); }
+fn g_h() -> u32 { return pu(10u); }
+fn g_w() -> u32 { return pu(11u); }
+fn g_o() -> u32 { return pu(12u); }
+fn g_kh() -> u32 { return pu(13u); }
+fn g_kw() -> u32 { return pu(14u); }
+fn g_sh() -> u32 { return pu(15u); }
+fn g_sw() -> u32 { return pu(16u); }
+fn g_ph() -> i32 { return pi(17u); }
+fn g_pw() -> i32 { return pi(18u); }
+fn g_oh() -> u32 { return pu(19u); }
+fn g_ow() -> u32 { return pu(20u); }
+`;
+
+const XCOL = `
+fn xcol(s: u32, row: u32, p: u32) -> f32 {
+  let kk = g_kh() * g_kw();
+  let ci = row / kk; let rem = row % kk;
+  let ki = rem / g_kw(); let kj = rem % g_kw();
+  let oy = p / g_ow(); let ox = p % g_ow();
+  let iy = i32(oy * g_sh() + ki) - g_ph();
+  let ix = i32(ox * g_sw() + kj) - g_pw();
+  if (iy < 0 || ix < 0 || iy >= i32(g_h()) || ix >= i32(g_w())) { return 0.0; }
+  return X[((s * g_c() + ci) * g_h() + u32(iy)) * g_w() + u32(ix)];
+}
+`;
+
+/** y[s] = W [o, K] * cols(x[s]) [K, P] (+ bias); batch = samples. M = o, N = P, K = c kh kw. */
+export function convForwardSpec(bias: boolean): GemmSpec {
+  return {
+    key: `convf_${bias}`,
+    inputs: bias
+      ? [{ name: 'X', access: 'r' }, { name: 'W', access: 'r' }, { name: 'BIAS', access: 'r' }]
+      : [{ name: 'X', access: 'r' }, { name: 'W', access: 'r' }],
+    outputs: [{ name: 'Y', access: 'w' }],
+    extra: CONV_HELPERS + XCOL,
+    la: 'return W[m * pu(2u) + k];',
+    lb: 'return xcol(b, k, n);',
+    st: `Y[(b * pu(0u) + m) * pu(1u) + n] = v${bias ? ' + BIAS[m]' : ''};`,
+    aKFast: true,
+    bNFast: true,
+  };
+}
+
+/**
+ * gx[s] [c, h w] = W^T-ish gather: sum over (r, ki, kj) of W[r, ci, ki, kj] gy[s, r, (iy + ph - ki) / sh, (ix + pw - kj) / sw]
+ * (only where the division is exact and inside). M = c, N = h w, K = o kh kw; batch = samples.
+ */
+export function convBackwardDataSpec(): GemmSpec {
+  return {
+    key: 'convbd',
+    inputs: [{ name: 'GY', access: 'r' }, { name: 'W', access: 'r' }],
+    outputs: [{ name: 'GX', access: 'w' }],
+    extra: CONV_HELPERS,
+    la: 'let kk = g_kh() * g_kw(); let r = k / kk; return W[(r * g_c() + m) * kk + k % kk];',
+    lb: `let kk = g_kh() * g_kw(); let r = k / kk; let rem = k % kk;
+  let ki = rem / g_kw(); let kj = rem % g_kw();
+  let iy = n / g_w(); let ix = n % g_w();
+  let ty = i32(iy) + g_ph() - i32(ki); let tx = i32(ix) + g_pw() - i32(kj);
+  if (ty < 0 || tx < 0) { return 0.0; }
+  let uy = u32(ty); let ux = u32(tx);
+  if (uy % g_sh() != 0u || ux % g_sw() != 0u) { return 0.0; }
+  let oy = uy / g_sh(); let ox = ux / g_sw();
+  if (oy >= g_oh() || ox >= g_ow()) { return 0.0; }
+  return GY[((b * g_o() + r) * g_oh() + oy) * g_ow() + ox];`,
+    st: 'GX[(b * pu(0u) + m) * pu(1u) + n] = v;',
+    aKFast: true,
+    bNFast: true,
+  };
+}
+
+/** gw [o, K'] = sum over samples and positions of gy[s, r, p] cols(x[s])[row, p]. M = o, N = c kh kw, K = n P. */
+export function convBackwardWeightSpec(): GemmSpec {
+  return {
+    key: 'convbw',
+    inputs: [{ name: 'GY', access: 'r' }, { name: 'X', access: 'r' }],
+    outputs: [{ name: 'GW', access: 'w' }],
+    extra: CONV_HELPERS + XCOL,
+    la: 'let P = g_oh() * g_ow(); let s = k / P; return GY[(s * g_o() + m) * P + k % P];',
+    lb: 'let P = g_oh() * g_ow(); return xcol(k / P, n, k % P);',
+    st: 'GW[m * pu(1u) + n] = v;',
+    aKFast: true,
+    bNFast: false,
+  };
+}

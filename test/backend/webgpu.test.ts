@@ -1,0 +1,275 @@
+/**
+ * The webgpu backend agrees with the js backend to 1e-4 (relative to the tensor's scale) on every
+ * op, forward and backward, and on a few cnn-s training steps. On a machine without a GPU this
+ * runs on Mesa's llvmpipe through Dawn's OpenGL ES backend; the whole file is skipped, with the
+ * reason, when no adapter is available.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Backend } from '../../src/backend/backend.js';
+import { jsBackend } from '../../src/backend/index.js';
+import { WebgpuBackend, loadWebgpu } from '../../src/backend/webgpu.js';
+import { CnnS } from '../../src/models/cnn-s.js';
+import { AdamW, SGD } from '../../src/nn/optim.js';
+import * as ops from '../../src/tensor/ops.js';
+import { Rng } from '../../src/tensor/random.js';
+import { Tensor, backward, shapeSize } from '../../src/tensor/tensor.js';
+
+const loaded = loadWebgpu();
+const js = jsBackend('float32');
+
+type Case = [string, number[][], (t: Tensor[]) => Tensor];
+const labels = Int32Array.from([0, 3, 4, 1, 2, 2]);
+/** The CASES of agreement.test.ts, then cases for the paths those do not reach. */
+const CASES: Case[] = [
+  ['relu', [[4, 33]], ([x]) => ops.relu(x!)],
+  ['leakyRelu', [[4, 33]], ([x]) => ops.leakyRelu(x!, 0.01)],
+  ['elu', [[4, 33]], ([x]) => ops.elu(x!)],
+  ['silu', [[4, 33]], ([x]) => ops.silu(x!)],
+  ['gelu', [[4, 33]], ([x]) => ops.gelu(x!)],
+  ['tanh', [[4, 33]], ([x]) => ops.tanh(x!)],
+  ['sigmoid', [[4, 33]], ([x]) => ops.sigmoid(x!)],
+  ['add broadcast', [[3, 5, 7], [5, 1]], ([a, b]) => ops.add(a!, b!)],
+  ['mul broadcast', [[3, 5, 7], [7]], ([a, b]) => ops.mul(a!, b!)],
+  ['div', [[3, 5], [3, 5]], ([a, b]) => ops.div(a!, ops.addScalar(ops.square(b!), 1))],
+  ['sum axes', [[3, 5, 7]], ([x]) => ops.sum(x!, [0, 2])],
+  ['matmul', [[37, 53], [53, 29]], ([a, b]) => ops.matmul(a!, b!)],
+  ['bmm', [[3, 17, 23], [3, 23, 9]], ([a, b]) => ops.matmul(a!, b!)],
+  ['linear', [[33, 64], [10, 64], [10]], ([x, w, b]) => ops.linear(x!, w!, b!)],
+  ['conv2d k3 p1', [[8, 3, 15, 13], [16, 3, 3, 3], [16]], ([x, w, b]) => ops.conv2d(x!, w!, b!, { padding: 1 })],
+  ['conv2d k3 s2', [[4, 5, 11, 12], [7, 5, 3, 3]], ([x, w]) => ops.conv2d(x!, w!, null, { stride: 2 })],
+  ['conv1d k7 s2 p3', [[6, 4, 64], [8, 4, 7], [8]], ([x, w, b]) => ops.conv1d(x!, w!, b!, { stride: 2, padding: 3 })],
+  ['convTranspose1d', [[6, 8, 16], [8, 4, 7], [4]], ([x, w, b]) => ops.convTranspose1d(x!, w!, b!, { stride: 2, padding: 3, outputPadding: 1 })],
+  ['maxPool2d', [[4, 6, 14, 14]], ([x]) => ops.maxPool2d(x!, { kernel: 2 })],
+  ['avgPool2d', [[4, 6, 13, 14]], ([x]) => ops.avgPool2d(x!, { kernel: 3, stride: 2, padding: 1 })],
+  ['globalAvgPool', [[4, 6, 7, 7]], ([x]) => ops.globalAvgPool2d(x!)],
+  ['batchNorm train', [[16, 6, 9, 9], [6], [6]], ([x, g, b]) => ops.batchNorm(x!, g!, b!, null, null, { training: true })],
+  ['batchNorm1d train', [[16, 6, 40], [6], [6]], ([x, g, b]) => ops.batchNorm(x!, g!, b!, null, null, { training: true })],
+  ['layerNorm', [[12, 40], [40], [40]], ([x, g, b]) => ops.layerNorm(x!, g!, b!)],
+  ['groupNorm', [[4, 8, 30], [8], [8]], ([x, g, b]) => ops.groupNorm(x!, 4, g!, b!)],
+  ['permute', [[3, 4, 5]], ([x]) => ops.permute(x!, [2, 0, 1])],
+  ['concat+slice+pad', [[3, 4, 5], [3, 2, 5]], ([a, b]) => ops.pad(ops.slice(ops.concat([a!, b!], 1), 1, 1, 5), [[1, 2]])],
+  ['logSoftmax', [[6, 10]], ([x]) => ops.logSoftmax(x!)],
+  ['softmax', [[6, 10]], ([x]) => ops.softmax(x!)],
+  ['crossEntropy', [[6, 5]], ([x]) => ops.crossEntropy(x!, labels, { labelSmoothing: 0.1 })],
+  ['mse', [[6, 5], [6, 5]], ([a, b]) => ops.mseLoss(a!, b!)],
+  // ---- beyond agreement.test.ts
+  ['gelu tanh', [[4, 33]], ([x]) => ops.gelu(x!, 'tanh')],
+  ['exp log sqrt', [[4, 9]], ([x]) => ops.log(ops.sqrt(ops.addScalar(ops.exp(x!), 0.5)))],
+  ['square abs neg affine', [[4, 9]], ([x]) => ops.affine(ops.neg(ops.abs(ops.square(x!))), 0.5, 0.25)],
+  ['sub broadcast both', [[4, 1, 6], [1, 5, 1]], ([a, b]) => ops.sub(a!, b!)],
+  ['div broadcast', [[3, 5, 7], [5, 1]], ([a, b]) => ops.div(a!, ops.addScalar(ops.square(b!), 1))],
+  ['sum all (long reduction)', [[7, 300]], ([x]) => ops.sum(x!)],
+  ['mean keepdim', [[4, 6, 10]], ([x]) => ops.mean(x!, [1], true)],
+  ['bmm shared B', [[3, 17, 23], [23, 9]], ([a, b]) => ops.matmul(a!, b!)],
+  ['linear split-K', [[2500, 6], [4, 6], [4]], ([x, w, b]) => ops.linear(x!, w!, b!)],
+  ['conv2d split-K', [[16, 2, 16, 16], [3, 2, 3, 3]], ([x, w]) => ops.conv2d(x!, w!, null, { padding: 1 })],
+  ['conv2d 1x1', [[2, 5, 9, 9], [4, 5, 1, 1], [4]], ([x, w, b]) => ops.conv2d(x!, w!, b!)],
+  ['conv2d s2 p2 k5', [[2, 3, 12, 10], [4, 3, 5, 5]], ([x, w]) => ops.conv2d(x!, w!, null, { stride: [2, 3], padding: 2 })],
+  ['maxPool2d overlapping', [[2, 3, 11, 9]], ([x]) => ops.maxPool2d(x!, { kernel: 3, stride: 2, padding: 1 })],
+  ['avgPool2d 2x2', [[2, 3, 8, 8]], ([x]) => ops.avgPool2d(x!, { kernel: 2 })],
+  ['groupNorm wide, no affine', [[3, 6, 80]], ([x]) => ops.groupNorm(x!, 3, null, null)],
+  ['instanceNorm', [[2, 4, 5, 5], [4], [4]], ([x, g, b]) => ops.groupNorm(x!, 4, g!, b!)],
+  ['layerNorm no affine', [[5, 3, 16]], ([x]) => ops.layerNorm(x!, null, null)],
+  ['batchNorm no affine', [[8, 5, 3]], ([x]) => ops.batchNorm(x!, null, null, null, null, { training: true })],
+  ['softmax wide', [[3, 300]], ([x]) => ops.softmax(x!)],
+  ['crossEntropy no smoothing', [[6, 5]], ([x]) => ops.crossEntropy(x!, labels)],
+  ['permute 4d', [[2, 3, 4, 5]], ([x]) => ops.permute(x!, [0, 2, 3, 1])],
+  ['pad value', [[3, 4]], ([x]) => ops.pad(x!, [[2, 1], [0, 3]], 0.5)],
+];
+
+function runOn(be: Backend, c: Case, seed: number): Float32Array[] {
+  const rng = new Rng(seed);
+  const inputs = c[1].map((s) => new Tensor(be.fromArray(rng.fillNormal(new Float32Array(shapeSize(s)))), s, be, true));
+  const y = c[2](inputs);
+  const r = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(y.size))), y.shape, be);
+  backward(ops.sum(ops.mul(y, r)));
+  return [Float32Array.from(y.toArray()), ...inputs.map((t) => Float32Array.from(t.grad!.toArray()))];
+}
+
+function assertClose(name: string, a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4): void {
+  assert.equal(a.length, b.length, `${name}: lengths differ`);
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= tol * Math.max(scale, 1e-6) || d <= tol * Math.abs(b[i]!))) assert.fail(`${name}[${i}]: webgpu ${a[i]} vs js ${b[i]} (scale ${scale})`);
+  }
+}
+
+const skip = loaded.ok ? false : `webgpu backend unavailable: ${loaded.reason}`;
+const gpu = loaded.ok ? loaded.backend : (null as unknown as Backend);
+
+describe('webgpu and js backends agree to 1e-4', { skip }, () => {
+  it('names its adapter', () => {
+    assert.equal(gpu.name, 'webgpu');
+    assert.match(gpu.description, /^WebGPU \(Dawn/);
+  });
+
+  for (const c of CASES) {
+    it(c[0], () => {
+      const a = runOn(gpu, c, 7), b = runOn(js, c, 7);
+      assert.equal(a.length, b.length);
+      a.forEach((arr, i) => assertClose(`${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`}`, arr, b[i]!));
+    });
+  }
+
+  it('memory: alloc, fromArray, read, write, fill, clone', () => {
+    const z = gpu.alloc(40);
+    assert.deepEqual(Array.from(gpu.read(z)), new Array(40).fill(0));
+    const s = gpu.fromArray(Array.from({ length: 37 }, (_, i) => i));
+    gpu.write(s, [100, 101, 102], 5);
+    const c = gpu.clone(s);
+    gpu.fill(s, 2.5);
+    const expect = Array.from({ length: 37 }, (_, i) => (i >= 5 && i < 8 ? 95 + i : i));
+    assert.deepEqual(Array.from(gpu.read(c)), expect);
+    assert.deepEqual(Array.from(gpu.read(s)), new Array(37).fill(2.5));
+    assert.throws(() => gpu.write(s, [1, 2], 36), RangeError);
+    // a small storage written on the device (not only from the host) reads back its device value
+    const t = gpu.fromArray([1, 2, 3]);
+    gpu.unary('affine', t, t, 2, 1);
+    assert.deepEqual(Array.from(gpu.read(t)), [3, 5, 7]);
+  });
+
+  it('reductions: sumSquares, countNonFinite, argmaxRows, axpy', () => {
+    const rng = new Rng(3);
+    const data = rng.fillNormal(new Float32Array(5000));
+    const g = gpu.fromArray(data), j = js.fromArray(data);
+    assert.ok(Math.abs(gpu.sumSquares(g) - js.sumSquares(j)) <= 1e-4 * js.sumSquares(j));
+    const bad = Float32Array.from(data);
+    bad[3] = NaN; bad[77] = Infinity; bad[4999] = -Infinity;
+    assert.equal(gpu.countNonFinite(gpu.fromArray(bad)), 3);
+    assert.equal(gpu.countNonFinite(g), 0);
+    const rows = 50, cols = 100;
+    const outG = new Int32Array(rows), outJ = new Int32Array(rows);
+    gpu.argmaxRows(g, rows, cols, outG);
+    js.argmaxRows(j, rows, cols, outJ);
+    assert.deepEqual(outG, outJ);
+    const ties = gpu.fromArray([1, 3, 3, 0, 0, 0]);
+    const t = new Int32Array(2);
+    gpu.argmaxRows(ties, 2, 3, t);
+    assert.deepEqual(Array.from(t), [1, 0]);
+    const y = gpu.fromArray(data.subarray(0, 100)), yj = js.fromArray(data.subarray(0, 100));
+    gpu.axpy(-0.5, g, y); js.axpy(-0.5, j, yj);
+    assertClose('axpy', gpu.read(y), js.read(yj).subarray(0, 100));
+  });
+
+  it('maxPool2d backward takes a host argmax too', () => {
+    const rng = new Rng(5);
+    const x = rng.fillNormal(new Float32Array(2 * 3 * 6 * 6));
+    const geom = { n: 2, c: 3, h: 6, w: 6, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, oh: 3, ow: 3 };
+    const yj = js.alloc(54);
+    const am = js.maxPool2dForward(js.fromArray(x), yj, geom);
+    const gy = rng.fillNormal(new Float32Array(54));
+    const gxJ = js.alloc(x.length), gxG = gpu.alloc(x.length);
+    js.maxPool2dBackward(js.fromArray(gy), am, gxJ, geom);
+    gpu.maxPool2dBackward(gpu.fromArray(gy), am, gxG, geom);
+    assertClose('maxPool2d host argmax', gpu.read(gxG), js.read(gxJ));
+  });
+
+  it('batch norm: eval mode forward / backward and running statistics', () => {
+    const run = (be: Backend): Float32Array[] => {
+      const rng = new Rng(11);
+      const t = (shape: number[], req = false, off = 0): Tensor =>
+        new Tensor(be.fromArray(rng.fillNormal(new Float32Array(shapeSize(shape))).map((v) => v + off)), shape, be, req);
+      const x = t([6, 4, 5], true, 3), g = t([4], true), b = t([4], true);
+      const rm = t([4]), rv = new Tensor(be.fromArray([0.5, 1, 2, 3]), [4], be);
+      ops.batchNorm(x, g, b, rm, rv, { training: true, momentum: 0.2 });
+      const y = ops.batchNorm(x, g, b, rm, rv, { training: false });
+      backward(ops.sum(ops.mul(y, t([6, 4, 5]))));
+      return [y, x.grad!, g.grad!, b.grad!, rm, rv].map((z) => Float32Array.from(z.toArray()));
+    };
+    const a = run(gpu), r = run(js);
+    a.forEach((arr, i) => assertClose(`bn eval ${i}`, arr, r[i]!));
+  });
+
+  it('optimisers: Adam, AdamW, SGD (momentum, nesterov, dampening), EMA', () => {
+    const run = (be: Backend): Float32Array[] => {
+      const rng = new Rng(13);
+      const n = 300;
+      const p = be.fromArray(rng.fillNormal(new Float32Array(n)));
+      const p2 = be.clone(p), p3 = be.clone(p), p4 = be.clone(p);
+      const m = be.alloc(n), v = be.alloc(n), m2 = be.alloc(n), v2 = be.alloc(n), buf = be.alloc(n), ema = be.clone(p);
+      for (let step = 1; step <= 3; step++) {
+        const g = be.fromArray(rng.fillNormal(new Float32Array(n)));
+        be.adamStep(p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.01, step, false);
+        be.adamStep(p2, g, m2, v2, 1e-2, 0.8, 0.99, 1e-6, 0.05, step, true);
+        be.sgdStep(p3, g, buf, 0.1, 0.9, 0.1, 1e-3, true, step === 1);
+        be.sgdStep(p4, g, null, 0.1, 0, 0, 1e-3, false, step === 1);
+        be.emaUpdate(ema, p, 0.9);
+      }
+      return [p, p2, p3, p4, m, v, buf, ema].map((s) => Float32Array.from(be.read(s)));
+    };
+    const a = run(gpu), r = run(js);
+    a.forEach((arr, i) => assertClose(`optimiser state ${i}`, arr, r[i]!));
+  });
+
+  it('cnn-s: a few AdamW training steps give the same losses as js', () => {
+    const losses = (be: Backend): number[] => {
+      const rng = new Rng(0);
+      const model = new CnnS({ rng, backend: be }).train();
+      const opt = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 5e-3 });
+      const batch = 8;
+      const x = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(batch * 28 * 28))), [batch, 1, 28, 28], be);
+      const y = Int32Array.from({ length: batch }, () => rng.int(10));
+      const out: number[] = [];
+      for (let s = 0; s < 3; s++) {
+        const loss = ops.crossEntropy(model.forward(x), y);
+        out.push(loss.item());
+        opt.zeroGrad();
+        backward(loss);
+        opt.step();
+      }
+      model.eval();
+      out.push(ops.crossEntropy(model.forward(x), y).item());
+      return out;
+    };
+    const a = losses(gpu), b = losses(js);
+    for (let i = 0; i < a.length; i++) {
+      assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-4 * Math.max(1, Math.abs(b[i]!)), `step ${i}: webgpu loss ${a[i]} vs js ${b[i]}`);
+    }
+  });
+
+  it('device memory is recycled during a long synchronous loop', () => {
+    const be = gpu as WebgpuBackend;
+    if (!be.syncCleanup) return; // finalizers only run between tasks here; nothing to check synchronously
+    const saved = be.gcBytes;
+    be.gcBytes = 1 << 20;
+    try {
+      const rng = new Rng(1);
+      const w = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(64 * 64))), [64, 64], be, true);
+      const x = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(32 * 64))), [32, 64], be);
+      const before = be.memoryStats();
+      let last = 0;
+      for (let step = 0; step < 200; step++) {
+        const loss = ops.mean(ops.square(ops.relu(ops.linear(x, w, null))));
+        backward(loss);
+        w.grad = null;
+        if (step === 199) last = loss.item();
+      }
+      const after = be.memoryStats();
+      assert.ok(Number.isFinite(last));
+      // about 10 device buffers per step: without recycling these would be ~2,000
+      assert.ok(after.liveBuffers - before.liveBuffers < 400, `live buffers grew from ${before.liveBuffers} to ${after.liveBuffers}`);
+      assert.ok(after.createdBuffers - before.createdBuffers < 400, `created ${after.createdBuffers - before.createdBuffers} buffers`);
+    } finally {
+      be.gcBytes = saved;
+    }
+  });
+
+  it('SGD through the optimiser class on a linear model', () => {
+    const run = (be: Backend): Float32Array => {
+      const rng = new Rng(21);
+      const w = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(12))), [3, 4], be, true);
+      const x = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(20))), [5, 4], be);
+      const opt = new SGD([w], { lr: 0.05, momentum: 0.9 });
+      for (let i = 0; i < 3; i++) {
+        opt.zeroGrad();
+        backward(ops.mean(ops.square(ops.linear(x, w, null))));
+        opt.step();
+      }
+      return Float32Array.from(w.toArray());
+    };
+    assertClose('sgd weights', run(gpu), run(js));
+  });
+});
