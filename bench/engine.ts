@@ -32,6 +32,7 @@ export function cnnStepMs(be: Backend, steps = 20): number {
     opt.zeroGrad();
     backward(loss);
     opt.step();
+    loss.item(); // a device backend must finish the step before the clock stops
   }, steps, 3);
 }
 
@@ -47,6 +48,7 @@ export function aeStepMs(be: Backend, opts: { L: number; channels: number[]; lat
     opt.zeroGrad();
     backward(loss);
     opt.step();
+    loss.item(); // a device backend must finish the step before the clock stops
   }, steps, 3);
 }
 
@@ -63,6 +65,7 @@ export function ddpmStepMs(be: Backend, steps = 20): number {
     opt.zeroGrad();
     backward(loss);
     opt.step();
+    loss.item(); // a device backend must finish the step before the clock stops
   }, steps, 3);
 }
 
