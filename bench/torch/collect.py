@@ -81,8 +81,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-base", default=None,
                     help="write the trained base state_dict (F32 safetensors) here, e.g. for evaluate.py --base")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the baseline uses 2)")
     args = ap.parse_args()
-    rec = setup(args.seed)
+    rec = setup(args.seed, args.threads)
     t0 = time.perf_counter()
     data = load_fashion_mnist(args.data_dir)
     rec["data_s"] = time.perf_counter() - t0

@@ -23,10 +23,11 @@ DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 MEAN, STD = 0.2860, 0.3530  # SPEC section 1 normalisation
 
 
-def setup(seed=0):
-    torch.set_num_threads(THREADS)
+def setup(seed=0, threads=THREADS):
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    return {"torch_version": torch.__version__, "torch_threads": torch.get_num_threads()}
+    return {"torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "loadavg_1m_before": os.getloadavg()[0]}
 
 
 def emit(record):

@@ -87,8 +87,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--only", default="cnn_s,ae,ae_whole,ddpm,sgemm",
                     help="comma-separated subset of cnn_s,ae,ae_whole,ddpm,sgemm")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the baseline uses 2)")
     args = ap.parse_args()
-    rec = setup(0)
+    rec = setup(0, args.threads)
     rec.update({"steps": args.steps, "warmup": args.warmup})
     todo = [s.strip() for s in args.only.split(",") if s.strip()]
     known = {"cnn_s", "ae", "ae_whole", "ddpm", "sgemm"}

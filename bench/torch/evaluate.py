@@ -34,8 +34,9 @@ def main():
     ap.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--no-cached", action="store_true", help="skip the bn-mode cached timing")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the baseline uses 2)")
     args = ap.parse_args()
-    rec = setup(0)
+    rec = setup(0, args.threads)
     rec.update({"mode": args.mode, "models": args.models, "batch": args.batch})
 
     x, y = load_fashion_mnist(args.data_dir)["test"]

@@ -146,10 +146,10 @@ def make_cases():
          {"x": r.randn(2, 2, 9), "w": r.randn(3, 2, 7), "b": r.randn(3)},
          lambda x, w, b: F.conv1d(x, w, b, stride=1, padding=3), rng=r)
     case("conv_transpose1d_k7_s2_p3_op1", "conv_transpose1d",
-         {"stride": 2, "padding": 3, "output_padding": 1, "bias": True,
-          "note": "weight shape [cin, cout, k]"},
+         {"stride": 2, "padding": 3, "output_padding": 1, "bias": True},
          {"x": r.randn(2, 4, 8), "w": r.randn(4, 3, 7), "b": r.randn(3)},
-         lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, padding=3, output_padding=1), rng=r)
+         lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, padding=3, output_padding=1), rng=r,
+         extra={"note": "weight shape [cin, cout, k]"})
 
     # ---- batch norm ----
     def bn_case(name, xshape, training):
@@ -248,9 +248,9 @@ def make_cases():
          lambda x: x.reshape(4, 6), rng=r)
     case("permute", "permute", {"dims": [2, 0, 1]}, {"x": r.randn(2, 3, 4)},
          lambda x: x.permute(2, 0, 1), rng=r)
-    case("cat_dim1", "cat", {"dim": 1, "order": ["a", "b"]},
+    case("cat_dim1", "cat", {"dim": 1},
          {"a": r.randn(2, 3, 4), "b": r.randn(2, 2, 4)},
-         lambda a, b: torch.cat([a, b], dim=1), rng=r)
+         lambda a, b: torch.cat([a, b], dim=1), rng=r, extra={"note": "cat([a, b], dim=1)"})
     case("narrow", "narrow", {"dim": 1, "start": 1, "length": 3}, {"x": r.randn(3, 6)},
          lambda x: x.narrow(1, 1, 3), rng=r, extra={"note": "slice x[:, 1:4]"})
     case("pad_constant", "pad", {"pad": [2, 1], "mode": "constant", "value": 0.0},
@@ -282,9 +282,9 @@ def make_cases():
         return torch.cat([torch.cos(a), torch.sin(a)], dim=1)
 
     case("timestep_embedding", "timestep_embedding",
-         {"dim": 256, "max_period": 10000,
-          "formula": "f_i = exp(-ln(10000) i / 128), i = 0..127; [cos(t f), sin(t f)]"},
-         {"t": torch.tensor([0.0, 1.0, 487.0, 999.0], dtype=DT)}, temb, forward_only=True)
+         {"dim": 256, "max_period": 10000},
+         {"t": torch.tensor([0.0, 1.0, 487.0, 999.0], dtype=DT)}, temb, forward_only=True,
+         extra={"note": "forward only; f_i = exp(-ln(10000) i / 128), i = 0..127; [cos(t f), sin(t f)]"})
 
 
 # ---------------------------------------------------------------- optimisers
