@@ -56,6 +56,8 @@ function groupSets(ctx: RunContext, name: string): { sets: Float32Array; n: numb
   throw new Error(`unknown group ${name}`);
 }
 
+export { groupFiles };
+
 export function groupNames(ctx: RunContext): string[] {
   const names = ['original', 'ensemble', 'ae_recon', 'generated'];
   if (ctx.cfg.eval.baselines) names.push(...ctx.cfg.eval.noiseScales.map((s) => `noise_${s}`), 'avg16', 'gauss_fit');
@@ -81,7 +83,11 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   const files: string[] = [];
   // Group results depend on the checkpoints, the model and the eval settings; generated and
   // ae_recon also on their files' contents, which the markers of upstream stages pin.
-  const hashOf = (name: string): string => sha256(store.marker('collect')?.hash ?? '', store.marker(name === 'generated' ? 'generate' : name === 'ae_recon' ? 'ae' : 'collect')?.hash ?? '', name, JSON.stringify(cfg.eval), String(cfg.seed));
+  // Only the settings that change a group's members or their scores count: turning on the shift
+  // evaluation or latency measurement must not re-evaluate hundreds of models.
+  const e = cfg.eval;
+  const scoring = JSON.stringify({ baselineCount: e.baselineCount, avgOf: e.avgOf, noiseScales: e.noiseScales, evalBatch: e.evalBatch });
+  const hashOf = (name: string): string => sha256(store.marker('collect')?.hash ?? '', store.marker(name === 'generated' ? 'generate' : name === 'ae_recon' ? 'ae' : 'collect')?.hash ?? '', name, scoring, String(cfg.seed));
   let done = 0;
   for (const name of names) {
     const [jsonPath, predsPath] = groupFiles(name);
