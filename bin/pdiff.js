@@ -1,16 +1,21 @@
 #!/usr/bin/env node
-// The pdiff command. Runs the compiled CLI (dist/, built by `npm install`), or the TypeScript
-// sources through tsx in a development checkout where dist/ has not been built.
+// The pdiff command. In a development checkout (src/ present and tsx installed) it runs the
+// TypeScript sources, so it can never run a stale build; an installed package runs dist/.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const compiled = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(compiled)) {
-  await import(pathToFileURL(compiled).href);
-} else {
-  const { register } = await import('tsx/esm/api');
+const source = join(root, 'src', 'cli', 'main.ts');
+let tsx = null;
+if (existsSync(source)) {
+  try { tsx = createRequire(import.meta.url).resolve('tsx/esm/api'); } catch { tsx = null; }
+}
+if (tsx) {
+  const { register } = await import(pathToFileURL(tsx).href);
   register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+  await import(pathToFileURL(source).href);
+} else {
+  await import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href);
 }
