@@ -1763,8 +1763,8 @@ typedef struct {
   int64_t chunk;      /* samples per GEMM */
   int64_t perExec;    /* scratch floats per executor */
   int64_t colsFloats; /* offset of the gathered block in an executor's scratch */
-  float *partials;    /* backward weight: an [o, K] partial sum per executor eid >= 1 (eid 0: gw) */
-  unsigned char used[MAX_EXEC]; /* backward weight: whether executor eid has written its partial */
+  float *partials;    /* backward weight: an [o, K] partial sum per chunk of samples */
+  int64_t nchunks;    /* chunks of samples the pass is cut into (fixed by the plan, not by timing) */
 } ConvCtx;
 
 static bool conv_pointwise(const ConvGeom *g) {
@@ -1825,22 +1825,22 @@ static void conv_bwd_data_range(void *vc, int64_t lo, int64_t hi, int tid) {
 static void conv_bwd_weight_range(void *vc, int64_t lo, int64_t hi, int tid) {
   ConvCtx *c = (ConvCtx *)vc;
   const ConvGeom *g = c->g;
-  const int64_t o = g->o, K = g->c * g->kh * g->kw, P = g->oh * g->ow;
-  float *gw = tid == 0 ? c->gw : c->partials + (int64_t)(tid - 1) * o * K;
+  const int64_t o = g->o, K = g->c * g->kh * g->kw, P = g->oh * g->ow, n = g->n;
+  /* Each chunk of samples writes its own partial sum, whichever thread runs it; conv_run adds
+   * them in chunk order, so the result does not depend on thread timing (exact reproducibility).
+   * chunk_range gives lo = floor(n i / nchunks), hence i = ceil(lo nchunks / n). */
+  const int64_t ci = (lo * c->nchunks + n - 1) / n;
+  float *gw = c->partials + ci * o * K;
   if (conv_pointwise(g)) {
-    for (int64_t s = lo; s < hi; s++) {
-      sg(false, true, o, g->c, P, c->gy + s * o * P, P, c->x + s * g->c * P, P, c->used[tid] ? 1.0f : 0.0f,
-         gw, g->c);
-      c->used[tid] = 1;
-    }
+    for (int64_t s = lo; s < hi; s++)
+      sg(false, true, o, g->c, P, c->gy + s * o * P, P, c->x + s * g->c * P, P, s > lo ? 1.0f : 0.0f, gw, g->c);
     return;
   }
   float *cols = c->scratch + (int64_t)tid * c->perExec;
   float *blk = cols + c->colsFloats;
   for (int64_t n0 = lo; n0 < hi; n0 += c->chunk) {
     const int64_t m = min64(c->chunk, hi - n0);
-    const float beta = c->used[tid] ? 1.0f : 0.0f;
-    c->used[tid] = 1;
+    const float beta = n0 > lo ? 1.0f : 0.0f;
     im2col(c->x, n0, m, g, cols);
     if (m == 1) {
       sg(false, true, o, K, P, c->gy + n0 * o * P, P, cols, P, beta, gw, K);
@@ -1887,7 +1887,7 @@ static napi_value conv_run(Call *c, int kind, ConvCtx *cc) {
   cc->chunk = chunk;
   cc->colsFloats = K * chunk * P;
   cc->perExec = cc->colsFloats + (chunk > 1 ? o * chunk * P : 0);
-  const int64_t partialFloats = kind == CONV_BWD_WEIGHT ? (int64_t)(E - 1) * o * K : 0;
+  const int64_t partialFloats = kind == CONV_BWD_WEIGHT ? nchunks * o * K : 0;
   const double total = (double)cc->perExec * E + (double)partialFloats;
   float *scr = NULL;
   if (total > 4.0e9) {
@@ -1901,7 +1901,7 @@ static napi_value conv_run(Call *c, int kind, ConvCtx *cc) {
   }
   cc->scratch = scr;
   cc->partials = scr + cc->perExec * E;
-  memset(cc->used, 0, sizeof cc->used);
+  cc->nchunks = nchunks;
   range_fn f = kind == CONV_FWD ? conv_fwd_range : kind == CONV_BWD_DATA ? conv_bwd_data_range : conv_bwd_weight_range;
   if (E > 1 && nchunks > 1) {
     /* the executors each run OpenBLAS on one thread */
@@ -1910,16 +1910,16 @@ static napi_value conv_run(Call *c, int kind, ConvCtx *cc) {
     pool_dispatch(f, cc, n, nchunks, 1);
     if (saved != 1) openblas_set_num_threads(saved);
   } else {
-    f(cc, 0, n, 0);
+    /* the same chunks as the pool would run, in order, so results match the parallel path */
+    for (int64_t i = 0; i < nchunks; i++) f(cc, n * i / nchunks, n * (i + 1) / nchunks, 0);
   }
   if (E > 1) pool_release();
   if (kind == CONV_BWD_WEIGHT) {
     const int64_t len = o * K;
     float *gw = cc->gw;
-    if (!cc->used[0]) memset(gw, 0, (size_t)len * sizeof(float));
-    for (int t = 1; t < E; t++) {
-      if (!cc->used[t]) continue;
-      const float *pp = cc->partials + (int64_t)(t - 1) * len;
+    memcpy(gw, cc->partials, (size_t)len * sizeof(float));
+    for (int64_t t = 1; t < nchunks; t++) {
+      const float *pp = cc->partials + t * len;
       for (int64_t i = 0; i < len; i++) gw[i] += pp[i];
     }
   }
