@@ -27,7 +27,10 @@ export const PRESETS: Record<string, Preset> = {
       out: 'runs/fmnist-full',
       collect: { mode: 'whole', lr: 1e-4, weightDecay: 5e-3 },
       ae: { channels: [8, 16, 32, 32, 16], latentDim: 128, steps: 600, batchSize: 16 },
-      diffusion: { steps: 2000 },
+      // Measured: with the SPEC's AE settings the whole-network latents explode (std 32, min -70,
+      // max 64), and a DDPM on unit-variance noise cannot fit them (loss stuck near 0.3). Dividing
+      // the latents by their std before diffusion (and multiplying samples back) fixes the scale.
+      diffusion: { steps: 2000, latentScale: 'std' },
       generate: { n: 100 },
       eval: { baselineCount: 20 },
     },
