@@ -9,44 +9,13 @@ import { blasBackend, jsBackend } from '../../src/backend/index.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor, backward, shapeSize } from '../../src/tensor/tensor.js';
+import { BASE_CASES, type Case } from '../helpers/op-cases.js';
 
 const blas = blasBackend();
 const js = jsBackend('float32');
 
-type Case = [string, number[][], (t: Tensor[]) => Tensor];
-const labels = Int32Array.from([0, 3, 4, 1, 2, 2]);
 const CASES: Case[] = [
-  ['relu', [[4, 33]], ([x]) => ops.relu(x!)],
-  ['leakyRelu', [[4, 33]], ([x]) => ops.leakyRelu(x!, 0.01)],
-  ['elu', [[4, 33]], ([x]) => ops.elu(x!)],
-  ['silu', [[4, 33]], ([x]) => ops.silu(x!)],
-  ['gelu', [[4, 33]], ([x]) => ops.gelu(x!)],
-  ['tanh', [[4, 33]], ([x]) => ops.tanh(x!)],
-  ['sigmoid', [[4, 33]], ([x]) => ops.sigmoid(x!)],
-  ['add broadcast', [[3, 5, 7], [5, 1]], ([a, b]) => ops.add(a!, b!)],
-  ['mul broadcast', [[3, 5, 7], [7]], ([a, b]) => ops.mul(a!, b!)],
-  ['div', [[3, 5], [3, 5]], ([a, b]) => ops.div(a!, ops.addScalar(ops.square(b!), 1))],
-  ['sum axes', [[3, 5, 7]], ([x]) => ops.sum(x!, [0, 2])],
-  ['matmul', [[37, 53], [53, 29]], ([a, b]) => ops.matmul(a!, b!)],
-  ['bmm', [[3, 17, 23], [3, 23, 9]], ([a, b]) => ops.matmul(a!, b!)],
-  ['linear', [[33, 64], [10, 64], [10]], ([x, w, b]) => ops.linear(x!, w!, b!)],
-  ['conv2d k3 p1', [[8, 3, 15, 13], [16, 3, 3, 3], [16]], ([x, w, b]) => ops.conv2d(x!, w!, b!, { padding: 1 })],
-  ['conv2d k3 s2', [[4, 5, 11, 12], [7, 5, 3, 3]], ([x, w]) => ops.conv2d(x!, w!, null, { stride: 2 })],
-  ['conv1d k7 s2 p3', [[6, 4, 64], [8, 4, 7], [8]], ([x, w, b]) => ops.conv1d(x!, w!, b!, { stride: 2, padding: 3 })],
-  ['convTranspose1d', [[6, 8, 16], [8, 4, 7], [4]], ([x, w, b]) => ops.convTranspose1d(x!, w!, b!, { stride: 2, padding: 3, outputPadding: 1 })],
-  ['maxPool2d', [[4, 6, 14, 14]], ([x]) => ops.maxPool2d(x!, { kernel: 2 })],
-  ['avgPool2d', [[4, 6, 13, 14]], ([x]) => ops.avgPool2d(x!, { kernel: 3, stride: 2, padding: 1 })],
-  ['globalAvgPool', [[4, 6, 7, 7]], ([x]) => ops.globalAvgPool2d(x!)],
-  ['batchNorm train', [[16, 6, 9, 9], [6], [6]], ([x, g, b]) => ops.batchNorm(x!, g!, b!, null, null, { training: true })],
-  ['batchNorm1d train', [[16, 6, 40], [6], [6]], ([x, g, b]) => ops.batchNorm(x!, g!, b!, null, null, { training: true })],
-  ['layerNorm', [[12, 40], [40], [40]], ([x, g, b]) => ops.layerNorm(x!, g!, b!)],
-  ['groupNorm', [[4, 8, 30], [8], [8]], ([x, g, b]) => ops.groupNorm(x!, 4, g!, b!)],
-  ['permute', [[3, 4, 5]], ([x]) => ops.permute(x!, [2, 0, 1])],
-  ['concat+slice+pad', [[3, 4, 5], [3, 2, 5]], ([a, b]) => ops.pad(ops.slice(ops.concat([a!, b!], 1), 1, 1, 5), [[1, 2]])],
-  ['logSoftmax', [[6, 10]], ([x]) => ops.logSoftmax(x!)],
-  ['softmax', [[6, 10]], ([x]) => ops.softmax(x!)],
-  ['crossEntropy', [[6, 5]], ([x]) => ops.crossEntropy(x!, labels, { labelSmoothing: 0.1 })],
-  ['mse', [[6, 5], [6, 5]], ([a, b]) => ops.mseLoss(a!, b!)],
+  ...BASE_CASES,
   // Sizes and geometries the blas backend's C kernels (native/pdiff_blas.c) special-case: elementwise
   // ops from 256 elements, several pool chunks from 64K, 2x2/s2 pooling fast path and general windows,
   // same-width (stride 1, "same" padding) im2col, strided and 1x1 convolutions, batched GEMM chunks.
