@@ -7,6 +7,7 @@
  * Float32Arrays, runs the TypeScript kernels of CpuBackend. The C kernels reproduce the
  * TypeScript ones to float32 rounding (test/backend/agreement.test.ts checks every op).
  */
+import { broadcastStrides, coalesce, denseStrides } from './shapes.js';
 import type { BinaryOp, Storage, UnaryOp } from './backend.js';
 import { CpuBackend } from './cpu.js';
 import type { Conv2dGeom, Gemm, Pool2dGeom } from './kernels.js';
@@ -26,57 +27,15 @@ const NATIVE_MIN_ELEMS = 256;
 /** Most axes a coalesced layout may have for the addon (MAX_RANK in pdiff_blas.c). */
 const MAX_RANK = 16;
 
-/** Strides of a dense tensor of shape `s` seen with shape `out` (0 on broadcast axes). */
-function broadcastStrides(s: readonly number[], out: readonly number[]): number[] {
-  const st = new Array<number>(out.length).fill(0);
-  let acc = 1;
-  for (let d = out.length - 1; d >= 0; d--) {
-    const sd = s[d]!;
-    st[d] = sd === 1 && out[d]! !== 1 ? 0 : acc;
-    acc *= sd;
-  }
-  return st;
-}
-
-function denseStrides(s: readonly number[]): number[] {
-  const st = new Array<number>(s.length).fill(0);
-  let acc = 1;
-  for (let d = s.length - 1; d >= 0; d--) { st[d] = acc; acc *= s[d]!; }
-  return st;
-}
-
 /**
  * The addon's layout for a loop over `shape` (dense in the output / input it walks) reading
  * with `strides`: [r, shape, ...strides] after dropping size-1 axes and merging axes that are
- * contiguous in every operand (as coalesce() in cpu/elementwise.ts). null when an axis is empty
+ * contiguous in every operand (see coalesce() in shapes.ts). null when an axis is empty
  * or the rank is beyond the addon's limit.
  */
 function layout(shape: readonly number[], strides: number[][]): Int32Array | null {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const size = shape[d]!;
-    if (size === 0) return null;
-    if (size === 1) continue;
-    const last = outShape.length - 1;
-    let merge = last >= 0;
-    if (merge) {
-      for (let k = 0; k < strides.length; k++) {
-        if (outStrides[k]![last]! !== strides[k]![d]! * size) { merge = false; break; }
-      }
-    }
-    if (merge) {
-      outShape[last] = outShape[last]! * size;
-      for (let k = 0; k < strides.length; k++) outStrides[k]![last] = strides[k]![d]!;
-    } else {
-      outShape.push(size);
-      for (let k = 0; k < strides.length; k++) outStrides[k]!.push(strides[k]![d]!);
-    }
-  }
-  if (outShape.length === 0) {
-    outShape.push(1);
-    for (let k = 0; k < strides.length; k++) outStrides[k]!.push(0);
-  }
+  if (shape.some((d) => d === 0)) return null;
+  const { shape: outShape, strides: outStrides } = coalesce(shape, strides);
   const r = outShape.length;
   if (r > MAX_RANK) return null;
   const out = new Int32Array(1 + r * (1 + strides.length));

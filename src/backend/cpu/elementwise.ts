@@ -1,5 +1,6 @@
 import type { FloatArray } from '../kernels.js';
 import type { BinaryOp, UnaryOp } from '../backend.js';
+import { broadcastStrides, coalesce, denseStrides } from '../shapes.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -83,58 +84,6 @@ export function unaryBackwardKernel(op: UnaryOp, x: FloatArray, y: FloatArray, g
     case 'square': for (let i = 0; i < n; i++) gx[i] = gy[i]! * 2 * x[i]!; return;
     case 'abs': for (let i = 0; i < n; i++) { const v = x[i]!; gx[i] = v > 0 ? gy[i]! : v < 0 ? -gy[i]! : 0; } return;
   }
-}
-
-/**
- * Merge adjacent dimensions that are contiguous in the output and in every input,
- * so that broadcasting loops run over as few, as long dimensions as possible.
- * strides[k][d] is input k's stride (0 on broadcast dims).
- */
-function coalesce(shape: readonly number[], strides: number[][]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const size = shape[d]!;
-    if (size === 1) continue;
-    const last = outShape.length - 1;
-    let merge = last >= 0;
-    if (merge) {
-      for (let k = 0; k < strides.length; k++) {
-        if (outStrides[k]![last]! !== strides[k]![d]! * size) { merge = false; break; }
-      }
-    }
-    if (merge) {
-      outShape[last] = outShape[last]! * size;
-      for (let k = 0; k < strides.length; k++) outStrides[k]![last] = strides[k]![d]!;
-    } else {
-      outShape.push(size);
-      for (let k = 0; k < strides.length; k++) outStrides[k]!.push(strides[k]![d]!);
-    }
-  }
-  if (outShape.length === 0) {
-    outShape.push(1);
-    for (let k = 0; k < strides.length; k++) outStrides[k]!.push(0);
-  }
-  return { shape: outShape, strides: outStrides };
-}
-
-/** Strides of a dense tensor of shape `s` seen with shape `out` (0 on broadcast dims). */
-function broadcastStrides(s: readonly number[], out: readonly number[]): number[] {
-  const st = new Array<number>(out.length).fill(0);
-  let acc = 1;
-  for (let d = out.length - 1; d >= 0; d--) {
-    const sd = s[d]!;
-    st[d] = sd === 1 && out[d]! !== 1 ? 0 : acc;
-    acc *= sd;
-  }
-  return st;
-}
-
-function denseStrides(s: readonly number[]): number[] {
-  const st = new Array<number>(s.length).fill(0);
-  let acc = 1;
-  for (let d = s.length - 1; d >= 0; d--) { st[d] = acc; acc *= s[d]!; }
-  return st;
 }
 
 function binaryRun(op: BinaryOp, a: FloatArray, ia: number, sa: number, b: FloatArray, ib: number, sb: number, y: FloatArray, iy: number, n: number): void {
