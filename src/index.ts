@@ -11,7 +11,7 @@ export { corrupt, corruptDataset, SHIFT_KINDS } from './data/shift.js';
 export * from './zoo/index.js';
 export * from './pdiff/index.js';
 export * from './config/index.js';
-export { runPipeline, loadData, readParamSets, writeParamSets, STAGES, type StageName, type RunResult, type PipelineOptions } from './run/pipeline.js';
+export { runPipeline, loadData, STAGES, type StageName, type RunResult, type PipelineOptions } from './run/pipeline.js';
 export { writeReport, summaryTable } from './report/render.js';
 export type { ReportData, GroupReport } from './report/types.js';
 export { classificationMetrics, argmaxRows as argmaxRowsHost } from './eval/metrics.js';

@@ -16,10 +16,10 @@ import { fractionAtLeast, groupStats, testAtBestVal } from '../eval/stats.js';
 import type { GroupReport, PerClassReport, ShiftRow, CostReport } from '../report/types.js';
 import { Rng, deriveSeed } from '../tensor/random.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { loadCheckpointStack } from '../zoo/checkpoint.js';
 import { Progress } from '../util/progress.js';
 import { readSafetensors, writeSafetensors } from '../zoo/safetensors.js';
 import type { RunContext } from './pipeline.js';
-import { readParamSets } from './pipeline.js';
 import { maybeKill, sha256 } from './store.js';
 
 export interface GroupResult { name: string; n: number; val: number[]; test: number[] }
@@ -47,8 +47,8 @@ function groupSets(ctx: RunContext, name: string): { sets: Float32Array; n: numb
   const count = cfg.eval.baselineCount;
   const rng = new Rng(deriveSeed(cfg.seed, `baseline:${name}`));
   if (name === 'original') return { sets: ctx.ckpts(), n: K };
-  if (name === 'ae_recon') { const r = readParamSets(store.path(`recon-${ctx.mode}.safetensors`)); return { sets: r.sets, n: r.n }; }
-  if (name === 'generated') { const r = readParamSets(store.path(`generated-${ctx.mode}.safetensors`)); return { sets: r.sets, n: r.n }; }
+  if (name === 'ae_recon') { const r = loadCheckpointStack(store.path(`recon-${ctx.mode}.safetensors`)); return { sets: r.ckpts, n: r.k }; }
+  if (name === 'generated') { const r = loadCheckpointStack(store.path(`generated-${ctx.mode}.safetensors`)); return { sets: r.ckpts, n: r.k }; }
   if (name === 'ensemble') return { sets: ensembleAverage(ctx.ckpts(), K, total), n: 1 };
   if (name === 'avg16') return { sets: averageBaseline(ctx.ckpts(), K, total, Math.min(cfg.eval.avgOf, K), count, rng), n: count };
   if (name === 'gauss_fit') return { sets: gaussFitBaseline(ctx.ckpts(), K, total, count, rng), n: count };

@@ -13,7 +13,7 @@ import type { Backend } from '../backend/backend.js';
 import { resolveBackend } from '../backend/index.js';
 import { canonicalJson, configHash, type Config } from '../config/index.js';
 import { loadCifar10, loadCifar100 } from '../data/cifar.js';
-import { FASHION_MNIST_NORM, KMNIST_NORM, MNIST_NORM, loadFashionMnist, loadIdxDataset, type Dataset, type Splits } from '../data/dataset.js';
+import { KMNIST_NORM, MNIST_NORM, loadFashionMnist, loadIdxDataset, type Dataset, type Splits } from '../data/dataset.js';
 import { buildClassifier, type Classifier } from '../models/index.js';
 import {
   decodeAll, deserializeTrainState, encodeAll, generateLatents, latentStats, scheduleFromConfig, serializeTrainState,
@@ -27,6 +27,7 @@ import { FormatError, NumericError } from '../util/errors.js';
 import { JsonlLog } from '../util/jsonl.js';
 import { collectCheckpoints, type CollectResume } from '../zoo/collect.js';
 import { Normalizer, ParamLayout, selectParams } from '../zoo/layout.js';
+import { loadCheckpointStack, saveCheckpointStack } from '../zoo/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../zoo/safetensors.js';
 import { evaluateClassifier, trainClassifier } from '../zoo/train.js';
 import { evaluateGroups, type EvalOutputs } from './evaluate-stage.js';
@@ -96,7 +97,6 @@ export function loadData(cfg: Config): Splits {
     case 'cifar100': return loadCifar100(d.dir ?? 'data/cifar-100-binary', opts);
   }
 }
-void FASHION_MNIST_NORM;
 
 function newModel(cfg: Config, ds: Dataset, be: Backend): Classifier {
   return buildClassifier(cfg.model.arch, {
@@ -120,38 +120,6 @@ function readStack(path: string): { data: Float32Array; rows: number; cols: numb
 
 function writeStack(path: string, data: Float32Array, rows: number, cols: number, meta: Record<string, string>): void {
   writeSafetensors(path, [{ name: 'data', shape: [rows, cols], data }], meta);
-}
-
-/** Write stacked parameter sets [n, total] as one tensor per subset name with leading dim n (SPEC section 4). */
-export function writeParamSets(path: string, layout: ParamLayout, sets: Float32Array, n: number, meta: Record<string, string>): void {
-  const tensors = layout.names.map((name, i) => {
-    const size = layout.sizes[i]!, off = layout.offsets[i]!;
-    const data = new Float32Array(n * size);
-    for (let r = 0; r < n; r++) data.set(sets.subarray(r * layout.total + off, r * layout.total + off + size), r * size);
-    return { name, shape: [n, ...layout.shapes[i]!], data };
-  });
-  writeSafetensors(path, tensors, { ...meta, pdiff_layout: JSON.stringify(layout.toJSON()) });
-}
-
-/** Read a file written by writeParamSets back into [n, total] with its layout. */
-export function readParamSets(path: string): { layout: ParamLayout; sets: Float32Array; n: number; meta: Record<string, string> } {
-  const f = readSafetensors(path);
-  const names = [...f.tensors.keys()];
-  if (names.length === 0) throw new FormatError(path, 'holds no tensors');
-  const first = f.tensors.get(names[0]!)!;
-  const n = first.shape[0]!;
-  const layout = new ParamLayout(names, names.map((nm) => {
-    const t = f.tensors.get(nm)!;
-    if (t.shape[0] !== n) throw new FormatError(path, `tensor "${nm}" has leading dimension ${t.shape[0]} but "${names[0]}" has ${n}`);
-    return t.shape.slice(1);
-  }));
-  const sets = new Float32Array(n * layout.total);
-  names.forEach((nm, i) => {
-    const data = f.tensors.get(nm)!.data as Float32Array;
-    const size = layout.sizes[i]!, off = layout.offsets[i]!;
-    for (let r = 0; r < n; r++) sets.set(data.subarray(r * size, (r + 1) * size), r * layout.total + off);
-  });
-  return { layout, sets, n, meta: f.metadata ?? {} };
 }
 
 function checkFinite(what: string, a: Float32Array): void {
@@ -212,7 +180,7 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
       return layout;
     },
     ckpts: () => {
-      if (!ckpts) ckpts = readParamSets(store.path(`ckpts-${mode}.safetensors`)).sets;
+      if (!ckpts) ckpts = loadCheckpointStack(store.path(`ckpts-${mode}.safetensors`)).ckpts;
       return ckpts;
     },
   };
@@ -316,7 +284,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
       },
     });
     checkFinite('collected checkpoints', res.ckpts);
-    writeParamSets(store.path(`ckpts-${ctx.mode}.safetensors`), layout, res.ckpts, cfg.collect.k, metaOf(cfg, 'collect'));
+    saveCheckpointStack(store.path(`ckpts-${ctx.mode}.safetensors`), layout, res.ckpts, metaOf(cfg, 'collect'));
     const norm = Normalizer.fit(layout, res.ckpts, cfg.ae.padMultiple);
     const manifest = {
       mode: ctx.mode, K: cfg.collect.k, layout: layout.toJSON(), total: layout.total, normalizer: norm.toJSON(),
@@ -362,7 +330,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     writeSafetensors(store.path('ae.safetensors'), ae.stateDict().map(([name, p]) => ({ name, shape: [...p.shape], data: Float32Array.from(p.toArray()) })),
       { ...metaOf(cfg, 'ae'), pdiff_normalizer: JSON.stringify(norm.toJSON()), L: String(L) });
     writeStack(store.path('latents.safetensors'), latents, K, cfg.ae.latentDim, metaOf(cfg, 'ae'));
-    writeParamSets(store.path(`recon-${ctx.mode}.safetensors`), layout, recon, K, metaOf(cfg, 'ae'));
+    saveCheckpointStack(store.path(`recon-${ctx.mode}.safetensors`), layout, recon, metaOf(cfg, 'ae'));
     writeFileAtomic(store.path('ae.json'), JSON.stringify({ lossCurve: res.lossCurve, seconds: res.seconds, latentStats: st }) + '\n');
     return { files: ['ae.safetensors', 'latents.safetensors', `recon-${ctx.mode}.safetensors`, 'ae.json'] };
   },
@@ -409,7 +377,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     let bad = 0;
     for (let i = 0; i < sets.length; i++) if (!Number.isFinite(sets[i]!)) bad++;
     if (bad > 0) throw new NumericError(`generate: ${bad} generated parameter values are NaN or infinite (check the latent scale and the diffusion loss)`);
-    writeParamSets(store.path(`generated-${ctx.mode}.safetensors`), layout, sets, n, metaOf(cfg, 'generate'));
+    saveCheckpointStack(store.path(`generated-${ctx.mode}.safetensors`), layout, sets, metaOf(cfg, 'generate'));
     writeFileAtomic(store.path('generate.json'), JSON.stringify({ n, sampler: cfg.generate.sampler, sampleSeconds, seconds, latentStats: latentStats(latents) }) + '\n');
     ctx.say(`[generate] ${n} parameter sets in ${seconds.toFixed(1)} s (${cfg.generate.sampler})`);
     return { files: [`generated-${ctx.mode}.safetensors`, 'generate.json'] };

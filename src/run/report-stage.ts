@@ -8,11 +8,12 @@ import { pca2, tsne2 } from '../eval/projection.js';
 import { writeReport } from '../report/render.js';
 import type { LossPoint, ProjectionReport, ReportData, StageTime } from '../report/types.js';
 import { Rng, deriveSeed } from '../tensor/random.js';
+import { loadCheckpointStack } from '../zoo/checkpoint.js';
 import { Normalizer } from '../zoo/layout.js';
 import type { EvalSummary } from './evaluate-stage.js';
 import { groupNames } from './evaluate-stage.js';
 import type { RunContext } from './pipeline.js';
-import { STAGES, readParamSets } from './pipeline.js';
+import { STAGES } from './pipeline.js';
 
 function readJson<T>(path: string): T | null {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
@@ -46,7 +47,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
   addGroup('original', ctx.ckpts(), cfg.collect.k);
   for (const name of groupNames(ctx)) {
     const file = name === 'generated' ? `generated-${ctx.mode}.safetensors` : name === 'ae_recon' ? `recon-${ctx.mode}.safetensors` : null;
-    if (file && existsSync(store.path(file))) { const r = readParamSets(store.path(file)); addGroup(name, r.sets, r.n); }
+    if (file && existsSync(store.path(file))) { const r = loadCheckpointStack(store.path(file)); addGroup(name, r.ckpts, r.k); }
   }
   let projection: ProjectionReport | undefined;
   if (points.length >= 3) {
