@@ -69,21 +69,54 @@ export function ddpmStepMs(be: Backend, steps = 20): number {
   }, steps, 3);
 }
 
+/**
+ * GFLOP/s of ops.matmul on device-resident n x n operands (backends other than js/blas, e.g.
+ * webgpu): `reps` products enqueued back to back, one read at the end so the clock stops when the
+ * device is done; median of 5 such batches after a warm-up batch. Output tensors are dropped as
+ * they go, so the backend's buffer pool recycles them.
+ */
+export function deviceSgemmGflops(be: Backend, n: number, reps: number): number {
+  const rng = new Rng(1);
+  const a = randTensor(be, [n, n], rng), b = randTensor(be, [n, n], rng);
+  const batch = (): void => {
+    let c: Tensor | null = null;
+    for (let i = 0; i < reps; i++) c = ops.matmul(a, b);
+    c!.backend.read(c!.storage);
+  };
+  const ms = medianMs(batch, 5, 1);
+  return (2 * n * n * n * reps) / (ms / 1000) / 1e9;
+}
+
+/** Timed steps per measurement: BENCH_STEPS (default 20; e.g. 3 on a software adapter). */
+const STEPS = Number(process.env.BENCH_STEPS) || 20;
+
 export async function benchEngine(opts: { backend?: string; torch?: boolean } = {}): Promise<Record<string, number | string | null>> {
   const be = resolveBackend((opts.backend ?? 'auto') as 'auto');
   const out: Record<string, number | string | null> = { bench: 'engine', backend: be.name, device: be.description };
-  out.cnn_s_train_step_ms = round(cnnStepMs(be));
-  out.ae_train_step_ms = round(aeStepMs(be, { L: 192, channels: [16, 32, 64, 64, 16], latent: 64, batch: 50 }));
-  out.ae_whole_train_step_ms = round(aeStepMs(be, { L: 24064, channels: [8, 16, 32, 32, 16], latent: 128, batch: 16 }, 5));
-  out.ddpm_train_step_ms = round(ddpmStepMs(be));
-  const s = await benchSgemm({ size: 512 });
-  out.sgemm_gflops = round(be.name === 'js' ? s.js_gflops : (s.blas_gflops ?? s.js_gflops), 1);
-  out.openblas_direct_gflops = s.openblas_direct_gflops === null ? null : round(s.openblas_direct_gflops, 1);
-  if (s.openblas_direct_gflops && s.blas_gflops) out.sgemm_fraction_of_openblas = round(s.blas_gflops / s.openblas_direct_gflops);
+  out.cnn_s_train_step_ms = round(cnnStepMs(be, STEPS));
+  out.ae_train_step_ms = round(aeStepMs(be, { L: 192, channels: [16, 32, 64, 64, 16], latent: 64, batch: 50 }, STEPS));
+  out.ae_whole_train_step_ms = round(aeStepMs(be, { L: 24064, channels: [8, 16, 32, 32, 16], latent: 128, batch: 16 }, Math.min(5, STEPS)));
+  out.ddpm_train_step_ms = round(ddpmStepMs(be, STEPS));
+  const device = be.name !== 'js' && be.name !== 'blas';
+  if (device) {
+    // a GPU needs a large product to fill it; BENCH_SGEMM_N shrinks it on a software adapter
+    const n = Number(process.env.BENCH_SGEMM_N) || 2048;
+    out.sgemm_size = n;
+    out.sgemm_gflops = round(deviceSgemmGflops(be, n, n >= 1024 ? 20 : 2), 1);
+  } else {
+    const s = await benchSgemm({ size: 512 });
+    out.sgemm_size = 512;
+    out.sgemm_gflops = round(be.name === 'js' ? s.js_gflops : (s.blas_gflops ?? s.js_gflops), 1);
+    out.openblas_direct_gflops = s.openblas_direct_gflops === null ? null : round(s.openblas_direct_gflops, 1);
+    if (s.openblas_direct_gflops && s.blas_gflops) out.sgemm_fraction_of_openblas = round(s.blas_gflops / s.openblas_direct_gflops);
+  }
   if (opts.torch !== false && torchAvailable()) {
-    const t = runTorch(fileURLToPath(new URL('./torch/engine.py', import.meta.url)));
+    // on a device backend, compare with PyTorch on CUDA when it has a GPU (else its CPU numbers)
+    const tArgs = device ? ['--device', 'auto', '--sgemm-size', String(out.sgemm_size)] : [];
+    const t = runTorch(fileURLToPath(new URL('./torch/engine.py', import.meta.url)), tArgs);
     if (t) {
       out.torch_version = String(t.torch_version);
+      out.torch_device = String(t.device ?? 'cpu');
       for (const k of ['cnn_s_train_step_ms', 'ae_train_step_ms', 'ae_whole_train_step_ms', 'ddpm_train_step_ms', 'sgemm_gflops']) {
         const tv = Number(t[k]);
         out[`torch_${k}`] = round(tv);

@@ -114,7 +114,7 @@ class ParamAE(nn.Module):
 
 def timestep_embedding(t, dim=256):
     half = dim // 2
-    f = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    f = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     a = t.float()[:, None] * f[None, :]
     return torch.cat([torch.cos(a), torch.sin(a)], dim=1)
 

@@ -2,12 +2,16 @@
 """PyTorch baseline for pdiff's engine benchmarks: median training-step times and sgemm speed.
 
     /usr/bin/python3 bench/torch/engine.py [--steps 30] [--warmup 5] [--only cnn_s,ae,ae_whole,ddpm,sgemm]
+        [--device cpu|cuda|auto] [--sgemm-size 512]
 
 Prints ONE JSON line on stdout:
   {"torch_version", "torch_threads", "cnn_s_train_step_ms", "ae_train_step_ms",
    "ae_whole_train_step_ms", "ddpm_train_step_ms", "sgemm_gflops", "steps", "warmup"}
 Each *_train_step_ms is the median over --steps steps after --warmup of:
 forward + loss + backward + AdamW step (zero_grad included), models in train mode.
+On CUDA (--device cuda, or auto when a GPU is visible) every timed call ends with
+torch.cuda.synchronize(), so the clock stops when the GPU is done, as pdiff's device
+benchmark stops it after reading the loss back.
 """
 
 import argparse
@@ -22,11 +26,25 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import CnnS, Denoiser, ParamAE, emit, linear_alphas_cumprod, log, median_ms, setup  # noqa: E402
 
 
+DEV = torch.device("cpu")
+
+
+def timed_ms(fn, steps, warmup):
+    """median_ms of fn, synchronising the GPU after each call on CUDA."""
+    if DEV.type != "cuda":
+        return median_ms(fn, steps, warmup)
+
+    def synced():
+        fn()
+        torch.cuda.synchronize()
+    return median_ms(synced, steps, warmup)
+
+
 def bench_cnn_s(steps, warmup):
-    model = CnnS().train()
+    model = CnnS().train().to(DEV)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=5e-3)
-    x = torch.randn(128, 1, 28, 28)
-    y = torch.randint(0, 10, (128,))
+    x = torch.randn(128, 1, 28, 28, device=DEV)
+    y = torch.randint(0, 10, (128,), device=DEV)
 
     def step():
         loss = F.cross_entropy(model(x), y)
@@ -34,16 +52,16 @@ def bench_cnn_s(steps, warmup):
         loss.backward()
         opt.step()
 
-    return median_ms(step, steps, warmup)
+    return timed_ms(step, steps, warmup)
 
 
 def bench_ae(steps, warmup, length, channels, latent, batch, k=200):
-    ae = ParamAE(length, channels, latent).train()
+    ae = ParamAE(length, channels, latent).train().to(DEV)
     opt = torch.optim.AdamW(ae.parameters(), lr=1e-3, weight_decay=0.0)
-    z = torch.randn(k, length)  # stands in for the normalised checkpoint matrix
+    z = torch.randn(k, length, device=DEV)  # stands in for the normalised checkpoint matrix
 
     def step():
-        x = z[torch.randint(0, k, (batch,))]
+        x = z[torch.randint(0, k, (batch,), device=DEV)]
         x = x + 0.001 * torch.randn_like(x)
         h = ae.encode(x)
         h = h + 0.1 * torch.randn_like(h)
@@ -52,18 +70,18 @@ def bench_ae(steps, warmup, length, channels, latent, batch, k=200):
         loss.backward()
         opt.step()
 
-    return median_ms(step, steps, warmup)
+    return timed_ms(step, steps, warmup)
 
 
 def bench_ddpm(steps, warmup, d=64, batch=50, k=200):
-    net = Denoiser(d).train()
+    net = Denoiser(d).train().to(DEV)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
-    abar = torch.tensor(linear_alphas_cumprod(), dtype=torch.float32)
-    lat = torch.randn(k, d)
+    abar = torch.tensor(linear_alphas_cumprod(), dtype=torch.float32, device=DEV)
+    lat = torch.randn(k, d, device=DEV)
 
     def step():
-        x0 = lat[torch.randint(0, k, (batch,))]
-        t = torch.randint(0, 1000, (batch,))
+        x0 = lat[torch.randint(0, k, (batch,), device=DEV)]
+        t = torch.randint(0, 1000, (batch,), device=DEV)
         eps = torch.randn_like(x0)
         a = abar[t][:, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
@@ -72,12 +90,14 @@ def bench_ddpm(steps, warmup, d=64, batch=50, k=200):
         loss.backward()
         opt.step()
 
-    return median_ms(step, steps, warmup)
+    return timed_ms(step, steps, warmup)
 
 
 def bench_sgemm(n=512, reps=30):
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    ms = median_ms(lambda: torch.mm(a, b), reps, 5)
+    a, b = torch.randn(n, n, device=DEV), torch.randn(n, n, device=DEV)
+    if DEV.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False  # float32 throughput, as pdiff's WGSL sgemm
+    ms = timed_ms(lambda: torch.mm(a, b), reps, 5)
     return 2.0 * n ** 3 / (ms * 1e-3) / 1e9
 
 
@@ -88,8 +108,19 @@ def main():
     ap.add_argument("--only", default="cnn_s,ae,ae_whole,ddpm,sgemm",
                     help="comma-separated subset of cnn_s,ae,ae_whole,ddpm,sgemm")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the baseline uses 2)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+                    help="where to run (auto: cuda when torch sees a GPU, else cpu)")
+    ap.add_argument("--sgemm-size", type=int, default=512, help="n of the n^3 sgemm")
     args = ap.parse_args()
+    global DEV
+    want = args.device
+    if want == "auto":
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+    if want == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: torch.cuda.is_available() is False")
+    DEV = torch.device(want)
     rec = setup(0, args.threads)
+    rec["device"] = want if want == "cpu" else f"cuda ({torch.cuda.get_device_name(0)})"
     rec.update({"steps": args.steps, "warmup": args.warmup})
     todo = [s.strip() for s in args.only.split(",") if s.strip()]
     known = {"cnn_s", "ae", "ae_whole", "ddpm", "sgemm"}
@@ -110,7 +141,7 @@ def main():
         rec["ddpm_train_step_ms"] = bench_ddpm(args.steps, args.warmup)
         log(f"ddpm_train_step_ms {rec['ddpm_train_step_ms']:.2f}")
     if "sgemm" in todo:
-        rec["sgemm_gflops"] = bench_sgemm()
+        rec["sgemm_gflops"] = bench_sgemm(args.sgemm_size)
         log(f"sgemm_gflops {rec['sgemm_gflops']:.1f}")
     rec["wall_s"] = time.perf_counter() - t0
     rec["loadavg_1m"] = os.getloadavg()[0]  # > 0.5 or so before the run means the numbers are contended

@@ -124,6 +124,10 @@ const aeSchema = z
     schedule: z.enum(['cosine', 'constant']).default('cosine').describe('learning-rate schedule (cosine decays to 0)'),
     inputNoise: nonNegNum().default(0.001).describe('std of the noise added to the AE input while training'),
     latentNoise: nonNegNum().default(0.1).describe('std of the noise added to the latent while training'),
+    normalize: z
+      .enum(['tensor', 'coordinate'])
+      .default('tensor')
+      .describe('checkpoint normalisation before the AE: "tensor" = one mean/std per tensor (SPEC section 5), "coordinate" = per parameter over the K checkpoints'),
     kernel: posInt()
       .refine((k) => k % 2 === 1, { error: (iss) => `expected an odd integer (same padding), got ${String(iss.input)}` })
       .default(7)

@@ -36,7 +36,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
 
   // Projection of normalised parameter vectors (the space the autoencoder sees).
   const layout = ctx.layout();
-  const norm = Normalizer.fit(layout, ctx.ckpts(), cfg.ae.padMultiple);
+  const norm = Normalizer.fit(layout, ctx.ckpts(), cfg.ae.padMultiple, cfg.ae.normalize);
   const points: Float32Array[] = [];
   const labels: string[] = [];
   const addGroup = (name: string, sets: Float32Array, n: number, max = 200): void => {

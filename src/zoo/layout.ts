@@ -244,50 +244,100 @@ export class ParamLayout {
   }
 }
 
+/**
+ * How the Normalizer's statistics are taken:
+ * - 'tensor' (SPEC section 5): one scalar pair per tensor, mu_k = mean over checkpoints of the
+ *   tensor's mean, sd_k = mean over checkpoints of its unbiased standard deviation.
+ * - 'coordinate': one pair per parameter, the mean and unbiased standard deviation of that
+ *   parameter over the K checkpoints. Every coordinate then varies with unit spread across the
+ *   checkpoints, so the differences between checkpoints (not the shape of the weights) are what
+ *   the autoencoder sees; the mean checkpoint is z = 0.
+ */
+export type NormalizeKind = 'tensor' | 'coordinate';
+
 /** JSON form of a Normalizer. */
 export interface NormalizerJSON {
   layout: LayoutJSON;
+  /** Absent in files written before 'coordinate' existed: 'tensor'. */
+  kind?: NormalizeKind;
   padMultiple: number;
   /** Padded length L. */
   L: number;
-  /** Per-tensor scalar mean mu_k (layout order). */
+  /** Means: per tensor (kind 'tensor', layout order) or per coordinate (kind 'coordinate', [total]). */
   mu: number[];
-  /** Per-tensor scalar scale sd_k (layout order; 1 where the checkpoints' tensor was constant). */
+  /** Scales, as mu (1 where the checkpoints do not vary). */
   sd: number[];
 }
 
 /**
- * SPEC section 5: one scalar pair per tensor k, mu_k = mean over checkpoints of the tensor's
- * mean, sd_k = mean over checkpoints of the tensor's unbiased (n - 1) standard deviation.
- * forward: z = (w - mu_k) / sd_k per tensor, concatenated, zero-padded to L (a multiple of
- * padMultiple). inverse drops the padding and applies w = z sd_k + mu_k.
+ * Maps checkpoints w [K, total] to the autoencoder's input z [K, L] and back (SPEC section 5):
+ * forward z = (w - mu) / sd with the statistics of `kind` (see NormalizeKind), concatenated,
+ * zero-padded to L (a multiple of padMultiple); inverse drops the padding and applies
+ * w = z sd + mu.
  *
- * A tensor that is constant within every checkpoint (sd_k = 0), or has a single element (no
- * unbiased std), gets sd_k = 1: it is only centred, and the inverse stays exact.
+ * A tensor that is constant within every checkpoint (or a coordinate that is constant across
+ * them) gets sd = 1, as does a single element or a single checkpoint (no unbiased std): it is only
+ * centred, and the inverse stays exact.
  */
 export class Normalizer {
   /** Padded length of a normalised vector. */
   readonly L: number;
 
-  constructor(readonly layout: ParamLayout, readonly mu: Float64Array, readonly sd: Float64Array, readonly padMultiple = 64) {
-    const n = layout.names.length;
-    if (mu.length !== n || sd.length !== n) throw new ShapeError(`Normalizer: ${n} tensors but ${mu.length} means and ${sd.length} scales`);
+  constructor(readonly layout: ParamLayout, readonly mu: Float64Array, readonly sd: Float64Array, readonly padMultiple = 64,
+    readonly kind: NormalizeKind = 'tensor') {
+    if (kind !== 'tensor' && kind !== 'coordinate') throw new ShapeError(`Normalizer: kind must be "tensor" or "coordinate", got "${String(kind)}"`);
+    const n = kind === 'tensor' ? layout.names.length : layout.total;
+    const what = kind === 'tensor' ? 'tensors' : 'coordinates';
+    if (mu.length !== n || sd.length !== n) throw new ShapeError(`Normalizer (${kind}): ${n} ${what} but ${mu.length} means and ${sd.length} scales`);
     if (!Number.isInteger(padMultiple) || padMultiple < 1) throw new ShapeError(`Normalizer: padMultiple must be a positive integer, got ${padMultiple}`);
     for (let k = 0; k < n; k++) {
       if (!Number.isFinite(mu[k]!) || !(sd[k]! > 0) || !Number.isFinite(sd[k]!)) {
-        throw new NumericError(`Normalizer: tensor "${layout.names[k]}" has mean ${mu[k]} and scale ${sd[k]}, expected finite values and a positive scale`);
+        throw new NumericError(`Normalizer: ${this.where(k)} has mean ${mu[k]} and scale ${sd[k]}, expected finite values and a positive scale`);
       }
     }
     this.L = Math.ceil(layout.total / padMultiple) * padMultiple;
   }
 
+  /** "tensor "x"" or "coordinate i (tensor "x" element j)" for messages. */
+  private where(k: number): string {
+    const lay = this.layout;
+    if (this.kind === 'tensor') return `tensor "${lay.names[k]}"`;
+    let t = 0;
+    while (t + 1 < lay.offsets.length && lay.offsets[t + 1]! <= k) t++;
+    return `coordinate ${k} (tensor "${lay.names[t]}" element ${k - lay.offsets[t]!})`;
+  }
+
   /** Fit the statistics on a stack of checkpoints ckpts [K, total] (float64 accumulation). */
-  static fit(layout: ParamLayout, ckpts: Float32Array, padMultiple = 64): Normalizer {
+  static fit(layout: ParamLayout, ckpts: Float32Array, padMultiple = 64, kind: NormalizeKind = 'tensor'): Normalizer {
     const total = layout.total;
     if (ckpts.length === 0 || ckpts.length % total !== 0) {
       throw new ShapeError(`Normalizer.fit: expected checkpoints [K, ${total}], got ${ckpts.length} floats`);
     }
     const K = ckpts.length / total;
+    if (kind === 'coordinate') {
+      const mu = new Float64Array(total), sd = new Float64Array(total);
+      for (let r = 0; r < K; r++) {
+        const base = r * total;
+        for (let j = 0; j < total; j++) mu[j] = mu[j]! + ckpts[base + j]!;
+      }
+      for (let j = 0; j < total; j++) mu[j] = mu[j]! / K;
+      for (let r = 0; r < K; r++) {
+        const base = r * total;
+        for (let j = 0; j < total; j++) {
+          const d = ckpts[base + j]! - mu[j]!;
+          sd[j] = sd[j]! + d * d;
+        }
+      }
+      for (let j = 0; j < total; j++) {
+        if (!Number.isFinite(mu[j]!) || !Number.isFinite(sd[j]!)) {
+          const probe = new Normalizer(layout, new Float64Array(total), new Float64Array(total).fill(1), padMultiple, 'coordinate');
+          throw new NumericError(`Normalizer.fit: ${probe.where(j)} has non-finite values in the checkpoints (mean ${mu[j]})`);
+        }
+        const s = K > 1 ? Math.sqrt(sd[j]! / (K - 1)) : 0;
+        sd[j] = s > 0 ? s : 1;
+      }
+      return new Normalizer(layout, mu, sd, padMultiple, 'coordinate');
+    }
     const n = layout.names.length;
     const mu = new Float64Array(n), sd = new Float64Array(n);
     for (let k = 0; k < n; k++) {
@@ -313,7 +363,7 @@ export class Normalizer {
       }
       sd[k] = s > 0 ? s : 1;
     }
-    return new Normalizer(layout, mu, sd, padMultiple);
+    return new Normalizer(layout, mu, sd, padMultiple, 'tensor');
   }
 
   private rows(len: number, width: number, what: string): number {
@@ -328,12 +378,17 @@ export class Normalizer {
     const z = out ?? new Float32Array(K * L);
     if (z.length !== K * L) throw new ShapeError(`Normalizer.forward: out holds ${z.length} floats, expected ${K} x ${L}`);
     const { offsets, sizes } = this.layout;
+    const { mu, sd } = this;
     for (let r = 0; r < K; r++) {
       const src = r * total, dst = r * L;
-      for (let k = 0; k < offsets.length; k++) {
-        const m = this.mu[k]!, s = this.sd[k]!;
-        const o = offsets[k]!, n = sizes[k]!;
-        for (let i = 0; i < n; i++) z[dst + o + i] = (w[src + o + i]! - m) / s;
+      if (this.kind === 'coordinate') {
+        for (let j = 0; j < total; j++) z[dst + j] = (w[src + j]! - mu[j]!) / sd[j]!;
+      } else {
+        for (let k = 0; k < offsets.length; k++) {
+          const m = mu[k]!, s = sd[k]!;
+          const o = offsets[k]!, n = sizes[k]!;
+          for (let i = 0; i < n; i++) z[dst + o + i] = (w[src + o + i]! - m) / s;
+        }
       }
       z.fill(0, dst + total, dst + L);
     }
@@ -347,19 +402,24 @@ export class Normalizer {
     const w = out ?? new Float32Array(K * total);
     if (w.length !== K * total) throw new ShapeError(`Normalizer.inverse: out holds ${w.length} floats, expected ${K} x ${total}`);
     const { offsets, sizes } = this.layout;
+    const { mu, sd } = this;
     for (let r = 0; r < K; r++) {
       const src = r * L, dst = r * total;
-      for (let k = 0; k < offsets.length; k++) {
-        const m = this.mu[k]!, s = this.sd[k]!;
-        const o = offsets[k]!, n = sizes[k]!;
-        for (let i = 0; i < n; i++) w[dst + o + i] = z[src + o + i]! * s + m;
+      if (this.kind === 'coordinate') {
+        for (let j = 0; j < total; j++) w[dst + j] = z[src + j]! * sd[j]! + mu[j]!;
+      } else {
+        for (let k = 0; k < offsets.length; k++) {
+          const m = mu[k]!, s = sd[k]!;
+          const o = offsets[k]!, n = sizes[k]!;
+          for (let i = 0; i < n; i++) w[dst + o + i] = z[src + o + i]! * s + m;
+        }
       }
     }
     return w;
   }
 
   toJSON(): NormalizerJSON {
-    return { layout: this.layout.toJSON(), padMultiple: this.padMultiple, L: this.L, mu: [...this.mu], sd: [...this.sd] };
+    return { layout: this.layout.toJSON(), kind: this.kind, padMultiple: this.padMultiple, L: this.L, mu: [...this.mu], sd: [...this.sd] };
   }
 
   static fromJSON(json: unknown, source = 'normalizer'): Normalizer {
@@ -368,7 +428,13 @@ export class Normalizer {
       throw new FormatError(source, 'expected a normalizer object with "layout", "padMultiple", "mu" and "sd"');
     }
     const layout = ParamLayout.fromJSON(j.layout, source);
-    const norm = new Normalizer(layout, Float64Array.from(j.mu), Float64Array.from(j.sd), j.padMultiple);
+    const kind = j.kind ?? 'tensor';
+    if (kind !== 'tensor' && kind !== 'coordinate') throw new FormatError(source, `kind must be "tensor" or "coordinate", got ${JSON.stringify(kind)}`);
+    const want = kind === 'tensor' ? layout.names.length : layout.total;
+    if (j.mu.length !== want || j.sd.length !== want) {
+      throw new FormatError(source, `a "${kind}" normalizer of this layout has ${want} means and scales, found ${j.mu.length} and ${j.sd.length}`);
+    }
+    const norm = new Normalizer(layout, Float64Array.from(j.mu), Float64Array.from(j.sd), j.padMultiple, kind);
     if (j.L !== undefined && j.L !== norm.L) throw new FormatError(source, `L is ${j.L} but the layout and padMultiple give ${norm.L}`);
     return norm;
   }

@@ -69,6 +69,7 @@ describe('defaults', () => {
         schedule: 'cosine',
         inputNoise: 0.001,
         latentNoise: 0.1,
+        normalize: 'tensor',
         kernel: 7,
         padMultiple: 64,
       },

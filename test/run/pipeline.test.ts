@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DEFAULT_FASHION_MNIST_DIR } from '../../src/data/dataset.js';
+import { readSafetensors } from '../../src/zoo/safetensors.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const haveData = existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')) || existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte'));
@@ -71,5 +72,22 @@ describe('pdiff run end to end', { skip: haveData ? false : `Fashion-MNIST not f
     const sa = JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8')) as Summary;
     const sb = JSON.parse(readFileSync(join(b, 'summary.json'), 'utf8')) as Summary;
     assert.deepEqual(comparable(sb), comparable(sa));
+  });
+
+  it('ae.normalize "coordinate" reruns from the ae stage on, records the normalizer, and still generates working models', () => {
+    const c = join(tmp, 'c');
+    cpSync(a, c, { recursive: true });
+    const r = pdiff([...runArgs(c), '--set', 'ae.normalize="coordinate"', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { stages: Array<{ name: string; skipped: boolean }> };
+    const skipped = out.stages.filter((st) => st.skipped).map((st) => st.name);
+    assert.deepEqual(skipped, ['base', 'collect', 'eval-originals']);
+    const meta = readSafetensors(join(c, 'ae.safetensors')).metadata!;
+    const norm = JSON.parse(meta.pdiff_normalizer!) as { kind: string; mu: number[] };
+    assert.equal(norm.kind, 'coordinate');
+    assert.equal(norm.mu.length, 192);
+    const s = JSON.parse(readFileSync(join(c, 'summary.json'), 'utf8')) as Summary;
+    const gen = s.groups.find((g) => g.name === 'generated')!;
+    assert.ok(gen.test.mean > 50, `generated test mean ${gen.test.mean}% is not far above chance (10%)`);
   });
 });

@@ -162,4 +162,66 @@ describe('Normalizer (SPEC section 5)', () => {
     assert.deepEqual(back.forward(ckpts), n.forward(ckpts));
     assert.throws(() => Normalizer.fit(layout, Float32Array.from(ckpts, (v, i) => (i === 0 ? NaN : v))), NumericError);
   });
+
+  it('a file without "kind" is a per-tensor normalizer; a kind that does not fit its statistics is refused', () => {
+    const j = Normalizer.fit(layout, ckpts, 8).toJSON();
+    assert.equal(j.kind, 'tensor');
+    const { kind: _k, ...old } = j;
+    assert.equal(Normalizer.fromJSON(old).kind, 'tensor');
+    assert.throws(() => Normalizer.fromJSON({ ...j, kind: 'coordinate' }, 'ae.safetensors'), /ae\.safetensors.*"coordinate" normalizer of this layout has 11 means and scales, found 3 and 3/);
+    assert.throws(() => Normalizer.fromJSON({ ...j, kind: 'layer' }, 'x'), /kind must be "tensor" or "coordinate", got "layer"/);
+  });
+});
+
+describe('Normalizer, kind "coordinate"', () => {
+  const layout = new ParamLayout(['a', 'b', 'c'], [[4], [2, 3], [1]]);
+  const ckpts = Float32Array.from([
+    1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 0.5,
+    2, 4, 6, 8, 5, 5, 5, 5, 5, 5, -1.5,
+    3, 0, 6, 2, 5, 5, 5, 5, 5, 5, 2.5,
+  ]);
+
+  it('mean and unbiased std per coordinate over the checkpoints; constant coordinates use sd 1', () => {
+    const n = Normalizer.fit(layout, ckpts, 8, 'coordinate');
+    assert.equal(n.kind, 'coordinate');
+    assert.equal(n.mu.length, 11);
+    assert.equal(n.mu[0], 2);
+    assert.equal(n.sd[0], 1); // 1, 2, 3: unbiased std 1
+    assert.ok(Math.abs(n.mu[1]! - 2) < 1e-12);
+    assert.ok(Math.abs(n.sd[1]! - 2) < 1e-12); // 2, 4, 0
+    assert.equal(n.mu[4], 5);
+    assert.equal(n.sd[4], 1); // constant: centred only
+    assert.ok(Math.abs(n.mu[10]! - 0.5) < 1e-12);
+    assert.ok(Math.abs(n.sd[10]! - 2) < 1e-12); // 0.5, -1.5, 2.5
+  });
+
+  it('every coordinate of z has mean 0 and unbiased std 1 over the checkpoints; the inverse is exact', () => {
+    const n = Normalizer.fit(layout, ckpts, 8, 'coordinate');
+    const z = n.forward(ckpts);
+    assert.equal(z.length, 3 * 16);
+    for (let j = 0; j < 11; j++) {
+      const col = [z[j]!, z[16 + j]!, z[32 + j]!];
+      const m = (col[0]! + col[1]! + col[2]!) / 3;
+      const v = col.reduce((s, x) => s + (x - m) ** 2, 0) / 2;
+      assert.ok(Math.abs(m) < 1e-6, `mean of coordinate ${j}`);
+      assert.ok(j >= 4 && j < 10 ? v === 0 : Math.abs(v - 1) < 1e-6, `variance of coordinate ${j}: ${v}`);
+    }
+    assert.deepEqual(Array.from(z.subarray(11, 16)), [0, 0, 0, 0, 0]);
+    const w = n.inverse(z);
+    for (let i = 0; i < w.length; i++) assert.ok(Math.abs(w[i]! - ckpts[i]!) <= 1e-6 * Math.max(1, Math.abs(ckpts[i]!)), `index ${i}`);
+    // the mean checkpoint maps to z = 0
+    assert.deepEqual(Array.from(n.inverse(new Float32Array(16)).subarray(0, 4)), [2, 2, 5, 14 / 3].map(Math.fround));
+  });
+
+  it('round-trips through JSON; a single checkpoint is only centred; NaN names the coordinate', () => {
+    const n = Normalizer.fit(layout, ckpts, 8, 'coordinate');
+    const back = Normalizer.fromJSON(JSON.parse(JSON.stringify(n)));
+    assert.equal(back.kind, 'coordinate');
+    assert.deepEqual(back.forward(ckpts), n.forward(ckpts));
+    const one = Normalizer.fit(layout, ckpts.subarray(0, 11), 8, 'coordinate');
+    assert.deepEqual(Array.from(one.sd), new Array(11).fill(1));
+    assert.deepEqual(Array.from(one.forward(ckpts.subarray(0, 11)).subarray(0, 11)), new Array(11).fill(0));
+    assert.throws(() => Normalizer.fit(layout, Float32Array.from(ckpts, (v, i) => (i === 16 ? NaN : v)), 8, 'coordinate'),
+      /coordinate 5 \(tensor "b" element 1\) has non-finite values/);
+  });
 });

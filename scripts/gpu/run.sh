@@ -1,0 +1,77 @@
+#!/bin/bash
+# pdiff on a GPU machine that may have no Node.js: unpacks .gpu/ (made here by
+# scripts/gpu/pack.sh), then runs on the webgpu backend
+#   engine    npm run bench -- engine --backend webgpu (sgemm GFLOP/s, cnn-s/AE/denoiser train
+#             step ms) and, where PyTorch is importable, the same steps on CUDA, for the ratio;
+#   pipeline  pdiff run of $PRESET (default fmnist-bn: the default config) on the full
+#             Fashion-MNIST, printing each stage's seconds; rerunning resumes it ($RUN_DIR).
+# Usage: bash scripts/gpu/run.sh [engine] [pipeline] [cpu-engine]   (default: engine pipeline)
+# Env: OUT (logs and results; default /tmp/pdiff-gpu-out), PRESET, RUN_DIR, SETS (extra
+# --set k=v words for the pipeline), BENCH_STEPS, BENCH_SGEMM_N, SKIP_DEBS=1 (do not unpack the
+# Vulkan/GL loader packages into /, e.g. on the development machine), W (unpack folder).
+# Every figure also lands in $OUT as JSON: engine-webgpu.json, pipeline.json, stages.json.
+set -u
+R=$(cd "$(dirname "$0")/../.." && pwd)
+G=$R/.gpu
+[ -f "$G/commit" ] || { echo "run.sh: $G is missing or incomplete: run 'bash scripts/gpu/pack.sh' first (and carry .gpu)" >&2; exit 2; }
+OUT=${OUT:-/tmp/pdiff-gpu-out}; mkdir -p "$OUT"
+W=${W:-/tmp/pdiff-gpu}
+PRESET=${PRESET:-fmnist-bn}
+RUN_DIR=${RUN_DIR:-$W/runs/$PRESET}
+WHAT=${*:-engine pipeline}
+T0=$(date +%s)
+say() { echo "== [gpu +$(( $(date +%s) - T0 )) s] $*"; }
+
+say "host $(uname -srm); $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
+if [ ! -x "$W/node" ] || [ "$(cat "$W/commit" 2>/dev/null)" != "$(cat "$G/commit")" ]; then
+  say "unpacking .gpu (commit $(cat "$G/commit")) into $W"
+  rm -rf "$W"; mkdir -p "$W"
+  if [ "${SKIP_DEBS:-0}" != 1 ] && ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
+    for f in "$G"/debs/*.deb; do dpkg -x "$f" /; done; ldconfig
+  fi
+  xz -dc "$G/node.xz" > "$W/node" && chmod +x "$W/node"
+  cp -r "$G/app" "$W/app" && tar -xJf "$G/node_modules.tar.xz" -C "$W/app"
+  mkdir -p "$W/fashion-mnist"
+  for f in "$G"/fashion-mnist/*.xz; do xz -dc "$f" > "$W/fashion-mnist/$(basename "$f" .xz)"; done
+  cp "$G/commit" "$W/commit"
+fi
+# the NVIDIA driver's Vulkan ICD and EGL vendor files (container layout of ../shared/gpu)
+for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+  if [ -f "$f" ]; then export VK_DRIVER_FILES=$f; break; fi
+done
+[ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ] && export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+export PATH="$W:$PATH"
+cd "$W/app"
+"$W/node" --version >/dev/null || { echo "run.sh: the unpacked node does not run" >&2; exit 10; }
+say "node $("$W/node" --version); VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
+if ! PDIFF_BACKEND=webgpu node src/cli/main.js backend | tee "$OUT/backend.txt"; then
+  echo "run.sh: the webgpu backend does not start here (see above)" >&2; exit 11
+fi
+rc=0
+for what in $WHAT; do
+  case $what in
+    engine|cpu-engine)
+      be=webgpu; [ "$what" = cpu-engine ] && be=auto
+      say "engine benchmark (--backend $be)"
+      if node bench/index.js engine --backend $be > "$OUT/engine-$be.json" 2> "$OUT/engine-$be.err"; then
+        tail -1 "$OUT/engine-$be.json"
+      else rc=1; tail -20 "$OUT/engine-$be.err"; fi ;;
+    pipeline)
+      say "pipeline: pdiff run --preset $PRESET --backend webgpu --out $RUN_DIR"
+      # shellcheck disable=SC2086
+      node src/cli/main.js run --preset "$PRESET" --backend webgpu --out "$RUN_DIR" \
+        --set "data.dir=\"$W/fashion-mnist\"" ${SETS:-} --json > "$OUT/pipeline.json" 2> >(tee "$OUT/pipeline.err" >&2) || rc=1
+      # per-stage seconds from the run folder's stage markers
+      node -e '
+        const fs = require("fs"), d = process.argv[1] + "/stages", out = {};
+        for (const f of fs.existsSync(d) ? fs.readdirSync(d) : []) {
+          const m = JSON.parse(fs.readFileSync(d + "/" + f, "utf8"));
+          out[f.replace(/\.json$/, "") + "_s"] = m.seconds;
+        }
+        console.log(JSON.stringify(out));' "$RUN_DIR" | tee "$OUT/stages.json"
+      [ -f "$RUN_DIR/report.md" ] && cp "$RUN_DIR/report.md" "$RUN_DIR/summary.json" "$OUT/" ;;
+    *) echo "run.sh: unknown step '$what' (engine, pipeline, cpu-engine)" >&2; rc=2 ;;
+  esac
+done
+say "done (rc $rc)"
+exit $rc
