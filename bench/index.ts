@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- <engine|collect|evaluate|pipeline> [--backend js|blas] [--mode bn|whole] [--no-torch]`
+ * `npm run bench -- <engine|collect|evaluate|pipeline> [--backend js|blas|webgpu] [--mode bn|whole] [--no-torch]`
+ *   pipeline also takes [--preset NAME] [--out DIR] [--set key=value ...] (config overrides, as `pdiff run --set`).
  * Each benchmark prints progress to stderr and, as its LAST line on stdout, one JSON object.
  */
 const args = process.argv.slice(2);
@@ -29,7 +30,8 @@ switch (which) {
   }
   case 'pipeline': {
     const { benchPipeline } = await import('./pipeline.js');
-    result = await benchPipeline({ preset: opt('preset') ?? 'fmnist-bn', backend: opt('backend'), out: opt('out') });
+    const sets = args.flatMap((a, i) => (a === '--set' && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+    result = await benchPipeline({ preset: opt('preset') ?? 'fmnist-bn', backend: opt('backend'), out: opt('out'), sets });
     break;
   }
   default:

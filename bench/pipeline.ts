@@ -4,6 +4,7 @@
  */
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { resolveBackend } from '../src/backend/index.js';
 import { resolveConfig } from '../src/config/index.js';
 import { runPipeline } from '../src/run/pipeline.js';
 
@@ -21,7 +22,7 @@ export async function benchPipeline(opts: { preset?: string; backend?: string; o
   const gen = res.report?.groups.find((g) => g.name === 'generated');
   const orig = res.report?.groups.find((g) => g.name === 'original');
   return {
-    bench: 'pipeline', preset, backend: cfg.backend, ...stages, total_s: Number(total.toFixed(1)),
+    bench: 'pipeline', preset, backend: cfg.backend, device: resolveBackend(cfg.backend, true).description, ...stages, total_s: Number(total.toFixed(1)),
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     original_test_mean: orig?.test.mean ?? null, generated_test_mean: gen?.test.mean ?? null, report: res.reportPath ?? null,
   };

@@ -27,7 +27,11 @@ export interface GroupSets {
 }
 
 export interface ShiftEvalOptions {
-  /** Evaluate at most this many members per group (the first ones). Default: all. */
+  /**
+   * Evaluate at most this many members per group, evenly spaced over the group (members
+   * floor(i P / models), i = 0..models-1, so a trajectory of checkpoints is sampled from start to
+   * end, not only its early part). Default: all.
+   */
   models?: number;
   /** Images per chunk. Default 1000. */
   batch?: number;
@@ -57,7 +61,7 @@ export interface DatasetEvalRow {
   accs: number[];
 }
 
-/** The first `models` members of every group stacked into one matrix, with each group's row range. */
+/** `models` evenly spaced members of every group (see ShiftEvalOptions.models) stacked into one matrix, with each group's row range. */
 function stackGroups(source: ShiftSource, vecsByGroup: Record<string, GroupSets>, models: number | undefined): { vecs: Float32Array; P: number; ranges: Array<[string, number, number]> } {
   const total = source.layout.total;
   if (models !== undefined && !(Number.isInteger(models) && models >= 1)) throw new ConfigError(`shift eval: models must be a positive integer, got ${models}`);
@@ -73,7 +77,13 @@ function stackGroups(source: ShiftSource, vecsByGroup: Record<string, GroupSets>
   }
   if (P === 0) throw new ConfigError('shift eval: expected at least one group of parameter sets, got none');
   const vecs = new Float32Array(P * total);
-  for (const [g, start, n] of ranges) vecs.set(vecsByGroup[g]!.vecs.subarray(0, n * total), start * total);
+  for (const [g, start, n] of ranges) {
+    const s = vecsByGroup[g]!;
+    for (let i = 0; i < n; i++) {
+      const m = Math.floor((i * s.P) / n);
+      vecs.set(s.vecs.subarray(m * total, (m + 1) * total), (start + i) * total);
+    }
+  }
   return { vecs, P, ranges };
 }
 

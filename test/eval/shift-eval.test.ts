@@ -25,15 +25,19 @@ function squares(name: string, n: number, rng: Rng): Dataset {
   return { name, images, labels, n, c: 1, h, w: h, numClasses: 4, norm: { mean: [0.286], std: [0.353] } };
 }
 
-test('shift smoke test: rows per kind x severity x group, deterministic, clean rows match a plain evaluator', () => {
+test('shift smoke test: rows per kind x severity x group, evenly spaced members, deterministic, clean rows match a plain evaluator', () => {
   const model = new CnnS({ rng: new Rng(1), backend: be, widths: [4, 6, 8], numClasses: 4 });
   const layout = ParamLayout.fromModel(model, selectParams(model, 'bn'));
   const testSet = squares('squares/test', 40, new Rng(2));
   const base = layout.read(model);
   const rng = new Rng(3);
-  const noisy = new Float32Array(3 * layout.total);
-  for (let i = 0; i < noisy.length; i++) noisy[i] = base[i % layout.total]! + 0.2 * rng.normal();
-  const groups = { original: { vecs: noisy, P: 3 }, ensemble: { vecs: base, P: 1 } };
+  const noisy = new Float32Array(4 * layout.total);
+  // members 1 and 3 are wrecked (BN scales scrambled), 0 and 2 close to the base model
+  for (let i = 0; i < noisy.length; i++) {
+    const member = Math.floor(i / layout.total);
+    noisy[i] = base[i % layout.total]! + (member % 2 === 1 ? 5 : 0.05) * rng.normal();
+  }
+  const groups = { original: { vecs: noisy, P: 4 }, ensemble: { vecs: base, P: 1 } };
 
   const rows = evaluateUnderShift({ model, layout }, groups, testSet, ['gaussian_noise', 'rotation'], [1, 5], new Rng(4), { models: 2, includeClean: true, batch: 16 });
   assert.equal(rows.length, (1 + 2 * 2) * 2);
@@ -47,13 +51,21 @@ test('shift smoke test: rows per kind x severity x group, deterministic, clean r
   const again = evaluateUnderShift({ model, layout }, groups, testSet, ['gaussian_noise', 'rotation'], [1, 5], new Rng(4), { models: 2, includeClean: true, batch: 16 });
   assert.deepEqual(again, rows);
 
-  const plain = new ParamSetEvaluator({ model, layout, datasets: { test: testSet } }).evaluate(noisy.subarray(0, 2 * layout.total), 2);
+  // models: 2 of P = 4 takes members 0 and 2 (evenly spaced), not the first two
+  const T = layout.total;
+  const picked = new Float32Array(2 * T);
+  picked.set(noisy.subarray(0, T), 0);
+  picked.set(noisy.subarray(2 * T, 3 * T), T);
+  const plainEv = new ParamSetEvaluator({ model, layout, datasets: { test: testSet } });
+  const plain = plainEv.evaluate(picked, 2);
   assert.deepEqual(rows[0]!.accs, plain.map((r) => r.test.acc));
+  const firstTwo = plainEv.evaluate(noisy.subarray(0, 2 * T), 2).map((r) => r.test.acc);
+  assert.notDeepEqual(firstTwo, rows[0]!.accs, 'the fixture must tell members 0, 1 from 0, 2');
 
   // A second dataset with the same shape.
   const other = squares('squares/other', 24, new Rng(5));
   const od = evaluateOnDataset({ model, layout }, groups, other);
-  assert.deepEqual(od.map((r) => [r.dataset, r.group, r.accs.length]), [['squares/other', 'original', 3], ['squares/other', 'ensemble', 1]]);
+  assert.deepEqual(od.map((r) => [r.dataset, r.group, r.accs.length]), [['squares/other', 'original', 4], ['squares/other', 'ensemble', 1]]);
 });
 
 test('unknown kinds and bad severities are config errors', () => {
