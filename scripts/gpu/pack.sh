@@ -16,7 +16,8 @@ say() { echo "[gpu pack] $*" >&2; }
 say "compiling src/ and bench/ to $G/app"
 npx tsc -p scripts/gpu/tsconfig.json --outDir "$G.tmp/app"
 mkdir -p "$G.tmp/app/bench/torch" && cp bench/torch/*.py "$G.tmp/app/bench/torch/"
-echo '{ "type": "module", "name": "pdiff-gpu-bundle", "private": true }' > "$G.tmp/app/package.json"
+# the CLI reads its version from ../../package.json (here: app/package.json)
+node -e 'const p = require("./package.json"); console.log(JSON.stringify({ name: p.name, version: p.version, type: "module", private: true }))' > "$G.tmp/app/package.json"
 
 say "production npm packages (webgpu for linux-x64 only)"
 # every installed package npm counts as a production dependency, as paths relative to the root
@@ -38,7 +39,8 @@ say "Vulkan / GL loader packages"
 mkdir -p "$G.tmp/debs"
 (cd "$G.tmp/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
 
-git rev-parse HEAD > "$G.tmp/commit" 2>/dev/null || echo unknown > "$G.tmp/commit"
+# what was packed and when: run.sh unpacks again whenever this line changes
+echo "$(git describe --always --dirty 2>/dev/null || echo unknown) packed $(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$G.tmp/commit"
 rm -f "$G.tmp/modules.txt"
 rm -rf "$G"; mv "$G.tmp" "$G"
 say "done: $(du -sh "$G" | cut -f1) in $G ($(ls "$G" | tr '\n' ' '))"

@@ -10,7 +10,7 @@
 # --set k=v words for the pipeline), BENCH_STEPS, BENCH_SGEMM_N, SKIP_DEBS=1 (do not unpack the
 # Vulkan/GL loader packages into /, e.g. on the development machine), W (unpack folder).
 # Every figure also lands in $OUT as JSON: engine-webgpu.json, pipeline.json, stages.json.
-set -u
+set -u -o pipefail
 R=$(cd "$(dirname "$0")/../.." && pwd)
 G=$R/.gpu
 [ -f "$G/commit" ] || { echo "run.sh: $G is missing or incomplete: run 'bash scripts/gpu/pack.sh' first (and carry .gpu)" >&2; exit 2; }
@@ -24,7 +24,7 @@ say() { echo "== [gpu +$(( $(date +%s) - T0 )) s] $*"; }
 
 say "host $(uname -srm); $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
 if [ ! -x "$W/node" ] || [ "$(cat "$W/commit" 2>/dev/null)" != "$(cat "$G/commit")" ]; then
-  say "unpacking .gpu (commit $(cat "$G/commit")) into $W"
+  say "unpacking .gpu ($(cat "$G/commit")) into $W"
   rm -rf "$W"; mkdir -p "$W"
   if [ "${SKIP_DEBS:-0}" != 1 ] && ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
     for f in "$G"/debs/*.deb; do dpkg -x "$f" /; done; ldconfig

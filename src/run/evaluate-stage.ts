@@ -104,7 +104,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     // progress counts (image chunk, parameter set) pairs
     const res = evaluator(ctx).evaluate(sets, n, {
       onProgress: (d, total) => {
-        bar ??= new Progress({ label: `evaluate ${name}`, total, enabled: ctx.progress, unit: 'model-chunks' });
+        bar ??= new Progress({ label: `evaluate ${name}`, total, enabled: ctx.progress, unit: 'model-chunk' });
         bar.tick(d - last);
         last = d;
       },
