@@ -118,10 +118,11 @@ export class WebgpuBackend implements Backend {
     this.description = `WebGPU (Dawn ${dawnBackend}, ${adapter})`;
     this.registry = makeRegistry((id) => { this.known.delete(id); this.push(['free', [id]]); });
     this.syncCleanup = this.registry.sync;
-    // Let the worker finish before the process exits: terminating it inside a Dawn call aborts the process.
+    // Let the worker finish before the process exits: terminating it inside a Dawn call, or with
+    // an onSubmittedWorkDone promise pending, aborts the process (SIGABRT at exit).
     process.once('exit', () => {
       if (this.posted === 0 && this.pending.length === 0) return;
-      try { this.scratchRead(1, () => {}, 60_000); } catch { /* exiting anyway */ }
+      try { this.drain(60_000); } catch { /* exiting anyway */ }
     });
     const mb = Number(process.env.PDIFF_WEBGPU_GC_MB);
     this.gcBytes = (Number.isFinite(mb) && mb >= 0 ? mb : 512) * 1024 * 1024;
@@ -158,6 +159,21 @@ export class WebgpuBackend implements Backend {
     this.pending = [];
     this.transfer = [];
     this.pendingBytes = 0;
+  }
+
+  /** Post everything queued and wait until the device has finished all of it (see BatchMessage.drain). */
+  drain(timeoutMs = waitMs()): void {
+    this.flush();
+    const msg: BatchMessage = { type: 'batch', cmds: [], drain: true };
+    this.worker.postMessage(msg);
+    const target = ++this.posted;
+    const t0 = Date.now();
+    for (;;) {
+      const done = Atomics.load(this.ctrl, CTRL_DONE);
+      if (done >= target) break;
+      if (Date.now() - t0 > timeoutMs) throw new Error('webgpu: the device worker did not finish its work');
+      Atomics.wait(this.ctrl, CTRL_DONE, done, 100);
+    }
   }
 
   private id(s: Storage): number {

@@ -96,7 +96,12 @@ export type OpName = keyof DeviceOps;
 /** One queued call: method name and its arguments. */
 export type Cmd = { [K in OpName]: [K, Parameters<DeviceOps[K]>] }[OpName];
 
-export interface BatchMessage { type: 'batch'; cmds: Cmd[] }
+/**
+ * A batch of commands. With `drain`, the worker also waits for every submitted batch to finish
+ * on the device (no onSubmittedWorkDone promise left pending) before it counts the batch done:
+ * Dawn aborts the process when a thread exits with such a promise unresolved.
+ */
+export interface BatchMessage { type: 'batch'; cmds: Cmd[]; drain?: boolean }
 
 /** workerData of the worker thread. */
 export interface WorkerInit {

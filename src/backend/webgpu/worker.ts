@@ -153,11 +153,11 @@ async function main(): Promise<void> {
   if (profile) setInterval(() => process.stderr.write(`webgpu profile:\n${ctx.profileReport()}\n`), 5_000).unref();
   /** Device completion of the last batches: a batch counts as done once the device is at most two batches behind. */
   const inflight: Array<Promise<void>> = [];
-  async function batch(cmds: Cmd[]): Promise<void> {
+  async function batch(cmds: Cmd[], drain: boolean): Promise<void> {
     try {
       await handle(cmds);
       inflight.push(ctx.queue.onSubmittedWorkDone());
-      while (inflight.length > 2) await inflight.shift();
+      while (inflight.length > (drain ? 0 : 2)) await inflight.shift();
     } catch (e) {
       ctx.fail(String((e as Error)?.stack ?? e));
     } finally {
@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     }
   }
   let chain: Promise<void> = Promise.resolve();
-  parentPort!.on('message', (msg: BatchMessage) => { chain = chain.then(() => batch(msg.cmds)); });
+  parentPort!.on('message', (msg: BatchMessage) => { chain = chain.then(() => batch(msg.cmds, msg.drain === true)); });
 }
 
 void main();
