@@ -19,10 +19,9 @@
  * Small storages written from the host (scalars, the loss seed) keep a host copy until a kernel
  * writes them, so reading them back costs no round trip.
  */
-import { setFlagsFromString } from 'node:v8';
-import { createContext, runInContext } from 'node:vm';
 import type { Worker } from 'node:worker_threads';
 import { ShapeError } from '../../util/errors.js';
+import { makeRegistry, type Registry } from '../finalize.js';
 import type { Backend, BinaryOp, DType, Storage, UnaryOp } from '../backend.js';
 import type { Conv2dGeom, Pool2dGeom } from '../kernels.js';
 import {
@@ -41,40 +40,6 @@ const BATCH_MAX = 512;
 const BATCH_BYTES = 16 * 1024 * 1024;
 /** Batches posted but not yet finished by the worker before flush() waits. */
 const MAX_INFLIGHT = 4;
-
-interface Registry {
-  register(o: object, id: number): void;
-  cleanup(): void;
-  /** Whether cleanup() runs finalizers synchronously. */
-  sync: boolean;
-  /** A full garbage collection, where it can be had. */
-  gc: (() => void) | null;
-}
-
-/** A FinalizationRegistry with a synchronous cleanup where V8 allows it (see the header). */
-function makeRegistry(onFree: (id: number) => void): Registry {
-  let Ctor: FinalizationRegistryConstructor = FinalizationRegistry;
-  let gc: (() => void) | null = null;
-  if (process.env.PDIFF_WEBGPU_NO_CLEANUP_SOME !== '1') {
-    try {
-      setFlagsFromString('--harmony-weak-refs-with-cleanup-some');
-      setFlagsFromString('--expose-gc');
-      const ctx = createContext({});
-      const C = runInContext('FinalizationRegistry', ctx) as FinalizationRegistryConstructor;
-      if (typeof (C.prototype as { cleanupSome?: unknown }).cleanupSome === 'function') Ctor = C;
-      const g = runInContext('typeof gc === "function" ? gc : null', ctx) as (() => void) | null;
-      if (typeof g === 'function') gc = g;
-    } catch { /* plain registry */ }
-  }
-  const reg = new Ctor<number>(onFree);
-  const cleanupSome = (reg as unknown as { cleanupSome?: () => void }).cleanupSome;
-  return {
-    register: (o, id) => reg.register(o, id),
-    cleanup: cleanupSome ? () => cleanupSome.call(reg) : () => {},
-    sync: cleanupSome !== undefined,
-    gc: cleanupSome !== undefined ? gc : null,
-  };
-}
 
 function waitMs(): number {
   const v = Number(process.env.PDIFF_WEBGPU_TIMEOUT_MS);
@@ -103,7 +68,7 @@ export class WebgpuBackend implements Backend {
   private posted = 0;
   private flushQueued = false;
   private allocs = 0;
-  private readonly registry: Registry;
+  private readonly registry: Registry<number>;
   /** Whether freed handles are collected during synchronous code (FinalizationRegistry cleanupSome). */
   readonly syncCleanup: boolean;
   /** Device bytes allocated between forced garbage collections (0: never force one). */
@@ -116,7 +81,8 @@ export class WebgpuBackend implements Backend {
   constructor(private readonly worker: Worker, private readonly ctrl: Int32Array, private data: SharedArrayBuffer,
     readonly adapter: string, readonly dawnBackend: string) {
     this.description = `WebGPU (Dawn ${dawnBackend}, ${adapter})`;
-    this.registry = makeRegistry((id) => { this.known.delete(id); this.push(['free', [id]]); });
+    this.registry = makeRegistry<number>((id) => { this.known.delete(id); this.push(['free', [id]]); },
+      { sync: process.env.PDIFF_WEBGPU_NO_CLEANUP_SOME !== '1', gc: true });
     this.syncCleanup = this.registry.sync;
     // Let the worker finish before the process exits: terminating it inside a Dawn call, or with
     // an onSubmittedWorkDone promise pending, aborts the process (SIGABRT at exit).
