@@ -1,4 +1,5 @@
 import type { Backend, BinaryOp, DType, Storage, UnaryOp } from './backend.js';
+import { makeRegistry, type Registry } from './finalize.js';
 import type { Conv2dGeom, FloatArray, Gemm, Pool2dGeom, Workspace } from './kernels.js';
 import { binaryKernel, copyRegionKernel, permuteKernel, sumToKernel, unaryBackwardKernel, unaryKernel } from './cpu/elementwise.js';
 import { argmaxRowsKernel, crossEntropyKernel, softmaxBackwardKernel, softmaxKernel } from './cpu/softmax.js';
@@ -23,6 +24,78 @@ class CpuWorkspace implements Workspace {
   }
 }
 
+/** Storages of at least this many bytes come from the pool (1 MiB: activations and their gradients). */
+const POOL_MIN_BYTES = 1 << 20;
+/** Pooled bytes kept at most; beyond, freed buffers are left to the allocator. */
+const POOL_MAX_BYTES = 128 << 20;
+/**
+ * A full garbage collection after this many bytes of pooled allocations: V8 clears the targets of
+ * a FinalizationRegistry only in full collections, so without it registered arrays would outlive
+ * the scavenges that free ordinary ones and the process would grow until V8 chose a full GC.
+ */
+const POOL_GC_BYTES = 256 << 20;
+
+/**
+ * Recycles the memory of large storages. A training step allocates tens of MB of op outputs and
+ * gradients that die within the step; fresh zeroed arrays of that size cost page faults and
+ * mmap/munmap churn on every step. Each pooled array is registered with a FinalizationRegistry,
+ * its ArrayBuffer as the held value; when the array is collected, the buffer returns to a free
+ * list keyed by byte length, and the next allocation of that size takes it and zero-fills it
+ * (alloc keeps its contract). Safe because a CPU storage is only ever reached through the array
+ * object itself (CpuBackend.view returns that same object): once it is unreachable, nothing else
+ * refers to its buffer. Active only where finalizers can run synchronously and a full GC can be
+ * had (see finalize.ts); PDIFF_CPU_POOL=0 turns it off.
+ */
+class BufferPool {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private bytes = 0;
+  private sinceGc = 0;
+  private readonly reg: Registry<ArrayBuffer>;
+
+  private constructor(private readonly Arr: Float32ArrayConstructor | Float64ArrayConstructor) {
+    this.reg = makeRegistry<ArrayBuffer>((buf) => this.give(buf), { gc: true });
+  }
+
+  /** A pool for arrays of type Arr, or null where it cannot work (or PDIFF_CPU_POOL=0). */
+  static create(Arr: Float32ArrayConstructor | Float64ArrayConstructor): BufferPool | null {
+    if (process.env.PDIFF_CPU_POOL === '0') return null;
+    const pool = new BufferPool(Arr);
+    return pool.reg.sync && pool.reg.gc ? pool : null;
+  }
+
+  private give(buf: ArrayBuffer): void {
+    if (this.bytes + buf.byteLength > POOL_MAX_BYTES) return;
+    let list = this.free.get(buf.byteLength);
+    if (!list) this.free.set(buf.byteLength, (list = []));
+    list.push(buf);
+    this.bytes += buf.byteLength;
+  }
+
+  /** A zero-filled array of `bytes` bytes, recycled when one of that size is free. */
+  take(bytes: number): FloatArray {
+    this.sinceGc += bytes;
+    if (this.sinceGc >= POOL_GC_BYTES) {
+      this.sinceGc = 0;
+      this.reg.gc!();
+    }
+    this.reg.cleanup();
+    const buf = this.free.get(bytes)?.pop();
+    let arr: FloatArray;
+    if (buf) {
+      this.bytes -= bytes;
+      arr = new this.Arr(buf);
+      arr.fill(0);
+    } else {
+      arr = new this.Arr(bytes / this.Arr.BYTES_PER_ELEMENT);
+    }
+    this.reg.register(arr, arr.buffer as ArrayBuffer);
+    return arr;
+  }
+
+  /** Bytes waiting in the free lists. */
+  get pooledBytes(): number { return this.bytes; }
+}
+
 const f = (s: Storage): FloatArray => s as unknown as FloatArray;
 const fn = (s: Storage | null): FloatArray | null => (s === null ? null : (s as unknown as FloatArray));
 
@@ -33,13 +106,21 @@ const fn = (s: Storage | null): FloatArray | null => (s === null ? null : (s as 
 export class CpuBackend implements Backend {
   private readonly ws: CpuWorkspace;
   private readonly Arr: Float32ArrayConstructor | Float64ArrayConstructor;
+  private readonly pool: BufferPool | null;
 
   constructor(readonly name: string, readonly dtype: DType, readonly gemm: Gemm, readonly description: string) {
     this.Arr = dtype === 'float64' ? Float64Array : Float32Array;
     this.ws = new CpuWorkspace((n) => new this.Arr(n));
+    this.pool = BufferPool.create(this.Arr);
   }
 
-  alloc(n: number): Storage { return new this.Arr(n); }
+  /** Zero-filled storage; large ones recycle the memory of collected storages (see BufferPool). */
+  alloc(n: number): Storage {
+    const bytes = n * this.Arr.BYTES_PER_ELEMENT;
+    return this.pool !== null && bytes >= POOL_MIN_BYTES ? this.pool.take(bytes) : new this.Arr(n);
+  }
+  /** Bytes of collected storages waiting for reuse (0 without a pool). */
+  get pooledBytes(): number { return this.pool?.pooledBytes ?? 0; }
   fromArray(data: ArrayLike<number>): Storage { return this.Arr.from(data); }
   read(s: Storage): Float32Array | Float64Array { return f(s).slice(); }
   write(s: Storage, data: ArrayLike<number>, offset = 0): void { f(s).set(data, offset); }
