@@ -17,8 +17,12 @@ export const DEFAULT_PRESET = 'fmnist-bn';
 
 export const PRESETS: Record<string, Preset> = {
   'fmnist-bn': {
-    description: 'Fashion-MNIST cnn-s, last two BN layers (192 floats); SPEC cpu preset, bn mode (about 8 min on 2 cores)',
-    overrides: {},
+    description: 'Fashion-MNIST cnn-s, last two BN layers (192 floats); SPEC cpu preset, bn mode, denoiser EMA 0.999 (about 15 min on 2 cores)',
+    // Measured (RESULTS.md, seed 0, same checkpoints and autoencoder): sampling from an EMA of the
+    // denoiser weights (decay 0.999 over the 3,000 steps; the SPEC is silent on EMA) gives a
+    // tighter generated group than the raw weights: test mean 88.38 vs 88.35, min 87.70 vs 87.31,
+    // std 0.13 vs 0.16, test@best-val 88.47 vs 88.45.
+    overrides: { diffusion: { ema: 0.999 } },
   },
 
   'fmnist-full': {
