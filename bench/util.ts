@@ -13,7 +13,8 @@ export function medianMs(fn: () => void, steps: number, warmup: number): number 
   return t[Math.floor(t.length / 2)]!;
 }
 
-const TORCH_PY = '/usr/bin/python3';
+/** The Python with PyTorch: Debian's (/usr/bin/python3) unless PDIFF_TORCH_PYTHON names another. */
+const TORCH_PY = process.env.PDIFF_TORCH_PYTHON || '/usr/bin/python3';
 
 /** Whether Debian's PyTorch is importable (benchmarks compare against it when it is). */
 export function torchAvailable(): boolean {

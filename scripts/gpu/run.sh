@@ -8,7 +8,8 @@
 # Usage: bash scripts/gpu/run.sh [engine] [pipeline] [cpu-engine]   (default: engine pipeline)
 # Env: OUT (logs and results; default /tmp/pdiff-gpu-out), PRESET, RUN_DIR, SETS (extra
 # --set k=v words for the pipeline), BENCH_STEPS, BENCH_SGEMM_N, SKIP_DEBS=1 (do not unpack the
-# Vulkan/GL loader packages into /, e.g. on the development machine), W (unpack folder).
+# Vulkan/GL loader packages into /, e.g. on the development machine), W (unpack folder),
+# PDIFF_TORCH_PYTHON (the python3 with PyTorch; found on PATH when /usr/bin/python3 lacks it).
 # Every figure also lands in $OUT as JSON: engine-webgpu.json, pipeline.json, stages.json.
 set -u -o pipefail
 R=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,6 +48,13 @@ say "node $("$W/node" --version); VK_DRIVER_FILES=${VK_DRIVER_FILES:-unset}"
 if ! PDIFF_BACKEND=webgpu node src/cli/main.js backend | tee "$OUT/backend.txt"; then
   echo "run.sh: the webgpu backend does not start here (see above)" >&2; exit 11
 fi
+# PyTorch for the CUDA baseline: Debian's python3 by default, else the first python3 on PATH that has it
+if [ -z "${PDIFF_TORCH_PYTHON:-}" ] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  for py in $(command -v -a python3 2>/dev/null); do
+    if "$py" -c 'import torch' 2>/dev/null; then export PDIFF_TORCH_PYTHON=$py; break; fi
+  done
+fi
+say "PyTorch baseline: ${PDIFF_TORCH_PYTHON:-/usr/bin/python3} ($(${PDIFF_TORCH_PYTHON:-/usr/bin/python3} -c 'import torch; print(torch.__version__, "cuda" if torch.cuda.is_available() else "no cuda")' 2>/dev/null || echo 'not importable'))"
 rc=0
 for what in $WHAT; do
   case $what in
