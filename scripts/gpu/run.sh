@@ -5,7 +5,8 @@
 #             step ms) and, where PyTorch is importable, the same steps on CUDA, for the ratio;
 #   pipeline  pdiff run of $PRESET (default fmnist-bn: the default config) on the full
 #             Fashion-MNIST, printing each stage's seconds; rerunning resumes it ($RUN_DIR).
-# Usage: bash scripts/gpu/run.sh [engine] [pipeline] [cpu-engine]   (default: engine pipeline)
+#   check     only the set-up: unpack, the adapter the webgpu backend opens, PyTorch's device.
+# Usage: bash scripts/gpu/run.sh [check] [engine] [pipeline] [cpu-engine]   (default: engine pipeline)
 # Env: OUT (logs and results; default /tmp/pdiff-gpu-out), PRESET, RUN_DIR, SETS (extra
 # --set k=v words for the pipeline), BENCH_STEPS, BENCH_SGEMM_N, SKIP_DEBS=1 (do not unpack the
 # Vulkan/GL loader packages into /, e.g. on the development machine), W (unpack folder),
@@ -78,7 +79,8 @@ for what in $WHAT; do
         }
         console.log(JSON.stringify(out));' "$RUN_DIR" | tee "$OUT/stages.json"
       [ -f "$RUN_DIR/report.md" ] && cp "$RUN_DIR/report.md" "$RUN_DIR/summary.json" "$OUT/" ;;
-    *) echo "run.sh: unknown step '$what' (engine, pipeline, cpu-engine)" >&2; rc=2 ;;
+    check) ;;
+    *) echo "run.sh: unknown step '$what' (check, engine, pipeline, cpu-engine)" >&2; rc=2 ;;
   esac
 done
 say "done (rc $rc)"
