@@ -7,9 +7,8 @@ import { describe, it } from 'node:test';
 import type { Backend } from '../../src/backend/backend.js';
 import { blasBackend, jsBackend } from '../../src/backend/index.js';
 import * as ops from '../../src/tensor/ops.js';
-import { Rng } from '../../src/tensor/random.js';
-import { Tensor, backward, shapeSize } from '../../src/tensor/tensor.js';
-import { BASE_CASES, type Case } from '../helpers/op-cases.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { BASE_CASES, runOn, type Case } from '../helpers/op-cases.js';
 
 const blas = blasBackend();
 const js = jsBackend('float32');
@@ -64,15 +63,6 @@ const CASES: Case[] = [
     return ops.batchNorm(x!, g!, b!, rm, rv, { training: false });
   }],
 ];
-
-function runOn(be: Backend, c: Case, seed: number): Float32Array[] {
-  const rng = new Rng(seed);
-  const inputs = c[1].map((s) => new Tensor(be.fromArray(rng.fillNormal(new Float32Array(shapeSize(s)))), s, be, true));
-  const y = c[2](inputs);
-  const r = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(y.size))), y.shape, be);
-  backward(ops.sum(ops.mul(y, r)));
-  return [Float32Array.from(y.toArray()), ...inputs.map((t) => Float32Array.from(t.grad!.toArray()))];
-}
 
 function assertClose(name: string, a: Float32Array, b: Float32Array): void {
   let scale = 0;

@@ -14,7 +14,7 @@ import { AdamW, SGD } from '../../src/nn/optim.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor, backward, shapeSize } from '../../src/tensor/tensor.js';
-import { BASE_CASES, labels, type Case } from '../helpers/op-cases.js';
+import { BASE_CASES, labels, runOn, type Case } from '../helpers/op-cases.js';
 
 const loaded = loadWebgpu();
 const js = jsBackend('float32');
@@ -46,15 +46,6 @@ const CASES: Case[] = [
   ['permute 4d', [[2, 3, 4, 5]], ([x]) => ops.permute(x!, [0, 2, 3, 1])],
   ['pad value', [[3, 4]], ([x]) => ops.pad(x!, [[2, 1], [0, 3]], 0.5)],
 ];
-
-function runOn(be: Backend, c: Case, seed: number): Float32Array[] {
-  const rng = new Rng(seed);
-  const inputs = c[1].map((s) => new Tensor(be.fromArray(rng.fillNormal(new Float32Array(shapeSize(s)))), s, be, true));
-  const y = c[2](inputs);
-  const r = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(y.size))), y.shape, be);
-  backward(ops.sum(ops.mul(y, r)));
-  return [Float32Array.from(y.toArray()), ...inputs.map((t) => Float32Array.from(t.grad!.toArray()))];
-}
 
 function assertClose(name: string, a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4): void {
   assert.equal(a.length, b.length, `${name}: lengths differ`);

@@ -1,6 +1,8 @@
 /** The op cases both backend-agreement suites run (js vs blas, js vs webgpu), forward and backward. */
+import type { Backend } from '../../src/backend/backend.js';
 import * as ops from '../../src/tensor/ops.js';
-import type { Tensor } from '../../src/tensor/tensor.js';
+import { Rng } from '../../src/tensor/random.js';
+import { Tensor, backward, shapeSize } from '../../src/tensor/tensor.js';
 
 export type Case = [string, number[][], (t: Tensor[]) => Tensor];
 export const labels = Int32Array.from([0, 3, 4, 1, 2, 2]);
@@ -38,3 +40,16 @@ export const BASE_CASES: Case[] = [
   ['crossEntropy', [[6, 5]], ([x]) => ops.crossEntropy(x!, labels, { labelSmoothing: 0.1 })],
   ['mse', [[6, 5], [6, 5]], ([a, b]) => ops.mseLoss(a!, b!)],
 ];
+
+/**
+ * Run a case on one backend with inputs drawn from `seed`: the output and the gradient of every
+ * input under a random linear loss sum(y * r), all as host arrays.
+ */
+export function runOn(be: Backend, c: Case, seed: number): Float32Array[] {
+  const rng = new Rng(seed);
+  const inputs = c[1].map((s) => new Tensor(be.fromArray(rng.fillNormal(new Float32Array(shapeSize(s)))), s, be, true));
+  const y = c[2](inputs);
+  const r = new Tensor(be.fromArray(rng.fillNormal(new Float32Array(y.size))), y.shape, be);
+  backward(ops.sum(ops.mul(y, r)));
+  return [Float32Array.from(y.toArray()), ...inputs.map((t) => Float32Array.from(t.grad!.toArray()))];
+}
