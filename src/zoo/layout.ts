@@ -206,9 +206,21 @@ export class ParamLayout {
     }
   }
 
-  private throwNonFinite(vec: Float32Array, i: number): never {
+  /** Index of the tensor that holds element i of the flat vector. */
+  tensorOf(i: number): number {
     let k = 0;
     while (k + 1 < this.offsets.length && this.offsets[k + 1]! <= i) k++;
+    return k;
+  }
+
+  /** "coordinate i (tensor "x" element j)", for messages. */
+  describeCoordinate(i: number): string {
+    const k = this.tensorOf(i);
+    return `coordinate ${i} (tensor "${this.names[k]}" element ${i - this.offsets[k]!})`;
+  }
+
+  private throwNonFinite(vec: Float32Array, i: number): never {
+    const k = this.tensorOf(i);
     throw new NumericError(`ParamLayout.write: tensor "${this.names[k]}" element ${i - this.offsets[k]!} (vector index ${i}) is ${vec[i]}, expected a finite value`);
   }
 
@@ -300,11 +312,7 @@ export class Normalizer {
 
   /** "tensor "x"" or "coordinate i (tensor "x" element j)" for messages. */
   private where(k: number): string {
-    const lay = this.layout;
-    if (this.kind === 'tensor') return `tensor "${lay.names[k]}"`;
-    let t = 0;
-    while (t + 1 < lay.offsets.length && lay.offsets[t + 1]! <= k) t++;
-    return `coordinate ${k} (tensor "${lay.names[t]}" element ${k - lay.offsets[t]!})`;
+    return this.kind === 'tensor' ? `tensor "${this.layout.names[k]}"` : this.layout.describeCoordinate(k);
   }
 
   /** Fit the statistics on a stack of checkpoints ckpts [K, total] (float64 accumulation). */
@@ -330,8 +338,7 @@ export class Normalizer {
       }
       for (let j = 0; j < total; j++) {
         if (!Number.isFinite(mu[j]!) || !Number.isFinite(sd[j]!)) {
-          const probe = new Normalizer(layout, new Float64Array(total), new Float64Array(total).fill(1), padMultiple, 'coordinate');
-          throw new NumericError(`Normalizer.fit: ${probe.where(j)} has non-finite values in the checkpoints (mean ${mu[j]})`);
+          throw new NumericError(`Normalizer.fit: ${layout.describeCoordinate(j)} has non-finite values in the checkpoints (mean ${mu[j]})`);
         }
         const s = K > 1 ? Math.sqrt(sd[j]! / (K - 1)) : 0;
         sd[j] = s > 0 ? s : 1;
