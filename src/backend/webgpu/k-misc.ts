@@ -30,11 +30,8 @@ fn win_lo(i: i32, k: i32, s: i32, p: i32) -> i32 { let a = i + p - k + 1; if (a 
 fn win_hi(i: i32, s: i32, p: i32, count: i32) -> i32 { return min(count - 1, (i + p) / s); }
 `;
 
-export const maxPoolForwardKernel: Kernel = kernel('maxpool_f', [
-  { name: 'X', access: 'r' }, { name: 'Y', access: 'w' }, { name: 'AM', access: 'w', type: 'i32' },
-], () => `${MATH}${POOL}
-${entry(WG)}
-  if (gid >= pu(0u)) { return; }
+/** Forward prologue: one thread per output o = (plane p, oy, ox); its window [hs0, he) x [ws0, we) in plane xb. */
+const OUT_WINDOW = `  if (gid >= pu(0u)) { return; }
   let o = i32(gid);
   let outPlane = p_oh() * p_ow();
   let p = o / outPlane; let q = o % outPlane;
@@ -42,7 +39,35 @@ ${entry(WG)}
   let hs = oy * p_sh() - p_ph(); let he = min(hs + p_kh(), p_h()); let hs0 = max(hs, 0);
   let ws = ox * p_sw() - p_pw(); let we = min(ws + p_kw(), p_w()); let ws0 = max(ws, 0);
   let xb = p * p_h() * p_w();
-  var best = neg_inf();
+`;
+
+/**
+ * Backward body: one thread per input element (plane p, position pos), summing `term` over every
+ * output o (at oy, ox) whose window contains it into acc, then GX[gid] = acc.
+ */
+function gatherWindows(term: string): string {
+  return `  if (gid >= pu(0u)) { return; }
+  let i = i32(gid);
+  let plane = p_h() * p_w();
+  let p = i / plane; let pos = i % plane;
+  let iy = pos / p_w(); let ix = pos % p_w();
+  let ob = p * p_oh() * p_ow();
+  var acc = 0.0;
+  for (var oy = win_lo(iy, p_kh(), p_sh(), p_ph()); oy <= win_hi(iy, p_sh(), p_ph(), p_oh()); oy++) {
+    for (var ox = win_lo(ix, p_kw(), p_sw(), p_pw()); ox <= win_hi(ix, p_sw(), p_pw(), p_ow()); ox++) {
+      let o = ob + oy * p_ow() + ox;
+      ${term}
+    }
+  }
+  GX[gid] = acc;
+`;
+}
+
+export const maxPoolForwardKernel: Kernel = kernel('maxpool_f', [
+  { name: 'X', access: 'r' }, { name: 'Y', access: 'w' }, { name: 'AM', access: 'w', type: 'i32' },
+], () => `${MATH}${POOL}
+${entry(WG)}
+${OUT_WINDOW}  var best = neg_inf();
   var bi = hs0 * p_w() + ws0;
   for (var iy = hs0; iy < he; iy++) {
     for (var ix = ws0; ix < we; ix++) {
@@ -58,21 +83,7 @@ export const maxPoolBackwardKernel: Kernel = kernel('maxpool_b', [
   { name: 'GY', access: 'r' }, { name: 'AM', access: 'r', type: 'i32' }, { name: 'GX', access: 'w' },
 ], () => `${POOL}
 ${entry(WG)}
-  if (gid >= pu(0u)) { return; }
-  let i = i32(gid);
-  let plane = p_h() * p_w();
-  let p = i / plane; let pos = i % plane;
-  let iy = pos / p_w(); let ix = pos % p_w();
-  let ob = p * p_oh() * p_ow();
-  var acc = 0.0;
-  for (var oy = win_lo(iy, p_kh(), p_sh(), p_ph()); oy <= win_hi(iy, p_sh(), p_ph(), p_oh()); oy++) {
-    for (var ox = win_lo(ix, p_kw(), p_sw(), p_pw()); ox <= win_hi(ix, p_sw(), p_pw(), p_ow()); ox++) {
-      let o = ob + oy * p_ow() + ox;
-      if (AM[o] == pos) { acc += GY[o]; }
-    }
-  }
-  GX[gid] = acc;
-}`);
+${gatherWindows('if (AM[o] == pos) { acc += GY[o]; }')}}`);
 
 /** Window size counted as PyTorch does (count_include_pad, clipped to the padded input). */
 const AVG_SIZE = `
@@ -85,15 +96,7 @@ fn win_size(oy: i32, ox: i32) -> f32 {
 
 export const avgPoolForwardKernel: Kernel = kernel('avgpool_f', [{ name: 'X', access: 'r' }, { name: 'Y', access: 'w' }], () => `${POOL}${AVG_SIZE}
 ${entry(WG)}
-  if (gid >= pu(0u)) { return; }
-  let o = i32(gid);
-  let outPlane = p_oh() * p_ow();
-  let p = o / outPlane; let q = o % outPlane;
-  let oy = q / p_ow(); let ox = q % p_ow();
-  let hs = oy * p_sh() - p_ph(); let he = min(hs + p_kh(), p_h()); let hs0 = max(hs, 0);
-  let ws = ox * p_sw() - p_pw(); let we = min(ws + p_kw(), p_w()); let ws0 = max(ws, 0);
-  let xb = p * p_h() * p_w();
-  var acc = 0.0;
+${OUT_WINDOW}  var acc = 0.0;
   for (var iy = hs0; iy < he; iy++) {
     for (var ix = ws0; ix < we; ix++) { acc += X[xb + iy * p_w() + ix]; }
   }
@@ -102,20 +105,7 @@ ${entry(WG)}
 
 export const avgPoolBackwardKernel: Kernel = kernel('avgpool_b', [{ name: 'GY', access: 'r' }, { name: 'GX', access: 'w' }], () => `${POOL}${AVG_SIZE}
 ${entry(WG)}
-  if (gid >= pu(0u)) { return; }
-  let i = i32(gid);
-  let plane = p_h() * p_w();
-  let p = i / plane; let pos = i % plane;
-  let iy = pos / p_w(); let ix = pos % p_w();
-  let ob = p * p_oh() * p_ow();
-  var acc = 0.0;
-  for (var oy = win_lo(iy, p_kh(), p_sh(), p_ph()); oy <= win_hi(iy, p_sh(), p_ph(), p_oh()); oy++) {
-    for (var ox = win_lo(ix, p_kw(), p_sw(), p_pw()); ox <= win_hi(ix, p_sw(), p_pw(), p_ow()); ox++) {
-      acc += GY[ob + oy * p_ow() + ox] / win_size(oy, ox);
-    }
-  }
-  GX[gid] = acc;
-}`);
+${gatherWindows('acc += GY[o] / win_size(oy, ox);')}}`);
 
 const NEG_INF = 'neg_inf()';
 
