@@ -13,6 +13,7 @@ export * from './pdiff/index.js';
 export * from './config/index.js';
 export { runPipeline, loadData, STAGES, type StageName, type RunResult, type PipelineOptions } from './run/pipeline.js';
 export { writeReport, summaryTable } from './report/render.js';
+export { compareRuns, loadRunForCompare, renderComparison, type RunComparison, type CompareRow, type RunForCompare } from './report/compare.js';
 export type { ReportData, GroupReport } from './report/types.js';
 export { classificationMetrics, argmaxRows as argmaxRowsHost } from './eval/metrics.js';
 export { ParamSetEvaluator } from './eval/evaluate.js';

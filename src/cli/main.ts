@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolveBackend } from '../backend/index.js';
 import { PRESETS, describeConfig, resolveConfig, type Config } from '../config/index.js';
+import { compareRuns, loadRunForCompare, renderComparison } from '../report/compare.js';
 import { summaryTable } from '../report/render.js';
 import { STAGES, runPipeline, type StageName } from '../run/pipeline.js';
 import { setQuiet } from '../util/progress.js';
@@ -91,6 +92,23 @@ program.command('inspect')
     console.log(['name', 'dtype', 'shape', 'min', 'max', 'mean', 'std', 'nan'].join('\t'));
     for (const t of info.tensors) console.log([t.name, t.dtype, `[${t.shape.join(',')}]`, fmt(t.min), fmt(t.max), fmt(t.mean), fmt(t.std), t.nanCount].join('\t'));
     if (info.metadata) for (const [k, v] of Object.entries(info.metadata)) console.log(`metadata ${k}: ${v.length > 200 ? `${v.slice(0, 200)}...` : v}`);
+  });
+
+program.command('compare')
+  .description('compare two finished runs (another seed, backend or setting): the result table side by side, each difference in units of the noise expected between runs')
+  .argument('<runA>', 'run folder A (the reference)')
+  .argument('<runB>', 'run folder B')
+  .option('--json', 'print JSON', false)
+  .option('--check', 'exit with status 4 when a difference exceeds 3 sigma', false)
+  .addHelpText('after', `
+Noise per row: a group mean is judged against sqrt(sA^2/nA + sB^2/nB + 2q), test@best-val against
+sqrt(sA^2 + sB^2 + 2q), the base model against sqrt(2q), where s is the group's test std and
+q = p(1-p)/N the test-set sampling variance of one model's accuracy. |z| <= 2: same, <= 3: close,
+above: differs. Example: pdiff run -o runs/cpu && pdiff run --backend webgpu -o runs/gpu && pdiff compare runs/cpu runs/gpu`)
+  .action((a: string, b: string, o: { json: boolean; check: boolean }) => {
+    const c = compareRuns(loadRunForCompare(a), loadRunForCompare(b));
+    console.log(o.json ? JSON.stringify(c) : renderComparison(c));
+    if (o.check && !c.equivalent) process.exitCode = 4;
   });
 
 const configCmd = program.command('config').description('show configuration');

@@ -1,0 +1,141 @@
+/** `pdiff compare`: the noise model, the verdicts, bad run folders, and the CLI's exit codes. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { compareRuns, loadRunForCompare, renderComparison, type RunForCompare } from '../../src/report/compare.js';
+import { writeSafetensors } from '../../src/zoo/safetensors.js';
+
+const root = new URL('../..', import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'pdiff-compare-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+type Group = RunForCompare['groups'][number];
+const group = (name: string, n: number, mean: number, std: number, atBest: number, nnL2?: number): Group =>
+  ({ name, n, test: { mean, std, best: mean + 2 * std }, testAtBestVal: atBest, ...(nnL2 === undefined ? {} : { nnL2 }) });
+
+function run(dir: string, groups: Group[], config: Record<string, unknown>, baseTest = 88): RunForCompare {
+  return { dir, base: { val: baseTest + 0.5, test: baseTest }, groups, testSize: 10_000, config };
+}
+
+describe('compareRuns', () => {
+  it('measures each difference in sigma units of the documented noise model', () => {
+    const a = run('A', [group('original', 200, 88.0, 0.2, 88.5, 0.03), group('ensemble', 1, 88.4, 0, 88.4)], { seed: 0, backend: 'blas', out: 'runs/a', ae: { steps: 600 } });
+    const b = run('B', [group('original', 100, 88.1, 0.3, 88.2), group('ensemble', 1, 88.4, 0, 88.4), group('extra', 5, 50, 1, 50)], { seed: 0, backend: 'webgpu', out: 'runs/b', ae: { steps: 600 } });
+    const c = compareRuns(a, b);
+    // base: 2q with p = 0.88, N = 10,000: q = 1e4 * 0.88 * 0.12 / 1e4 = 0.1056
+    const base = c.rows[0]!;
+    assert.equal(base.group, 'base');
+    assert.ok(Math.abs(base.sigma - Math.sqrt(2 * 0.1056)) < 1e-9);
+    assert.equal(base.delta, 0);
+    // original mean: p = 0.8805
+    const q = (1e4 * 0.8805 * (1 - 0.8805)) / 1e4;
+    const mean = c.rows.find((r) => r.group === 'original' && r.metric === 'test mean')!;
+    assert.ok(Math.abs(mean.sigma - Math.sqrt(0.04 / 200 + 0.09 / 100 + 2 * q)) < 1e-9);
+    assert.ok(Math.abs(mean.delta - 0.1) < 1e-9);
+    const pick = c.rows.find((r) => r.group === 'original' && r.metric === 'test@best-val')!;
+    const qp = (1e4 * 0.8835 * (1 - 0.8835)) / 1e4;
+    assert.ok(Math.abs(pick.sigma - Math.sqrt(0.04 + 0.09 + 2 * qp)) < 1e-9);
+    assert.ok(Math.abs(pick.delta + 0.3) < 1e-9);
+    // a one-member group has no test@best-val row; a group in one run only is listed, not compared
+    assert.equal(c.rows.filter((r) => r.group === 'ensemble').length, 1);
+    assert.deepEqual(c.onlyIn, { a: [], b: ['extra'] });
+    assert.deepEqual(c.configDiff, [{ key: 'backend', a: 'blas', b: 'webgpu' }]);
+    assert.deepEqual(c.novelty, [{ group: 'original', nnL2: [0.03, null], iouMax: [null, null] }]);
+    assert.equal(c.equivalent, true);
+    assert.ok(c.rows.every((r) => r.verdict === 'same'));
+    assert.match(renderComparison(c), /backend: "blas" -> "webgpu"[\s\S]*equivalent within sampling noise/);
+  });
+
+  it('calls a difference beyond 3 sigma "differs" and the runs not equivalent', () => {
+    const a = run('A', [group('generated', 200, 88.0, 0.2, 88.5)], {});
+    // sigma of the mean ~ sqrt(0.0004 + 0.0004 + 0.2112) = 0.4605: 1.0 is 2.2 sigma, 1.5 is 3.3 sigma
+    const close = compareRuns(a, run('B', [group('generated', 200, 89.0, 0.2, 88.5)], {}));
+    assert.equal(close.rows.find((r) => r.metric === 'test mean')!.verdict, 'close');
+    assert.equal(close.equivalent, true);
+    const far = compareRuns(a, run('B', [group('generated', 200, 86.5, 0.2, 88.5)], {}));
+    const row = far.rows.find((r) => r.metric === 'test mean')!;
+    assert.equal(row.verdict, 'differs');
+    assert.ok(row.z > 3 && row.z < 3.5, String(row.z));
+    assert.equal(far.equivalent, false);
+    assert.match(renderComparison(far), /NOT equivalent: generated test mean \(\|z\| 3\.\d\)/);
+  });
+
+  it('refuses runs evaluated on test sets of different sizes', () => {
+    const a = run('A', [], {});
+    assert.throws(() => compareRuns(a, { ...run('B', [], {}), testSize: 1000 }), /different test sets \(A: 10000 examples, B: 1000\)/);
+  });
+});
+
+/** A minimal finished run folder: summary.json, config.json and eval/original.preds.safetensors. */
+function writeRun(dir: string, opts: { genMean?: number; backend?: string; testSize?: number } = {}): string {
+  mkdirSync(join(dir, 'eval'), { recursive: true });
+  const g = (name: string, n: number, mean: number) => ({
+    name, n, val: { n, best: mean + 1, mean: mean + 0.5, median: mean + 0.5, min: mean, std: 0.2 },
+    test: { n, best: mean + 0.4, mean, median: mean, min: mean - 0.4, std: 0.2 }, testAtBestVal: mean + 0.1, nnL2: 0.05, iouMax: 0.95,
+  });
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify({ base: { val: 88.5, test: 88 }, groups: [g('original', 10, 88), g('generated', 10, opts.genMean ?? 88.1)], warnings: [] }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ seed: 0, backend: opts.backend ?? 'blas', out: dir }));
+  const N = opts.testSize ?? 2000;
+  writeSafetensors(join(dir, 'eval', 'original.preds.safetensors'), [{ name: 'test_preds', shape: [10, N], data: new Float32Array(10 * N) }]);
+  return dir;
+}
+
+function pdiff(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
+    cwd: root, encoding: 'utf8', env: { ...process.env, PDIFF_QUIET_BACKEND: '1' }, timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('loadRunForCompare and pdiff compare', () => {
+  it('reads a run folder: groups, base, config and the test size from the predictions file', () => {
+    const r = loadRunForCompare(writeRun(join(tmp, 'read')));
+    assert.equal(r.testSize, 2000);
+    assert.deepEqual(r.groups.map((g) => g.name), ['original', 'generated']);
+    assert.equal(r.groups[1]!.test.mean, 88.1);
+    assert.equal(r.config.backend, 'blas');
+  });
+
+  it('names the file and the key when a run folder is incomplete or malformed', () => {
+    const empty = join(tmp, 'empty');
+    mkdirSync(empty, { recursive: true });
+    assert.throws(() => loadRunForCompare(empty), (e: Error) => e.message.includes(join(empty, 'summary.json')) && /is missing/.test(e.message));
+    const bad = writeRun(join(tmp, 'bad-json'));
+    writeFileSync(join(bad, 'summary.json'), '{"base": ');
+    assert.throws(() => loadRunForCompare(bad), (e: Error) => e.message.startsWith(join(bad, 'summary.json')) && /not valid JSON/.test(e.message));
+    const wrongType = writeRun(join(tmp, 'wrong-type'));
+    writeFileSync(join(wrongType, 'summary.json'), JSON.stringify({ base: { val: 1, test: 1 }, groups: [{ name: 'original', n: 3, test: { mean: '88', std: 0, best: 88 }, testAtBestVal: 88 }] }));
+    assert.throws(() => loadRunForCompare(wrongType), /"groups\[0\] \(original\)\.test\.mean" should be a finite number, got "88"/);
+    const noPreds = writeRun(join(tmp, 'no-preds'));
+    rmSync(join(noPreds, 'eval', 'original.preds.safetensors'));
+    assert.throws(() => loadRunForCompare(noPreds), /original\.preds\.safetensors is missing/);
+  });
+
+  it('prints the comparison, as JSON with --json, and exits 4 with --check when runs differ', () => {
+    const a = writeRun(join(tmp, 'cli-a'));
+    const b = writeRun(join(tmp, 'cli-b'), { backend: 'webgpu', genMean: 88.3 });
+    const far = writeRun(join(tmp, 'cli-far'), { genMean: 80 });
+    let r = pdiff('compare', a, b);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /backend: "blas" -> "webgpu"/);
+    assert.match(r.stdout, /equivalent within sampling noise/);
+    r = pdiff('compare', a, b, '--json', '--check');
+    assert.equal(r.status, 0, r.stderr);
+    const c = JSON.parse(r.stdout) as { equivalent: boolean; testSize: number; rows: Array<{ group: string; metric: string; delta: number }> };
+    assert.equal(c.equivalent, true);
+    assert.equal(c.testSize, 2000);
+    assert.ok(Math.abs(c.rows.find((x) => x.group === 'generated' && x.metric === 'test mean')!.delta - 0.2) < 1e-9);
+    r = pdiff('compare', a, far, '--check');
+    assert.equal(r.status, 4);
+    assert.match(r.stdout, /NOT equivalent: generated test mean/);
+    r = pdiff('compare', a, join(tmp, 'nowhere'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /nowhere\/summary\.json is missing/);
+    r = pdiff('compare', a, writeRun(join(tmp, 'cli-small'), { testSize: 500 }));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /different test sets/);
+  });
+});
