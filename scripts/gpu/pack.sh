@@ -2,7 +2,8 @@
 # Packs what scripts/gpu/run.sh needs on a GPU machine that has no Node.js, no npm and no
 # internet into .gpu/ (git-ignored; about 60 MB): the node binary, pdiff compiled to JavaScript
 # (src/ and bench/), the production npm packages with Dawn (npm `webgpu`) for linux-x64 only,
-# Fashion-MNIST, and Debian's Vulkan/GL loader packages. Run it here after scripts/setup.sh:
+# Fashion-MNIST, Debian's Vulkan/GL loader packages, and the summary of a CPU run of the default
+# config ($REF, default runs/blas-default) to compare the GPU run with. Run it here after scripts/setup.sh:
 #
 #   bash scripts/gpu/pack.sh            # then, on the GPU machine: bash scripts/gpu/run.sh
 #
@@ -34,6 +35,18 @@ mkdir -p "$G.tmp/fashion-mnist"
 for f in /usr/share/datasets/fashion-mnist/*-ubyte.gz; do   # xz packs the raw IDX bytes ~15 % smaller than gzip
   zcat "$f" | xz -T2 -9 > "$G.tmp/fashion-mnist/$(basename "$f" .gz).xz"
 done
+
+REF=${REF:-runs/blas-default}
+if [ -f "$REF/summary.json" ]; then
+  say "CPU reference run $REF (summary, config, test-set size) for pdiff compare there"
+  mkdir -p "$G.tmp/ref/eval"
+  cp "$REF/summary.json" "$REF/config.json" "$G.tmp/ref/"
+  if [ -f "$REF/eval/original.preds.safetensors" ]; then
+    xz -T2 -9 -c "$REF/eval/original.preds.safetensors" > "$G.tmp/ref/eval/original.preds.safetensors.xz"
+  fi
+else
+  say "no CPU reference run at $REF (REF=...): run.sh will not compare"
+fi
 
 say "Vulkan / GL loader packages"
 mkdir -p "$G.tmp/debs"

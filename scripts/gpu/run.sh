@@ -4,14 +4,15 @@
 #   engine    npm run bench -- engine --backend webgpu (sgemm GFLOP/s, cnn-s/AE/denoiser train
 #             step ms) and, where PyTorch is importable, the same steps on CUDA, for the ratio;
 #   pipeline  pdiff run of $PRESET (default fmnist-bn: the default config) on the full
-#             Fashion-MNIST, printing each stage's seconds; rerunning resumes it ($RUN_DIR).
+#             Fashion-MNIST, printing each stage's seconds; rerunning resumes it ($RUN_DIR);
+#             then `pdiff compare` against the packed CPU run of the same config, if any.
 #   check     only the set-up: unpack, the adapter the webgpu backend opens, PyTorch's device.
 # Usage: bash scripts/gpu/run.sh [check] [engine] [pipeline] [cpu-engine]   (default: engine pipeline)
 # Env: OUT (logs and results; default /tmp/pdiff-gpu-out), PRESET, RUN_DIR, SETS (extra
 # --set k=v words for the pipeline), BENCH_STEPS, BENCH_SGEMM_N, SKIP_DEBS=1 (do not unpack the
 # Vulkan/GL loader packages into /, e.g. on the development machine), W (unpack folder),
 # PDIFF_TORCH_PYTHON (the python3 with PyTorch; found on PATH when /usr/bin/python3 lacks it).
-# Every figure also lands in $OUT as JSON: engine-webgpu.json, pipeline.json, stages.json.
+# Every figure also lands in $OUT as JSON: engine-webgpu.json, pipeline.json, stages.json, compare.json.
 set -u -o pipefail
 R=$(cd "$(dirname "$0")/../.." && pwd)
 G=$R/.gpu
@@ -35,6 +36,10 @@ if [ ! -x "$W/node" ] || [ "$(cat "$W/commit" 2>/dev/null)" != "$(cat "$G/commit
   cp -r "$G/app" "$W/app" && tar -xJf "$G/node_modules.tar.xz" -C "$W/app"
   mkdir -p "$W/fashion-mnist"
   for f in "$G"/fashion-mnist/*.xz; do xz -dc "$f" > "$W/fashion-mnist/$(basename "$f" .xz)"; done
+  if [ -d "$G/ref" ]; then
+    cp -r "$G/ref" "$W/ref"
+    for f in "$W"/ref/eval/*.xz; do [ -f "$f" ] && xz -d "$f"; done
+  fi
   cp "$G/commit" "$W/commit"
 fi
 # the NVIDIA driver's Vulkan ICD and EGL vendor files (container layout of ../shared/gpu)
@@ -78,7 +83,13 @@ for what in $WHAT; do
           out[f.replace(/\.json$/, "") + "_s"] = m.seconds;
         }
         console.log(JSON.stringify(out));' "$RUN_DIR" | tee "$OUT/stages.json"
-      [ -f "$RUN_DIR/report.md" ] && cp "$RUN_DIR/report.md" "$RUN_DIR/summary.json" "$OUT/" ;;
+      [ -f "$RUN_DIR/report.md" ] && cp "$RUN_DIR/report.md" "$RUN_DIR/summary.json" "$OUT/"
+      # the same config on the CPU (packed by pack.sh), side by side with this run
+      if [ -f "$RUN_DIR/summary.json" ] && [ -f "$W/ref/summary.json" ]; then
+        say "compare: CPU reference run vs this webgpu run"
+        node src/cli/main.js compare "$W/ref" "$RUN_DIR" | tee "$OUT/compare.txt"
+        node src/cli/main.js compare "$W/ref" "$RUN_DIR" --json > "$OUT/compare.json" || true
+      fi ;;
     check) ;;
     *) echo "run.sh: unknown step '$what' (check, engine, pipeline, cpu-engine)" >&2; rc=2 ;;
   esac

@@ -92,7 +92,7 @@ function readJsonFile(file: string): unknown {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Reads summary.json, config.json and the test size (from eval/original.preds.safetensors) of a run folder. */
+/** Reads summary.json and config.json of a run folder (older summaries: the test size from eval/original.preds.safetensors). */
 export function loadRunForCompare(dir: string): RunForCompare {
   const sFile = join(dir, 'summary.json');
   const s = readJsonFile(sFile);
@@ -112,15 +112,20 @@ export function loadRunForCompare(dir: string): RunForCompare {
   const cFile = join(dir, 'config.json');
   const config = readJsonFile(cFile);
   if (!isObj(config)) fail(cFile, 'expected a JSON object');
-  const pFile = join(dir, 'eval', 'original.preds.safetensors');
-  if (!existsSync(pFile)) throw new PdiffError(`${pFile} is missing: the test size is read from it (run the evaluate stage)`);
-  const preds = readSafetensorsHeader(pFile).entries.find((t) => t.name === 'test_preds');
-  if (!preds || preds.shape.length !== 2) fail(pFile, 'has no 2-D tensor "test_preds"');
+  let testSize = optNum(s.testSize, sFile, 'testSize');
+  if (testSize === undefined) { // summaries written before testSize was added: the predictions file knows
+    const pFile = join(dir, 'eval', 'original.preds.safetensors');
+    if (!existsSync(pFile)) throw new PdiffError(`${sFile} does not give the test size and ${pFile}, which would, is missing (run the evaluate stage)`);
+    const preds = readSafetensorsHeader(pFile).entries.find((t) => t.name === 'test_preds');
+    if (!preds || preds.shape.length !== 2) fail(pFile, 'has no 2-D tensor "test_preds"');
+    testSize = preds.shape[1]!;
+  }
+  if (!Number.isInteger(testSize) || testSize < 1) fail(sFile, `"testSize" should be a positive integer, got ${testSize}`);
   return {
     dir,
     base: { val: num(s.base.val, sFile, 'base.val'), test: num(s.base.test, sFile, 'base.test') },
     groups,
-    testSize: preds.shape[1]!,
+    testSize,
     config,
   };
 }

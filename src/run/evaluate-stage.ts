@@ -28,6 +28,8 @@ export interface EvalOutputs { files: string[]; groups: Record<string, GroupResu
 /** Summary written by the evaluate stage and read by the report. */
 export interface EvalSummary {
   base: { val: number; test: number };
+  /** Number of test examples the accuracies are over (absent in summaries written before it was added). */
+  testSize?: number;
   groups: GroupReport[];
   perClass?: PerClassReport;
   cost?: CostReport;
@@ -202,7 +204,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   const orig0 = reports.find((r) => r.name === 'original')!;
   if (gen0 && gen0.test.mean < orig0.test.mean - 1) warnings.push(`generated models are ${(orig0.test.mean - gen0.test.mean).toFixed(2)} points below the originals on average: samples may be off the checkpoint manifold (check the latent scale, AE eval mode and the inverse normalisation)`);
   if (gen0 && (gen0.iouMax ?? 0) > 0.99 && (gen0.nnL2 ?? 1) < 1e-3) warnings.push('generated models copy training checkpoints (IoU-max near 1 and NN-L2 near 0)');
-  const summary: EvalSummary = { base: { val: base.val, test: base.test }, groups: reports, perClass, cost, shift, warnings };
+  const summary: EvalSummary = { base: { val: base.val, test: base.test }, testSize: test.n, groups: reports, perClass, cost, shift, warnings };
   writeFileAtomic(store.path('summary.json'), JSON.stringify(summary, null, 1) + '\n');
   files.push('summary.json');
   return { files, groups };

@@ -1,7 +1,7 @@
 /** `pdiff compare`: the noise model, the verdicts, bad run folders, and the CLI's exit codes. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -70,16 +70,18 @@ describe('compareRuns', () => {
 });
 
 /** A minimal finished run folder: summary.json, config.json and eval/original.preds.safetensors. */
-function writeRun(dir: string, opts: { genMean?: number; backend?: string; testSize?: number } = {}): string {
+function writeRun(dir: string, opts: { genMean?: number; backend?: string; testSize?: number; inSummary?: boolean } = {}): string {
   mkdirSync(join(dir, 'eval'), { recursive: true });
   const g = (name: string, n: number, mean: number) => ({
     name, n, val: { n, best: mean + 1, mean: mean + 0.5, median: mean + 0.5, min: mean, std: 0.2 },
     test: { n, best: mean + 0.4, mean, median: mean, min: mean - 0.4, std: 0.2 }, testAtBestVal: mean + 0.1, nnL2: 0.05, iouMax: 0.95,
   });
-  writeFileSync(join(dir, 'summary.json'), JSON.stringify({ base: { val: 88.5, test: 88 }, groups: [g('original', 10, 88), g('generated', 10, opts.genMean ?? 88.1)], warnings: [] }));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ seed: 0, backend: opts.backend ?? 'blas', out: dir }));
   const N = opts.testSize ?? 2000;
-  writeSafetensors(join(dir, 'eval', 'original.preds.safetensors'), [{ name: 'test_preds', shape: [10, N], data: new Float32Array(10 * N) }]);
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify({
+    base: { val: 88.5, test: 88 }, ...(opts.inSummary ? { testSize: N } : {}), groups: [g('original', 10, 88), g('generated', 10, opts.genMean ?? 88.1)], warnings: [],
+  }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ seed: 0, backend: opts.backend ?? 'blas', out: dir }));
+  if (!opts.inSummary) writeSafetensors(join(dir, 'eval', 'original.preds.safetensors'), [{ name: 'test_preds', shape: [10, N], data: new Float32Array(10 * N) }]);
   return dir;
 }
 
@@ -91,9 +93,10 @@ function pdiff(...args: string[]): { status: number | null; stdout: string; stde
 }
 
 describe('loadRunForCompare and pdiff compare', () => {
-  it('reads a run folder: groups, base, config and the test size from the predictions file', () => {
+  it('reads a run folder: groups, base, config and the test size (summary.json, or the predictions file of older runs)', () => {
     const r = loadRunForCompare(writeRun(join(tmp, 'read')));
     assert.equal(r.testSize, 2000);
+    assert.equal(loadRunForCompare(writeRun(join(tmp, 'read-new'), { testSize: 1234, inSummary: true })).testSize, 1234);
     assert.deepEqual(r.groups.map((g) => g.name), ['original', 'generated']);
     assert.equal(r.groups[1]!.test.mean, 88.1);
     assert.equal(r.config.backend, 'blas');
@@ -111,7 +114,10 @@ describe('loadRunForCompare and pdiff compare', () => {
     assert.throws(() => loadRunForCompare(wrongType), /"groups\[0\] \(original\)\.test\.mean" should be a finite number, got "88"/);
     const noPreds = writeRun(join(tmp, 'no-preds'));
     rmSync(join(noPreds, 'eval', 'original.preds.safetensors'));
-    assert.throws(() => loadRunForCompare(noPreds), /original\.preds\.safetensors is missing/);
+    assert.throws(() => loadRunForCompare(noPreds), /does not give the test size and .*original\.preds\.safetensors, which would, is missing/);
+    const badSize = writeRun(join(tmp, 'bad-size'), { testSize: 10, inSummary: true });
+    writeFileSync(join(badSize, 'summary.json'), readFileSync(join(badSize, 'summary.json'), 'utf8').replace('"testSize":10', '"testSize":2.5'));
+    assert.throws(() => loadRunForCompare(badSize), /"testSize" should be a positive integer, got 2\.5/);
   });
 
   it('prints the comparison, as JSON with --json, and exits 4 with --check when runs differ', () => {
