@@ -32,6 +32,11 @@ export interface Backend {
   // ---- memory ----
   /** Zero-filled storage of n elements. */
   alloc(n: number): Storage;
+  /**
+   * Storage of n elements with unspecified contents (it may hold a dead storage's values), for
+   * the output of a kernel that overwrites every element; saves the zero-fill of `alloc`.
+   */
+  empty(n: number): Storage;
   fromArray(data: ArrayLike<number>): Storage;
   /** Copy out to the host (always a new array). */
   read(s: Storage): Float32Array | Float64Array;

@@ -71,8 +71,8 @@ class BufferPool {
     this.bytes += buf.byteLength;
   }
 
-  /** A zero-filled array of `bytes` bytes, recycled when one of that size is free. */
-  take(bytes: number): FloatArray {
+  /** An array of `bytes` bytes, recycled when one of that size is free; zero-filled unless `zero` is false. */
+  take(bytes: number, zero = true): FloatArray {
     this.sinceGc += bytes;
     if (this.sinceGc >= POOL_GC_BYTES) {
       this.sinceGc = 0;
@@ -84,7 +84,7 @@ class BufferPool {
     if (buf) {
       this.bytes -= bytes;
       arr = new this.Arr(buf);
-      arr.fill(0);
+      if (zero) arr.fill(0);
     } else {
       arr = new this.Arr(bytes / this.Arr.BYTES_PER_ELEMENT);
     }
@@ -118,6 +118,18 @@ export class CpuBackend implements Backend {
   alloc(n: number): Storage {
     const bytes = n * this.Arr.BYTES_PER_ELEMENT;
     return this.pool !== null && bytes >= POOL_MIN_BYTES ? this.pool.take(bytes) : new this.Arr(n);
+  }
+  /**
+   * Fill every `empty` storage with NaN (PDIFF_POISON_EMPTY=1, or set it in a test): a kernel that
+   * leaves an element of its output unwritten then shows up as NaN instead of as stale values.
+   */
+  poisonEmpty = process.env.PDIFF_POISON_EMPTY === '1';
+  /** Like alloc, without zero-filling a recycled buffer (a fresh one is zeros anyway). */
+  empty(n: number): Storage {
+    const bytes = n * this.Arr.BYTES_PER_ELEMENT;
+    const a = this.pool !== null && bytes >= POOL_MIN_BYTES ? this.pool.take(bytes, false) : new this.Arr(n);
+    if (this.poisonEmpty) a.fill(NaN);
+    return a;
   }
   /** Bytes of collected storages waiting for reuse (0 without a pool). */
   get pooledBytes(): number { return this.pool?.pooledBytes ?? 0; }

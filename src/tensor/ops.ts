@@ -10,8 +10,14 @@ import { Tensor, needsGrad, record, shapeSize, scalar } from './tensor.js';
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
+/** A zero-filled output (for kernels that write only part of it: pad, slice's gradient). */
 function out(be: Backend, shape: readonly number[]): Tensor {
   return new Tensor(be.alloc(shapeSize(shape)), shape, be);
+}
+
+/** An output whose every element the next kernel writes: no zero-fill (see Backend.empty). */
+function outFull(be: Backend, shape: readonly number[]): Tensor {
+  return new Tensor(be.empty(shapeSize(shape)), shape, be);
 }
 
 function sameBackend(op: string, ...ts: Array<Tensor | null | undefined>): Backend {
@@ -28,11 +34,11 @@ function sameBackend(op: string, ...ts: Array<Tensor | null | undefined>): Backe
 
 function unaryOp(op: UnaryOp, x: Tensor, alpha = 0, beta = 0): Tensor {
   const be = x.backend;
-  const y = out(be, x.shape);
+  const y = outFull(be, x.shape);
   be.unary(op, x.storage, y.storage, alpha, beta);
   if (needsGrad(x)) {
     record(y, [x], (gy) => {
-      const gx = be.alloc(x.size);
+      const gx = be.empty(x.size);
       be.unaryBackward(op, x.storage, y.storage, gy, gx, alpha, beta);
       return [gx];
     });
@@ -94,7 +100,7 @@ function binaryOp(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor 
   const B = typeof b === 'number' ? scalar(b, be) : b;
   const shape = broadcastShapes(A.shape, B.shape);
   const aS = padShape(A.shape, shape.length), bS = padShape(B.shape, shape.length);
-  const y = out(be, shape);
+  const y = outFull(be, shape);
   be.binary(op, A.storage, aS, B.storage, bS, y.storage, shape);
   if (needsGrad(A, B)) {
     record(y, [A, B], (gy) => {
@@ -178,7 +184,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdim = fals
   const ax = normAxes(axes, x.rank);
   const keep = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
   const final = keepdim ? keep : x.shape.filter((_, i) => !ax.includes(i));
-  const y = out(be, final);
+  const y = outFull(be, final);
   be.sumTo(x.storage, x.shape, y.storage, keep);
   if (needsGrad(x)) record(y, [x], (gy) => [expandTo(be, gy, keep, x.shape)]);
   return y;
@@ -206,18 +212,18 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.rank === 2 && b.rank === 3) throw new ShapeError(`matmul: [m, k] @ [B, k, n] is not supported; got ${fmt(a.shape)} @ ${fmt(b.shape)}`);
   const batch = Math.max(batchA, batchB);
   const shape = a.rank === 3 ? [batch, m, n] : [m, n];
-  const y = out(be, shape);
+  const y = outFull(be, shape);
   be.matmul(a.storage, b.storage, y.storage, batch, m, n, k, false, false, a.rank === 3, b.rank === 3, false);
   if (needsGrad(a, b)) {
     record(y, [a, b], (gy) => {
       let ga: Storage | null = null, gb: Storage | null = null;
       if (a.requiresGrad) {
-        ga = be.alloc(a.size);
+        ga = be.empty(a.size);
         // dA = dY B^T
         be.matmul(gy, b.storage, ga, batch, m, k, n, false, true, true, b.rank === 3, false);
       }
       if (b.requiresGrad) {
-        gb = be.alloc(b.size);
+        gb = be.empty(b.size);
         if (b.rank === 3) be.matmul(a.storage, gy, gb, batch, k, n, m, true, false, true, true, false);
         // shared B: dB = sum_i A_i^T dY_i = A_flat^T dY_flat
         else be.matmul(a.storage, gy, gb, 1, k, n, batch * m, true, false, false, false, false);
@@ -237,14 +243,14 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   if (b && (b.rank !== 1 || b.shape[0] !== outF)) throw new ShapeError(`linear: bias ${fmt(b.shape)} does not fit ${outF} outputs`);
   const rows = x.size / inF;
   const shape = [...x.shape.slice(0, -1), outF];
-  const y = out(be, shape);
+  const y = outFull(be, shape);
   be.matmul(x.storage, w.storage, y.storage, 1, rows, outF, inF, false, true, false, false, false);
   if (b) be.binary('add', y.storage, [rows, outF], b.storage, [1, outF], y.storage, [rows, outF]);
   if (needsGrad(x, w, b)) {
     record(y, [x, w, b], (gy) => {
       let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
-      if (x.requiresGrad) { gx = be.alloc(x.size); be.matmul(gy, w.storage, gx, 1, rows, inF, outF, false, false, false, false, false); }
-      if (w.requiresGrad) { gw = be.alloc(w.size); be.matmul(gy, x.storage, gw, 1, outF, inF, rows, true, false, false, false, false); }
+      if (x.requiresGrad) { gx = be.empty(x.size); be.matmul(gy, w.storage, gx, 1, rows, inF, outF, false, false, false, false, false); }
+      if (w.requiresGrad) { gw = be.empty(w.size); be.matmul(gy, x.storage, gw, 1, outF, inF, rows, true, false, false, false, false); }
       if (b && b.requiresGrad) { gb = be.alloc(outF); be.sumTo(gy, [rows, outF], gb, [1, outF]); }
       return [gx, gw, gb];
     });
@@ -266,13 +272,13 @@ const pair = (v: number | [number, number] | undefined, d: number): [number, num
 
 function convCore(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom, yShape: number[], biasShape: number[]): Tensor {
   const be = sameBackend('conv', x, w, b);
-  const y = out(be, yShape);
+  const y = outFull(be, yShape);
   be.conv2dForward(x.storage, w.storage, b ? b.storage : null, y.storage, g);
   if (needsGrad(x, w, b)) {
     record(y, [x, w, b], (gy) => {
       let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
-      if (x.requiresGrad) { gx = be.alloc(x.size); be.conv2dBackwardData(gy, w.storage, gx, g); }
-      if (w.requiresGrad) { gw = be.alloc(w.size); be.conv2dBackwardWeight(gy, x.storage, gw, g); }
+      if (x.requiresGrad) { gx = be.empty(x.size); be.conv2dBackwardData(gy, w.storage, gx, g); }
+      if (w.requiresGrad) { gw = be.empty(w.size); be.conv2dBackwardWeight(gy, x.storage, gw, g); }
       if (b && b.requiresGrad) { gb = be.alloc(b.size); be.sumTo(gy, yShape, gb, biasShape); }
       return [gx, gw, gb];
     });
@@ -323,14 +329,14 @@ export function convTranspose1d(x: Tensor, w: Tensor, b: Tensor | null, args: { 
   // The conv that maps [N, Cout, Lout] -> [N, Cin, Lin] with weight [Cin, Cout, 1, k].
   const g: Conv2dGeom = { n, c: cout, h: 1, w: lout, o: cin, kh: 1, kw: k, sh: 1, sw: s, ph: 0, pw: p, oh: 1, ow: lin };
   const yShape = [n, cout, lout];
-  const y = out(be, yShape);
+  const y = outFull(be, yShape);
   be.conv2dBackwardData(x.storage, w.storage, y.storage, g);
   if (b) be.binary('add', y.storage, yShape, b.storage, [1, cout, 1], y.storage, yShape);
   if (needsGrad(x, w, b)) {
     record(y, [x, w, b], (gy) => {
       let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
-      if (x.requiresGrad) { gx = be.alloc(x.size); be.conv2dForward(gy, w.storage, null, gx, g); }
-      if (w.requiresGrad) { gw = be.alloc(w.size); be.conv2dBackwardWeight(x.storage, gy, gw, g); }
+      if (x.requiresGrad) { gx = be.empty(x.size); be.conv2dForward(gy, w.storage, null, gx, g); }
+      if (w.requiresGrad) { gw = be.empty(w.size); be.conv2dBackwardWeight(x.storage, gy, gw, g); }
       if (b && b.requiresGrad) { gb = be.alloc(cout); be.sumTo(gy, yShape, gb, [1, cout, 1]); }
       return [gx, gw, gb];
     });
@@ -356,18 +362,18 @@ function poolGeom(x: Tensor, args: Pool2dArgs, op: string): Pool2dGeom {
 export function maxPool2d(x: Tensor, args: Pool2dArgs): Tensor {
   const be = x.backend;
   const g = poolGeom(x, args, 'maxPool2d');
-  const y = out(be, [g.n, g.c, g.oh, g.ow]);
+  const y = outFull(be, [g.n, g.c, g.oh, g.ow]);
   const argmax = be.maxPool2dForward(x.storage, y.storage, g);
-  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.alloc(x.size); be.maxPool2dBackward(gy, argmax, gx, g); return [gx]; });
+  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.empty(x.size); be.maxPool2dBackward(gy, argmax, gx, g); return [gx]; });
   return y;
 }
 
 export function avgPool2d(x: Tensor, args: Pool2dArgs): Tensor {
   const be = x.backend;
   const g = poolGeom(x, args, 'avgPool2d');
-  const y = out(be, [g.n, g.c, g.oh, g.ow]);
+  const y = outFull(be, [g.n, g.c, g.oh, g.ow]);
   be.avgPool2dForward(x.storage, y.storage, g);
-  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.alloc(x.size); be.avgPool2dBackward(gy, gx, g); return [gx]; });
+  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.empty(x.size); be.avgPool2dBackward(gy, gx, g); return [gx]; });
   return y;
 }
 
@@ -395,7 +401,7 @@ export function batchNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
     if (t && t.size !== c) throw new ShapeError(`batchNorm: ${nm} ${fmt(t.shape)} does not fit ${c} channels of input ${fmt(x.shape)}`);
   }
   const eps = args.eps ?? 1e-5;
-  const y = out(be, x.shape);
+  const y = outFull(be, x.shape);
   if (args.training) {
     if (n * s <= 1) throw new ShapeError(`batchNorm: training mode needs more than one value per channel, got input ${fmt(x.shape)}`);
     const mean = be.alloc(c), invstd = be.alloc(c), varB = be.alloc(c);
@@ -403,7 +409,7 @@ export function batchNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
     if (runMean && runVar) be.batchNormUpdateRunning(runMean.storage, runVar.storage, mean, varB, args.momentum ?? 0.1, n * s);
     if (needsGrad(x, gamma, beta)) {
       record(y, [x, gamma, beta], (gy) => {
-        const gx = x.requiresGrad ? be.alloc(x.size) : null;
+        const gx = x.requiresGrad ? be.empty(x.size) : null;
         const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
         const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
         be.batchNormTrainBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, gx, gg, gb);
@@ -415,7 +421,7 @@ export function batchNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
     be.batchNormEvalForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, runMean.storage, runVar.storage, n, c, s, eps, y.storage);
     if (needsGrad(x, gamma, beta)) {
       record(y, [x, gamma, beta], (gy) => {
-        const gx = x.requiresGrad ? be.alloc(x.size) : null;
+        const gx = x.requiresGrad ? be.empty(x.size) : null;
         const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
         const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
         be.batchNormEvalBackward(gy, x.storage, gamma?.storage ?? null, runMean.storage, runVar.storage, n, c, s, eps, gx, gg, gb);
@@ -432,12 +438,12 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   const d = x.shape[x.rank - 1]!;
   if (gamma && gamma.size !== d) throw new ShapeError(`layerNorm: weight ${fmt(gamma.shape)} does not fit last axis ${d} of ${fmt(x.shape)}`);
   const rows = x.size / d;
-  const y = out(be, x.shape);
+  const y = outFull(be, x.shape);
   const mean = be.alloc(rows), invstd = be.alloc(rows);
   be.layerNormForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, rows, d, eps, y.storage, mean, invstd);
   if (needsGrad(x, gamma, beta)) {
     record(y, [x, gamma, beta], (gy) => {
-      const gx = x.requiresGrad ? be.alloc(x.size) : null;
+      const gx = x.requiresGrad ? be.empty(x.size) : null;
       const gg = gamma && gamma.requiresGrad ? be.alloc(d) : null;
       const gb = beta && beta.requiresGrad ? be.alloc(d) : null;
       be.layerNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, rows, d, gx, gg, gb);
@@ -453,12 +459,12 @@ export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta:
   const n = x.shape[0]!, c = x.shape[1]!, s = x.size / (n * c);
   if (c % groups !== 0) throw new ShapeError(`groupNorm: ${c} channels do not split into ${groups} groups`);
   if (gamma && gamma.size !== c) throw new ShapeError(`groupNorm: weight ${fmt(gamma.shape)} does not fit ${c} channels`);
-  const y = out(be, x.shape);
+  const y = outFull(be, x.shape);
   const mean = be.alloc(n * groups), invstd = be.alloc(n * groups);
   be.groupNormForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, n, c, s, groups, eps, y.storage, mean, invstd);
   if (needsGrad(x, gamma, beta)) {
     record(y, [x, gamma, beta], (gy) => {
-      const gx = x.requiresGrad ? be.alloc(x.size) : null;
+      const gx = x.requiresGrad ? be.empty(x.size) : null;
       const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
       const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
       be.groupNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, groups, gx, gg, gb);
@@ -490,12 +496,12 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) throw new ShapeError(`permute: ${fmt(perm)} is not a permutation of the axes of ${fmt(x.shape)}`);
   const be = x.backend;
   const shape = perm.map((p) => x.shape[p]!);
-  const y = out(be, shape);
+  const y = outFull(be, shape);
   be.permute(x.storage, x.shape, perm, y.storage);
   if (needsGrad(x)) {
     const inv = new Array<number>(perm.length);
     perm.forEach((p, i) => { inv[p] = i; });
-    record(y, [x], (gy) => { const gx = be.alloc(x.size); be.permute(gy, shape, inv, gx); return [gx]; });
+    record(y, [x], (gy) => { const gx = be.empty(x.size); be.permute(gy, shape, inv, gx); return [gx]; });
   }
   return y;
 }
@@ -576,9 +582,9 @@ function lastAxis(x: Tensor): [number, number] {
 function softmaxImpl(x: Tensor, logMode: boolean): Tensor {
   const be = x.backend;
   const [rows, cols] = lastAxis(x);
-  const y = out(be, x.shape);
+  const y = outFull(be, x.shape);
   be.softmax(x.storage, y.storage, rows, cols, logMode);
-  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.alloc(x.size); be.softmaxBackward(y.storage, gy, gx, rows, cols, logMode); return [gx]; });
+  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.empty(x.size); be.softmaxBackward(y.storage, gy, gx, rows, cols, logMode); return [gx]; });
   return y;
 }
 

@@ -74,6 +74,20 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     });
   }
 
+  it('every op writes each element of its empty() outputs (they start as NaN with poisonEmpty)', () => {
+    const g = gpu as WebgpuBackend;
+    g.poisonEmpty = true;
+    try {
+      assert.ok(Number.isNaN(gpu.read(gpu.empty(3))[1]!));
+      for (const c of CASES) {
+        const a = runOn(gpu, c, 11), b = runOn(js, c, 11);
+        a.forEach((arr, i) => assertClose(`${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`} (poisoned empty)`, arr, b[i]!));
+      }
+    } finally {
+      g.poisonEmpty = false;
+    }
+  });
+
   it('memory: alloc, fromArray, read, write, fill, clone', () => {
     const z = gpu.alloc(40);
     assert.deepEqual(Array.from(gpu.read(z)), new Array(40).fill(0));

@@ -213,6 +213,15 @@ export class WebgpuBackend implements Backend {
     if (n <= KNOWN_MAX) this.known.set(s.id, new Float32Array(n));
     return s;
   }
+  /** Fill every `empty` storage with NaN (PDIFF_POISON_EMPTY=1): see CpuBackend.poisonEmpty. */
+  poisonEmpty = process.env.PDIFF_POISON_EMPTY === '1';
+  /** No clear pass on the device (a fresh GPU buffer is zeros anyway; a pooled one keeps old values). */
+  empty(n: number): Storage {
+    const s = this.handle(n);
+    this.push(['alloc', [s.id, n, false]]);
+    if (this.poisonEmpty) this.fill(s, NaN);
+    return s;
+  }
   fromArray(data: ArrayLike<number>): Storage {
     const arr = Float32Array.from(data);
     const s = this.handle(arr.length);

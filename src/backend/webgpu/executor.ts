@@ -60,7 +60,7 @@ export class Executor implements DeviceOps {
 
   // ------------------------------------------------------------------ memory
 
-  alloc(id: number, n: number): void { this.g.alloc(id, n, true); this.lens.set(id, n); }
+  alloc(id: number, n: number, zero = true): void { this.g.alloc(id, n, zero); this.lens.set(id, n); }
   upload(id: number, data: Float32Array | Int32Array): void {
     const b = this.g.alloc(id, data.length, false);
     this.lens.set(id, data.length);

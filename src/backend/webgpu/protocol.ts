@@ -31,7 +31,8 @@ type Shape = readonly number[];
 /** The device-side operations; the worker implements them (executor.ts). */
 export interface DeviceOps {
   // memory
-  alloc(id: Id, n: number): void;
+  /** A device buffer of n values: zeros, or (zero = false) whatever the pooled buffer held. */
+  alloc(id: Id, n: number, zero?: boolean): void;
   upload(id: Id, data: Float32Array | Int32Array): void;
   write(id: Id, offset: number, data: Float32Array): void;
   free(id: Id): void;
