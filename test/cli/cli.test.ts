@@ -1,21 +1,14 @@
 /** The CLI's exit codes, config errors, inspect output and help texts. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { pdiff, root } from '../helpers/cli.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'pdiff-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-function pdiff(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, PDIFF_QUIET_BACKEND: '1' }, timeout: 60_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('pdiff CLI', () => {
   it('rejects an unknown config key with exit code 2 and a suggestion', () => {

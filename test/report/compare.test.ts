@@ -1,14 +1,13 @@
 /** `pdiff compare`: the noise model, the verdicts, bad run folders, and the CLI's exit codes. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { compareRuns, loadRunForCompare, renderComparison, type RunForCompare } from '../../src/report/compare.js';
 import { writeSafetensors } from '../../src/zoo/safetensors.js';
+import { pdiff } from '../helpers/cli.js';
 
-const root = new URL('../..', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'pdiff-compare-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -85,12 +84,6 @@ function writeRun(dir: string, opts: { genMean?: number; backend?: string; testS
   return dir;
 }
 
-function pdiff(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, PDIFF_QUIET_BACKEND: '1' }, timeout: 60_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('loadRunForCompare and pdiff compare', () => {
   it('reads a run folder: groups, base, config and the test size (summary.json, or the predictions file of older runs)', () => {
