@@ -1,7 +1,8 @@
 /**
  * Engine benchmark: one training step of the SPEC's cnn-s (batch 128, 1x28x28, forward + backward +
  * AdamW), of the parameter autoencoder at its default batch, and of the latent denoiser; sgemm
- * GFLOP/s; and, where PyTorch is importable, the same steps in PyTorch (2 threads) with ratios.
+ * GFLOP/s; the fixed cost of one small op (small_op_us); and, where PyTorch is importable, the same
+ * steps in PyTorch (2 threads) with ratios.
  */
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../src/backend/backend.js';
@@ -87,6 +88,24 @@ export function deviceSgemmGflops(be: Backend, n: number, reps: number): number 
   return (2 * n * n * n * reps) / (ms / 1000) / 1e9;
 }
 
+/**
+ * Microseconds per elementwise op on a 4-element tensor (k pairs of add + mul, one read at the
+ * end; best of 3): the fixed cost of one op, which bounds a step of small networks on a device
+ * backend (command queueing, the worker, bind groups, the dispatch).
+ */
+export function smallOpUs(be: Backend, k = 5000): number {
+  const x = new Tensor(be.fromArray(new Float32Array(4).fill(1)), [4], be);
+  const run = (n: number): number => {
+    let y = x;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) y = ops.mulScalar(ops.addScalar(y, 1), 0.5);
+    y.toArray();
+    return performance.now() - t0;
+  };
+  run(200);
+  return (Math.min(run(k), run(k), run(k)) * 1000) / (2 * k);
+}
+
 /** Timed steps per measurement: BENCH_STEPS (default 20; e.g. 3 on a software adapter). */
 const STEPS = Number(process.env.BENCH_STEPS) || 20;
 
@@ -97,6 +116,7 @@ export async function benchEngine(opts: { backend?: string; torch?: boolean } = 
   out.ae_train_step_ms = round(aeStepMs(be, { L: 192, channels: [16, 32, 64, 64, 16], latent: 64, batch: 50 }, STEPS));
   out.ae_whole_train_step_ms = round(aeStepMs(be, { L: 24064, channels: [8, 16, 32, 32, 16], latent: 128, batch: 16 }, Math.min(5, STEPS)));
   out.ddpm_train_step_ms = round(ddpmStepMs(be, STEPS));
+  out.small_op_us = round(smallOpUs(be), 2);
   const device = be.name !== 'js' && be.name !== 'blas';
   if (device) {
     // a GPU needs a large product to fill it; BENCH_SGEMM_N shrinks it on a software adapter
@@ -117,7 +137,7 @@ export async function benchEngine(opts: { backend?: string; torch?: boolean } = 
     if (t) {
       out.torch_version = String(t.torch_version);
       out.torch_device = String(t.device ?? 'cpu');
-      for (const k of ['cnn_s_train_step_ms', 'ae_train_step_ms', 'ae_whole_train_step_ms', 'ddpm_train_step_ms', 'sgemm_gflops']) {
+      for (const k of ['cnn_s_train_step_ms', 'ae_train_step_ms', 'ae_whole_train_step_ms', 'ddpm_train_step_ms', 'sgemm_gflops', 'small_op_us']) {
         const tv = Number(t[k]);
         out[`torch_${k}`] = round(tv);
         const mine = Number(out[k]);

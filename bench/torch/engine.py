@@ -6,7 +6,7 @@
 
 Prints ONE JSON line on stdout:
   {"torch_version", "torch_threads", "cnn_s_train_step_ms", "ae_train_step_ms",
-   "ae_whole_train_step_ms", "ddpm_train_step_ms", "sgemm_gflops", "steps", "warmup"}
+   "ae_whole_train_step_ms", "ddpm_train_step_ms", "sgemm_gflops", "small_op_us", "steps", "warmup"}
 Each *_train_step_ms is the median over --steps steps after --warmup of:
 forward + loss + backward + AdamW step (zero_grad included), models in train mode.
 On CUDA (--device cuda, or auto when a GPU is visible) every timed call ends with
@@ -93,6 +93,22 @@ def bench_ddpm(steps, warmup, d=64, batch=50, k=200):
     return timed_ms(step, steps, warmup)
 
 
+def bench_small_op(k=5000):
+    """Microseconds per elementwise op on a 4-element tensor: the fixed cost of one op (on CUDA
+    a kernel launch), as pdiff's small_op_us; k pairs of add + mul, one sync at the end."""
+    x = torch.ones(4, device=DEV)
+
+    def run(n):
+        y = x
+        t0 = time.perf_counter()
+        for _ in range(n):
+            y = (y + 1.0) * 0.5
+        y.cpu()
+        return time.perf_counter() - t0
+    run(200)
+    return min(run(k) for _ in range(3)) / (2 * k) * 1e6
+
+
 def bench_sgemm(n=512, reps=30):
     a, b = torch.randn(n, n, device=DEV), torch.randn(n, n, device=DEV)
     if DEV.type == "cuda":
@@ -105,8 +121,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--only", default="cnn_s,ae,ae_whole,ddpm,sgemm",
-                    help="comma-separated subset of cnn_s,ae,ae_whole,ddpm,sgemm")
+    ap.add_argument("--only", default="cnn_s,ae,ae_whole,ddpm,sgemm,small_op",
+                    help="comma-separated subset of cnn_s,ae,ae_whole,ddpm,sgemm,small_op")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the baseline uses 2)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
                     help="where to run (auto: cuda when torch sees a GPU, else cpu)")
@@ -123,7 +139,7 @@ def main():
     rec["device"] = want if want == "cpu" else f"cuda ({torch.cuda.get_device_name(0)})"
     rec.update({"steps": args.steps, "warmup": args.warmup})
     todo = [s.strip() for s in args.only.split(",") if s.strip()]
-    known = {"cnn_s", "ae", "ae_whole", "ddpm", "sgemm"}
+    known = {"cnn_s", "ae", "ae_whole", "ddpm", "sgemm", "small_op"}
     bad = [s for s in todo if s not in known]
     if bad:
         ap.error(f"--only: unknown {bad}, expected some of {sorted(known)}")
@@ -140,6 +156,9 @@ def main():
     if "ddpm" in todo:
         rec["ddpm_train_step_ms"] = bench_ddpm(args.steps, args.warmup)
         log(f"ddpm_train_step_ms {rec['ddpm_train_step_ms']:.2f}")
+    if "small_op" in todo:
+        rec["small_op_us"] = bench_small_op()
+        log(f"small_op_us {rec['small_op_us']:.2f}")
     if "sgemm" in todo:
         rec["sgemm_gflops"] = bench_sgemm(args.sgemm_size)
         log(f"sgemm_gflops {rec['sgemm_gflops']:.1f}")
