@@ -101,10 +101,12 @@ program.command('compare')
   .option('--json', 'print JSON', false)
   .option('--check', 'exit with status 4 when a difference exceeds 3 sigma', false)
   .addHelpText('after', `
-Noise per row: a group mean is judged against sqrt(sA^2/nA + sB^2/nB + 2q), test@best-val against
-sqrt(sA^2 + sB^2 + 2q), the base model against sqrt(2q), where s is the group's test std and
-q = p(1-p)/N the test-set sampling variance of one model's accuracy. |z| <= 2: same, <= 3: close,
-above: differs. Example: pdiff run -o runs/cpu && pdiff run --backend webgpu -o runs/gpu && pdiff compare runs/cpu runs/gpu`)
+Noise per row: a group mean is judged against sqrt(sA^2/nA + sB^2/nB + q), test@best-val against
+sqrt(sA^2 + sB^2 + q), the base model against sqrt(q); s is the group's test std, q the test-set
+sampling variance of an accuracy difference: 100^2 r/N, with r the fraction of the N test examples
+where paired members of A and B predict differently (from eval/<group>.preds.safetensors), or,
+without those files, 2 100^2 p(1-p)/N. |z| <= 2: same, <= 3: close, above: differs.
+Example: pdiff run -o runs/cpu && pdiff run --backend webgpu -o runs/gpu && pdiff compare runs/cpu runs/gpu`)
   .action((a: string, b: string, o: { json: boolean; check: boolean }) => {
     const c = compareRuns(loadRunForCompare(a), loadRunForCompare(b));
     console.log(o.json ? JSON.stringify(c) : renderComparison(c));

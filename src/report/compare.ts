@@ -3,19 +3,24 @@
  * difference measured in units of the noise expected between two runs that differ only by
  * chance (another seed, another backend's summation order).
  *
- * Noise model, per row (accuracies in percent, N test examples, p the pooled accuracy):
- *   test-set sampling of one model's accuracy: q = 100^2 p (1 - p) / N
- *   group mean:       sigma = sqrt(sA^2 / nA + sB^2 / nB + 2 q)   (member spread + test sampling)
- *   single model:     sigma = sqrt(2 q)                           (base model, n = 1 groups)
- *   test@best-val:    sigma = sqrt(sA^2 + sB^2 + 2 q)             (the pick is one member: its spread counts whole)
- * The 2q term is conservative: two models of one base disagree on fewer examples than two
- * independent ones. A row is "same" within 2 sigma, "close" within 3, "differs" beyond.
+ * Noise model, per row (accuracies in percent, N test examples):
+ *   group mean:       sigma = sqrt(sA^2 / nA + sB^2 / nB + q)   (member spread + test sampling)
+ *   test@best-val:    sigma = sqrt(sA^2 + sB^2 + q)             (the pick is one member: its spread counts whole)
+ *   single model:     sigma = sqrt(q)                           (base model, n = 1 groups)
+ * q is the test-set sampling variance of the accuracy difference of a model of A and a model of
+ * B. Paired (both runs have the group's test predictions, eval/<group>.preds.safetensors):
+ * q = 100^2 r / N with r the fraction of test examples on which member i of A and member i of B
+ * predict differently (up to 50 pairs; the base model uses the originals' r). Two models' accuracies
+ * can differ only on examples where their predictions do, so this bounds the variance without
+ * the labels (McNemar: (b + c) / N^2 <= r / N). Without the predictions: q = 2 100^2 p (1 - p) / N,
+ * p the pooled accuracy, which treats the two models as independent (looser).
+ * A row is "same" within 2 sigma, "close" within 3, "differs" beyond.
  * Novelty (NN-L2, IoU-max) is shown, not judged: it has no such noise model.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, PdiffError } from '../util/errors.js';
-import { readSafetensorsHeader } from '../zoo/safetensors.js';
+import { readSafetensors, readSafetensorsHeader } from '../zoo/safetensors.js';
 
 /** What one run contributes to a comparison (read from its folder by {@link loadRunForCompare}). */
 export interface RunForCompare {
@@ -33,6 +38,8 @@ export interface RunForCompare {
   testSize: number;
   /** The run's resolved config (config.json), for the list of settings that differ. */
   config: Record<string, unknown>;
+  /** A group's test predictions [n, testSize] (class indices), or null where they are not stored. */
+  preds?: (group: string) => { n: number; data: Float32Array } | null;
 }
 
 export type CompareVerdict = 'same' | 'close' | 'differs';
@@ -51,6 +58,8 @@ export interface CompareRow {
   /** |delta| / sigma. */
   z: number;
   verdict: CompareVerdict;
+  /** How the test-sampling term was had: from paired predictions, or the independent-models bound. */
+  noise: 'paired' | 'binomial';
 }
 
 export interface RunComparison {
@@ -62,6 +71,8 @@ export interface RunComparison {
   rows: CompareRow[];
   /** Groups present in only one run. */
   onlyIn: { a: string[]; b: string[] };
+  /** Per group: fraction of test examples where paired members of A and B predict differently. */
+  disagreement: Record<string, number>;
   /** Novelty side by side (not judged). */
   novelty: Array<{ group: string; nnL2: [number | null, number | null]; iouMax: [number | null, number | null] }>;
   /** True when no row differs by more than 3 sigma. */
@@ -121,12 +132,23 @@ export function loadRunForCompare(dir: string): RunForCompare {
     testSize = preds.shape[1]!;
   }
   if (!Number.isInteger(testSize) || testSize < 1) fail(sFile, `"testSize" should be a positive integer, got ${testSize}`);
+  const N = testSize;
+  const preds = (group: string): { n: number; data: Float32Array } | null => {
+    const f = join(dir, 'eval', `${group}.preds.safetensors`);
+    if (!existsSync(f)) return null;
+    const t = readSafetensors(f).tensors.get('test_preds');
+    if (!t || t.shape.length !== 2 || t.shape[1] !== N || !(t.data instanceof Float32Array)) {
+      fail(f, `expected an F32 tensor "test_preds" of shape [n, ${N}] (the run's test size), got ${t ? `${t.dtype} [${t.shape.join(', ')}]` : 'none'}`);
+    }
+    return { n: t.shape[0]!, data: t.data };
+  };
   return {
     dir,
     base: { val: num(s.base.val, sFile, 'base.val'), test: num(s.base.test, sFile, 'base.test') },
     groups,
     testSize,
     config,
+    preds,
   };
 }
 
@@ -136,6 +158,25 @@ function flatten(v: unknown, prefix: string, out: Map<string, unknown>): void {
   } else {
     out.set(prefix, v);
   }
+}
+
+/** Pairs compared per group for the disagreement rate. */
+const MAX_PAIRS = 50;
+
+/**
+ * Fraction of the N examples on which member i of A and member i of B predict differently, over
+ * up to MAX_PAIRS pairs spread evenly over the members.
+ */
+export function disagreementRate(a: { n: number; data: Float32Array }, b: { n: number; data: Float32Array }, N: number): number {
+  const m = Math.min(a.n, b.n);
+  const pairs = Math.min(m, MAX_PAIRS);
+  let d = 0;
+  for (let p = 0; p < pairs; p++) {
+    const i = pairs === 1 ? 0 : Math.round((p * (m - 1)) / (pairs - 1));
+    const ra = a.data.subarray(i * N, (i + 1) * N), rb = b.data.subarray(i * N, (i + 1) * N);
+    for (let j = 0; j < N; j++) if (ra[j] !== rb[j]) d++;
+  }
+  return d / (pairs * N);
 }
 
 function verdictOf(z: number): CompareVerdict {
@@ -148,26 +189,34 @@ export function compareRuns(a: RunForCompare, b: RunForCompare): RunComparison {
     throw new PdiffError(`the runs were evaluated on different test sets (${a.dir}: ${a.testSize} examples, ${b.dir}: ${b.testSize}); their accuracies are not comparable`);
   }
   const N = a.testSize;
-  const q = (pa: number, pb: number): number => {
-    const p = Math.min(Math.max((pa + pb) / 200, 0), 1);
-    return (1e4 * p * (1 - p)) / N;
-  };
-  const row = (group: string, metric: string, va: number, vb: number, variance: number): CompareRow => {
-    const delta = vb - va;
-    const sigma = Math.sqrt(Math.max(variance, 1e-12));
-    const z = Math.abs(delta) / sigma;
-    return { group, metric, a: va, b: vb, delta, sigma, z, verdict: verdictOf(z) };
-  };
-  const rows: CompareRow[] = [row('base', 'test', a.base.test, b.base.test, 2 * q(a.base.test, b.base.test))];
   const byName = new Map(b.groups.map((g) => [g.name, g]));
+  const disagreement: Record<string, number> = {};
+  for (const ga of a.groups) {
+    if (!byName.has(ga.name)) continue;
+    const pa = a.preds?.(ga.name) ?? null, pb = pa ? b.preds?.(ga.name) ?? null : null;
+    if (pa && pb) disagreement[ga.name] = disagreementRate(pa, pb, N);
+  }
+  /** Test-sampling variance of an accuracy difference (percent^2): paired where the group's r is known. */
+  const q = (group: string, pa: number, pb: number): { v: number; noise: CompareRow['noise'] } => {
+    const r = disagreement[group];
+    if (r !== undefined) return { v: (1e4 * r) / N, noise: 'paired' };
+    const p = Math.min(Math.max((pa + pb) / 200, 0), 1);
+    return { v: (2e4 * p * (1 - p)) / N, noise: 'binomial' };
+  };
+  const row = (group: string, metric: string, va: number, vb: number, spread: number, t: { v: number; noise: CompareRow['noise'] }): CompareRow => {
+    const delta = vb - va;
+    const sigma = Math.sqrt(Math.max(spread + t.v, 1e-12));
+    const z = Math.abs(delta) / sigma;
+    return { group, metric, a: va, b: vb, delta, sigma, z, verdict: verdictOf(z), noise: t.noise };
+  };
+  const rows: CompareRow[] = [row('base', 'test', a.base.test, b.base.test, 0, q('original', a.base.test, b.base.test))];
   const novelty: RunComparison['novelty'] = [];
   for (const ga of a.groups) {
     const gb = byName.get(ga.name);
     if (!gb) continue;
-    const qm = 2 * q(ga.test.mean, gb.test.mean);
-    rows.push(row(ga.name, 'test mean', ga.test.mean, gb.test.mean, ga.test.std ** 2 / ga.n + gb.test.std ** 2 / gb.n + qm));
+    rows.push(row(ga.name, 'test mean', ga.test.mean, gb.test.mean, ga.test.std ** 2 / ga.n + gb.test.std ** 2 / gb.n, q(ga.name, ga.test.mean, gb.test.mean)));
     if (ga.n > 1 || gb.n > 1) {
-      rows.push(row(ga.name, 'test@best-val', ga.testAtBestVal, gb.testAtBestVal, ga.test.std ** 2 + gb.test.std ** 2 + 2 * q(ga.testAtBestVal, gb.testAtBestVal)));
+      rows.push(row(ga.name, 'test@best-val', ga.testAtBestVal, gb.testAtBestVal, ga.test.std ** 2 + gb.test.std ** 2, q(ga.name, ga.testAtBestVal, gb.testAtBestVal)));
     }
     if (ga.nnL2 !== undefined || gb.nnL2 !== undefined || ga.iouMax !== undefined || gb.iouMax !== undefined) {
       novelty.push({ group: ga.name, nnL2: [ga.nnL2 ?? null, gb.nnL2 ?? null], iouMax: [ga.iouMax ?? null, gb.iouMax ?? null] });
@@ -189,6 +238,7 @@ export function compareRuns(a: RunForCompare, b: RunForCompare): RunComparison {
     testSize: N,
     configDiff,
     rows,
+    disagreement,
     onlyIn: { a: a.groups.filter((g) => !byName.has(g.name)).map((g) => g.name), b: b.groups.filter((g) => !namesA.has(g.name)).map((g) => g.name) },
     novelty,
     equivalent: rows.every((r) => r.verdict !== 'differs'),
@@ -206,9 +256,11 @@ export function renderComparison(c: RunComparison): string {
   } else {
     lines.push('', 'settings: identical (apart from the run folder)');
   }
-  lines.push('', `${'group'.padEnd(14)} ${'metric'.padEnd(14)} ${'A'.padStart(7)} ${'B'.padStart(7)} ${'B-A'.padStart(7)} ${'sigma'.padStart(6)} ${'|z|'.padStart(5)}  verdict`);
+  lines.push('', `${'group'.padEnd(14)} ${'metric'.padEnd(14)} ${'A'.padStart(7)} ${'B'.padStart(7)} ${'B-A'.padStart(7)} ${'sigma'.padStart(6)} ${'|z|'.padStart(5)}  ${'verdict'.padEnd(8)} noise`);
   for (const r of c.rows) {
-    lines.push(`${r.group.padEnd(14)} ${r.metric.padEnd(14)} ${f2(r.a).padStart(7)} ${f2(r.b).padStart(7)} ${sign(r.delta).padStart(7)} ${f2(r.sigma).padStart(6)} ${r.z.toFixed(1).padStart(5)}  ${r.verdict}`);
+    const d = c.disagreement[r.group === 'base' ? 'original' : r.group];
+    const how = r.noise === 'paired' ? `paired (${(100 * d!).toFixed(1)} % disagree)` : 'binomial bound';
+    lines.push(`${r.group.padEnd(14)} ${r.metric.padEnd(14)} ${f2(r.a).padStart(7)} ${f2(r.b).padStart(7)} ${sign(r.delta).padStart(7)} ${f2(r.sigma).padStart(6)} ${r.z.toFixed(1).padStart(5)}  ${r.verdict.padEnd(8)} ${how}`);
   }
   if (c.novelty.length) {
     const o = (v: number | null, d: number): string => (v === null ? '-' : v.toFixed(d));

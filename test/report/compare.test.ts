@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { compareRuns, loadRunForCompare, renderComparison, type RunForCompare } from '../../src/report/compare.js';
+import { compareRuns, disagreementRate, loadRunForCompare, renderComparison, type RunForCompare } from '../../src/report/compare.js';
 import { writeSafetensors } from '../../src/zoo/safetensors.js';
 import { pdiff } from '../helpers/cli.js';
 
@@ -62,6 +62,38 @@ describe('compareRuns', () => {
     assert.match(renderComparison(far), /NOT equivalent: generated test mean \(\|z\| 3\.\d\)/);
   });
 
+  it('pairs the runs\' test predictions where both have them: q = 100^2 r / N', () => {
+    const N = 1000;
+    // member i of A and of B disagree on 10 * (i + 1) examples: r = mean(10, 20, 30) / 1000 = 0.02
+    const predsA = new Float32Array(3 * N), predsB = new Float32Array(3 * N);
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 10 * (i + 1); j++) predsB[i * N + j] = 1;
+    const withPreds = (r: RunForCompare, data: Float32Array): RunForCompare =>
+      ({ ...r, testSize: N, preds: (g) => (g === 'original' ? { n: 3, data } : null) });
+    const a = withPreds(run('A', [group('original', 3, 88, 0.3, 88.2), group('generated', 3, 88, 0.3, 88.2)], {}), predsA);
+    const b = withPreds(run('B', [group('original', 3, 88.2, 0.3, 88.4), group('generated', 3, 88.2, 0.3, 88.4)], {}), predsB);
+    const c = compareRuns(a, b);
+    assert.ok(Math.abs(c.disagreement.original! - 0.02) < 1e-12);
+    assert.equal(c.disagreement.generated, undefined);
+    const get = (g: string, m: string) => c.rows.find((r) => r.group === g && r.metric === m)!;
+    assert.equal(get('original', 'test mean').noise, 'paired');
+    assert.ok(Math.abs(get('original', 'test mean').sigma - Math.sqrt(0.09 / 3 + 0.09 / 3 + (1e4 * 0.02) / N)) < 1e-9);
+    assert.ok(Math.abs(get('base', 'test').sigma - Math.sqrt((1e4 * 0.02) / N)) < 1e-9, 'the base model uses the originals\' r');
+    // without predictions for a group, the independent-models bound
+    const gen = get('generated', 'test mean');
+    assert.equal(gen.noise, 'binomial');
+    assert.ok(Math.abs(gen.sigma - Math.sqrt(0.09 / 3 + 0.09 / 3 + (2e4 * 0.881 * 0.119) / N)) < 1e-9);
+    assert.match(renderComparison(c), /paired \(2\.0 % disagree\)[\s\S]*binomial bound/);
+  });
+
+  it('disagreementRate spreads up to 50 pairs evenly over the members', () => {
+    const N = 4, n = 101;
+    const a = new Float32Array(n * N), b = new Float32Array(n * N);
+    b[100 * N] = 1; // only the last pair differs, on one example of four
+    const r = disagreementRate({ n, data: a }, { n, data: b }, N);
+    assert.ok(Math.abs(r - 1 / (50 * N)) < 1e-15, String(r));
+    assert.equal(disagreementRate({ n: 1, data: a }, { n: 1, data: b }, N), 0);
+  });
+
   it('refuses runs evaluated on test sets of different sizes', () => {
     const a = run('A', [], {});
     assert.throws(() => compareRuns(a, { ...run('B', [], {}), testSize: 1000 }), /different test sets \(A: 10000 examples, B: 1000\)/);
@@ -108,6 +140,10 @@ describe('loadRunForCompare and pdiff compare', () => {
     const noPreds = writeRun(join(tmp, 'no-preds'));
     rmSync(join(noPreds, 'eval', 'original.preds.safetensors'));
     assert.throws(() => loadRunForCompare(noPreds), /does not give the test size and .*original\.preds\.safetensors, which would, is missing/);
+    const wrongPreds = writeRun(join(tmp, 'wrong-preds'), { testSize: 300, inSummary: true });
+    writeSafetensors(join(wrongPreds, 'eval', 'generated.preds.safetensors'), [{ name: 'test_preds', shape: [10, 299], data: new Float32Array(2990) }]);
+    assert.equal(loadRunForCompare(wrongPreds).preds!('original'), null);
+    assert.throws(() => loadRunForCompare(wrongPreds).preds!('generated'), /generated\.preds\.safetensors: expected an F32 tensor "test_preds" of shape \[n, 300\] \(the run's test size\), got F32 \[10, 299\]/);
     const badSize = writeRun(join(tmp, 'bad-size'), { testSize: 10, inSummary: true });
     writeFileSync(join(badSize, 'summary.json'), readFileSync(join(badSize, 'summary.json'), 'utf8').replace('"testSize":10', '"testSize":2.5'));
     assert.throws(() => loadRunForCompare(badSize), /"testSize" should be a positive integer, got 2\.5/);
