@@ -115,9 +115,11 @@ export class CpuBackend implements Backend {
   }
 
   /** Zero-filled storage; large ones recycle the memory of collected storages (see BufferPool). */
-  alloc(n: number): Storage {
+  alloc(n: number): Storage { return this.take(n, true); }
+  /** An array of n elements: recycled (zero-filled when `zero`) if large enough for the pool, else fresh (zeros). */
+  private take(n: number, zero: boolean): FloatArray {
     const bytes = n * this.Arr.BYTES_PER_ELEMENT;
-    return this.pool !== null && bytes >= POOL_MIN_BYTES ? this.pool.take(bytes) : new this.Arr(n);
+    return this.pool !== null && bytes >= POOL_MIN_BYTES ? this.pool.take(bytes, zero) : new this.Arr(n);
   }
   /**
    * Fill every `empty` storage with NaN (PDIFF_POISON_EMPTY=1, or set it in a test): a kernel that
@@ -126,8 +128,7 @@ export class CpuBackend implements Backend {
   poisonEmpty = process.env.PDIFF_POISON_EMPTY === '1';
   /** Like alloc, without zero-filling a recycled buffer (a fresh one is zeros anyway). */
   empty(n: number): Storage {
-    const bytes = n * this.Arr.BYTES_PER_ELEMENT;
-    const a = this.pool !== null && bytes >= POOL_MIN_BYTES ? this.pool.take(bytes, false) : new this.Arr(n);
+    const a = this.take(n, false);
     if (this.poisonEmpty) a.fill(NaN);
     return a;
   }

@@ -209,7 +209,7 @@ export class WebgpuBackend implements Backend {
 
   alloc(n: number): Storage {
     const s = this.handle(n);
-    this.push(['alloc', [s.id, n]]);
+    this.push(['alloc', [s.id, n, true]]);
     if (n <= KNOWN_MAX) this.known.set(s.id, new Float32Array(n));
     return s;
   }
