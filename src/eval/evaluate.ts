@@ -107,6 +107,26 @@ export interface ParamSetEvaluatorOptions<S extends string = DefaultSplits> {
 export interface EvaluateOptions {
   /** Called after each chunk with the (chunk x parameter set) passes done and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Continue an interrupted {@link ParamSetEvaluator.evaluate}: the predictions of its first
+   * `chunksDone` chunks, as `onChunk` gave them. Only evaluate (the cached path) takes it.
+   */
+  resume?: EvalPartial;
+  /**
+   * Called after each chunk of evaluate with the number of chunks done and a function that copies
+   * out the predictions so far (an {@link EvalPartial}); call it only when saving.
+   */
+  onChunk?: (chunksDone: number, snapshot: () => EvalPartial) => void;
+}
+
+/**
+ * Predictions of an unfinished evaluate: preds [P, rows of every split, in split order] (int32
+ * class indices), of which the rows of the first `chunksDone` chunks are filled. Chunks run in
+ * split order, so that is a prefix of each set's rows.
+ */
+export interface EvalPartial {
+  chunksDone: number;
+  preds: Int32Array;
 }
 
 /**
@@ -818,9 +838,20 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
     this.checkVecs(vecs, P, 'evaluate');
     const preds = this.emptyPreds(P);
     const total = this.chunks.length * P;
-    let done = 0;
+    const first = opts.resume ? this.restore(opts.resume, preds) : 0;
+    let done = first * P;
+    const snapshot = (chunksDone: number) => (): EvalPartial => {
+      const flat = new Int32Array(P * this.rowsAll());
+      preds.forEach((perSplit, p) => {
+        let o = p * this.rowsAll();
+        for (const sp of perSplit) { flat.set(sp, o); o += sp.length; }
+      });
+      return { chunksDone, preds: flat };
+    };
+    if (first > 0) opts.onProgress?.(done, total);
     this.guarded(() => {
-      for (const ch of this.chunks) {
+      for (let c = first; c < this.chunks.length; c++) {
+        const ch = this.chunks[c]!;
         const feats = ch.feats ?? this.runner.features(imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be));
         for (let p = 0; p < P; p++) {
           this.layout.write(this.model, this.vec(vecs, p));
@@ -829,9 +860,41 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         }
         done += P;
         opts.onProgress?.(done, total);
+        opts.onChunk?.(c + 1, snapshot(c + 1));
       }
     });
     return this.results(preds);
+  }
+
+  /** Number of image chunks one parameter set takes (over every split). */
+  get chunkCount(): number {
+    return this.chunks.length;
+  }
+
+  /** Rows (images) of all splits together. */
+  get rowCount(): number {
+    return this.rowsAll();
+  }
+
+  private rowsAll(): number {
+    let n = 0;
+    for (const sp of this.splits) n += this.datasets[sp].n;
+    return n;
+  }
+
+  /** Copy a partial result's filled rows into preds; returns the chunk to go on from. */
+  private restore(partial: EvalPartial, preds: Int32Array[][]): number {
+    const P = preds.length, rows = this.rowsAll();
+    const c = partial.chunksDone;
+    if (!(Number.isInteger(c) && c >= 0 && c <= this.chunks.length) || partial.preds.length !== P * rows) {
+      throw new ShapeError(`ParamSetEvaluator.evaluate: resume state has ${partial.preds.length} predictions after ${c} chunks; ` +
+        `expected [P=${P}, ${rows}] after 0..${this.chunks.length} chunks`);
+    }
+    preds.forEach((perSplit, p) => {
+      let o = p * rows;
+      for (const sp of perSplit) { sp.set(partial.preds.subarray(o, o + sp.length)); o += sp.length; }
+    });
+    return c;
   }
 
   /**

@@ -3,12 +3,13 @@
  * model and scored on val and test; novelty against the training checkpoints; per-class metrics
  * of each group's best-on-val member; cost; optional distribution shift. Each group's result is
  * saved on its own (eval/<group>.json + eval/<group>.preds.safetensors), so an interrupted
- * evaluation resumes with the next group.
+ * evaluation resumes with the next group; within a group, the predictions so far are saved about
+ * once a minute (state/eval-<group>.safetensors), so it resumes at the image chunk it reached.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { averageBaseline, ensembleAverage, gaussFitBaseline, noiseBaseline } from '../eval/baselines.js';
 import { classifierCost, measureLatency, peakRssMb } from '../eval/cost.js';
-import { ParamSetEvaluator } from '../eval/evaluate.js';
+import { ParamSetEvaluator, type EvalPartial } from '../eval/evaluate.js';
 import { wrongSet } from '../eval/metrics.js';
 import { iouMax, nearestL2 } from '../eval/novelty.js';
 import { evaluateUnderShift } from '../eval/shift-eval.js';
@@ -66,6 +67,34 @@ export function groupNames(ctx: RunContext): string[] {
   return names;
 }
 
+/**
+ * Seconds between saves of an unfinished group's predictions (state/eval-<group>.safetensors), so
+ * an interrupted evaluation resumes at the image chunk it reached. PDIFF_EVAL_SAVE_SECONDS, default 60.
+ */
+function partialSaveSeconds(): number {
+  const v = process.env.PDIFF_EVAL_SAVE_SECONDS;
+  if (v === undefined || v === '') return 60;
+  const s = Number(v);
+  if (!(Number.isFinite(s) && s >= 0)) throw new Error(`PDIFF_EVAL_SAVE_SECONDS must be a number of seconds >= 0, got "${v}"`);
+  return s;
+}
+
+/** A saved unfinished group for this hash and size, or null (none, stale or unreadable: start over). */
+function loadPartial(path: string, hash: string, n: number, chunks: number, rows: number): EvalPartial | null {
+  if (!existsSync(path)) return null;
+  try {
+    const f = readSafetensors(path);
+    const t = f.tensors.get('preds');
+    const m = f.metadata ?? {};
+    const c = Number(m.chunksDone);
+    if (m.hash !== hash || m.n !== String(n) || !t || !(t.data instanceof Float32Array) || t.data.length !== n * rows) return null;
+    if (!(Number.isInteger(c) && c >= 1 && c <= chunks)) return null;
+    return { chunksDone: c, preds: Int32Array.from(t.data) };
+  } catch {
+    return null;
+  }
+}
+
 let evaluatorCache: { key: string; ev: ParamSetEvaluator } | null = null;
 
 function evaluator(ctx: RunContext): ParamSetEvaluator {
@@ -103,12 +132,30 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     const t0 = performance.now();
     let bar: Progress | null = null;
     let last = 0;
+    const ev = evaluator(ctx);
+    const partialPath = store.path('state', `eval-${name}.safetensors`);
+    const resume = loadPartial(partialPath, h, n, ev.chunkCount, ev.rowCount);
+    if (resume) {
+      ctx.say(`[evaluate] ${name}: resuming at image chunk ${resume.chunksDone} of ${ev.chunkCount}`);
+      ctx.log.write({ stage: 'evaluate', group: name, event: 'resume', chunksDone: resume.chunksDone, chunks: ev.chunkCount });
+    }
+    const saveEvery = partialSaveSeconds();
+    let lastSave = performance.now(), saves = 0;
     // progress counts (image chunk, parameter set) pairs
-    const res = evaluator(ctx).evaluate(sets, n, {
+    const res = ev.evaluate(sets, n, {
+      resume: resume ?? undefined,
       onProgress: (d, total) => {
         bar ??= new Progress({ label: `evaluate ${name}`, total, enabled: ctx.progress, unit: 'model-chunk' });
         bar.tick(d - last);
         last = d;
+      },
+      onChunk: (chunksDone, snapshot) => {
+        if (chunksDone === ev.chunkCount || performance.now() - lastSave < saveEvery * 1000) return;
+        const part = snapshot();
+        writeSafetensors(partialPath, [{ name: 'preds', shape: [n, part.preds.length / n], data: Float32Array.from(part.preds) }],
+          { hash: h, group: name, n: String(n), chunksDone: String(chunksDone) });
+        lastSave = performance.now();
+        maybeKill('evaluate-chunk', ++saves);
       },
     });
     (bar as Progress | null)?.done();
@@ -119,6 +166,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     writeSafetensors(store.path(predsPath), [{ name: 'test_preds', shape: [n, nTest], data: preds }], { group: name });
     const g: GroupResult = { name, n, val, test };
     writeFileAtomic(store.path(jsonPath), JSON.stringify({ ...g, hash: h }) + '\n');
+    rmSync(partialPath, { force: true });
     groups[name] = g;
     const st = groupStats(test);
     ctx.say(`[evaluate] ${name}: ${n} models, test mean ${st.mean.toFixed(2)} best ${st.best.toFixed(2)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);

@@ -217,3 +217,36 @@ function overflowCase(model: CnnS): void {
   }
 }
 
+
+test('evaluate resumes from a saved partial result at the chunk it reached, and rejects a partial of the wrong shape', () => {
+  const model = randomCnn(31);
+  const layout = ParamLayout.fromModel(model, selectParams(model, 'bn'));
+  const ev = new ParamSetEvaluator({ model, layout, datasets: { val, test: testSet }, batch: 32, onWarning: (m) => assert.fail(m) });
+  assert.equal(ev.chunkCount, 2 + 3); // 45 val rows and 70 test rows in chunks of 32
+  assert.equal(ev.rowCount, 45 + 70);
+  const P = 4;
+  const vecs = sets(model, layout, P, new Rng(32));
+  const saved: Array<{ chunksDone: number; preds: Int32Array }> = [];
+  const whole = ev.evaluate(vecs, P, { onChunk: (c, snap) => { if (c === 3) saved.push(snap()); } });
+  assert.equal(saved.length, 1);
+  assert.equal(saved[0]!.chunksDone, 3);
+  // rows of chunks 0..2 (all 45 val rows, the first 32 test rows) are the final predictions
+  for (let p = 0; p < P; p++) {
+    const got = saved[0]!.preds.subarray(p * 115, p * 115 + 77);
+    assert.deepEqual(Array.from(got), [...whole[p]!.val.preds, ...whole[p]!.test.preds.subarray(0, 32)]);
+  }
+  const progress: number[] = [];
+  const resumed = ev.evaluate(vecs, P, { resume: saved[0], onProgress: (d) => progress.push(d) });
+  assert.deepEqual(progress, [3 * P, 4 * P, 5 * P]);
+  for (let p = 0; p < P; p++) {
+    assert.deepEqual(resumed[p]!.val.preds, whole[p]!.val.preds);
+    assert.deepEqual(resumed[p]!.test.preds, whole[p]!.test.preds);
+    assert.equal(resumed[p]!.test.acc, whole[p]!.test.acc);
+  }
+  // The saved rows are taken, not recomputed: a partial that says every chunk is done is returned as it is.
+  const fake = { chunksDone: 5, preds: new Int32Array(P * 115).fill(7) };
+  const r = ev.evaluate(vecs, P, { resume: fake });
+  assert.ok(r.every((x) => x.val.preds.every((v) => v === 7) && x.test.preds.every((v) => v === 7)));
+  assert.throws(() => ev.evaluate(vecs, P, { resume: { chunksDone: 2, preds: new Int32Array(P * 115 - 1) } }), ShapeError);
+  assert.throws(() => ev.evaluate(vecs, P, { resume: { chunksDone: 6, preds: new Int32Array(P * 115) } }), ShapeError);
+});

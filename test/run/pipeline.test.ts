@@ -63,10 +63,18 @@ describe('pdiff run end to end', { skip: haveData ? false : `Fashion-MNIST not f
 
   it('killed with SIGKILL inside each stage and restarted, it reaches the same summary', () => {
     const b = join(tmp, 'b');
-    for (const kill of ['base:0', 'collect:1', 'eval-originals:0', 'ae:1', 'diffusion:1', 'generate:0', 'evaluate:2', 'report:0']) {
-      const r = pdiff(runArgs(b), { PDIFF_KILL_AT: kill });
+    for (const kill of ['base:0', 'collect:1', 'eval-originals:0', 'evaluate-chunk:1', 'ae:1', 'diffusion:1', 'generate:0', 'evaluate:2', 'report:0']) {
+      // evaluate-chunk:1: inside the originals' group, after its first image chunk was saved
+      const r = pdiff(runArgs(b), { PDIFF_KILL_AT: kill, PDIFF_EVAL_SAVE_SECONDS: '0' });
       assert.equal(r.signal, 'SIGKILL', `expected the run to be killed at ${kill}; status ${r.status}, stderr ${r.stderr.slice(-500)}`);
+      if (kill === 'evaluate-chunk:1') {
+        const st = readSafetensors(join(b, 'state', 'eval-original.safetensors'));
+        assert.equal(st.metadata?.chunksDone, '1');
+      }
     }
+    const resumed = readFileSync(join(b, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"resume"')).map((l) => JSON.parse(l) as { group: string; chunksDone: number });
+    assert.deepEqual(resumed.map((e) => [e.group, e.chunksDone]), [['original', 1]]);
+    assert.ok(!existsSync(join(b, 'state', 'eval-original.safetensors')), 'the partial state of a finished group is removed');
     const r = pdiff(runArgs(b));
     assert.equal(r.status, 0, r.stderr);
     const sa = JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8')) as Summary;
