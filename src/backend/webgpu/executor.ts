@@ -174,19 +174,24 @@ export class Executor implements DeviceOps {
       [aBatched ? m * k : 0, bBatched ? k * n : 0, m * n], accumulate);
   }
 
+  /** The geometry to specialise conv kernels to, or null (PDIFF_WEBGPU_CONV_SPECIALIZE=0: one kernel for all). */
+  private spec(g: Conv2dGeom): number[] | null {
+    return process.env.PDIFF_WEBGPU_CONV_SPECIALIZE === '0' ? null : Executor.geom(g);
+  }
+
   private static geom(g: Conv2dGeom): number[] {
     return [g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
   }
   conv2dForward(x: number, w: number, bias: number | null, y: number, g: Conv2dGeom): void {
-    this.gemm(convForwardSpec(bias !== null), [this.buf(x), this.buf(w), ...this.opt(bias)], this.buf(y),
+    this.gemm(convForwardSpec(bias !== null, this.spec(g)), [this.buf(x), this.buf(w), ...this.opt(bias)], this.buf(y),
       g.o, g.oh * g.ow, g.c * g.kh * g.kw, g.n, Executor.geom(g), false);
   }
   conv2dBackwardData(gy: number, w: number, gx: number, g: Conv2dGeom): void {
-    this.gemm(convBackwardDataSpec(), [this.buf(gy), this.buf(w)], this.buf(gx),
+    this.gemm(convBackwardDataSpec(this.spec(g)), [this.buf(gy), this.buf(w)], this.buf(gx),
       g.c, g.h * g.w, g.o * g.kh * g.kw, g.n, Executor.geom(g), false);
   }
   conv2dBackwardWeight(gy: number, x: number, gw: number, g: Conv2dGeom): void {
-    this.gemm(convBackwardWeightSpec(), [this.buf(gy), this.buf(x)], this.buf(gw),
+    this.gemm(convBackwardWeightSpec(this.spec(g)), [this.buf(gy), this.buf(x)], this.buf(gw),
       g.o, g.c * g.kh * g.kw, g.n * g.oh * g.ow, 1, Executor.geom(g), false);
   }
 

@@ -35,14 +35,14 @@ export interface GemmSpec {
 
 const cache = new Map<string, Kernel>();
 
-/** The 16 guarded stores of a thread's 4 x 4 results, unrolled (constant indices into acc). */
-function stores(T: number, split: boolean): string {
+/** The 16 guarded stores of a thread's 4 x 4 results (rows lid.y * 4 + i, columns lid.x * 4 + j), unrolled. */
+function stores(split: boolean): string {
   let s = '';
   for (let i = 0; i < 4; i++) {
     s += `  { let m = m0 + lid.y * 4u + ${i}u;\n`;
     for (let j = 0; j < 4; j++) {
-      const v = `acc[${i * 4 + j}]`;
-      s += `    { let n = n0 + lid.x + ${j * T}u; if (m < M && n < N) { ${split ? `PART[wid.z * M * N + m * N + n] = ${v};` : `st(b, m, n, ${v});`} } }\n`;
+      const v = `acc[${i}].${'xyzw'[j]}`;
+      s += `    { let n = n0 + lid.x * 4u + ${j}u; if (m < M && n < N) { ${split ? `PART[wid.z * M * N + m * N + n] = ${v};` : `st(b, m, n, ${v});`} } }\n`;
     }
     s += '  }\n';
   }
@@ -63,14 +63,14 @@ ${spec.extra ?? ''}
 fn la(b: u32, m: u32, k: u32) -> f32 { ${spec.la} }
 fn lb(b: u32, k: u32, n: u32) -> f32 { ${spec.lb} }
 ${split ? '' : `fn st(b: u32, m: u32, n: u32, v: f32) { ${spec.st} }`}
-var<workgroup> As: array<f32, ${BK * BM}>;
-var<workgroup> Bs: array<f32, ${BK * BM}>;
+var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> Bs: array<vec4<f32>, ${(BK * BM) / 4}>;
 @compute @workgroup_size(${T}, ${T})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
   let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BM}u;
   ${split ? `let b = 0u; let kLo = wid.z * pu(3u); let kHi = min(K, kLo + pu(3u));` : 'let b = wid.z; let kLo = 0u; let kHi = K;'}
-  var acc: array<f32, 16>; // zero-initialised; only constant indices, so it can live in registers
+  var acc: array<vec4<f32>, 4>; // zero-initialised; row i of the thread's 4 x 4 block in acc[i]
   for (var t = kLo; t < kHi; t += ${BK}u) {
     for (var l = 0u; l < ${loads}u; l++) {
       let e = li + l * ${NT}u;
@@ -78,27 +78,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let ak = ${spec.aKFast ? `e % ${BK}u` : `e / ${BM}u`};
       var av = 0.0;
       if (m0 + am < M && t + ak < kHi) { av = la(b, m0 + am, t + ak); }
-      As[ak * ${BM}u + am] = av;
+      As[ak * ${T}u + am / 4u][am % 4u] = av;
       let bn = ${spec.bNFast ? `e % ${BM}u` : `e / ${BK}u`};
       let bk = ${spec.bNFast ? `e / ${BM}u` : `e % ${BK}u`};
       var bv = 0.0;
       if (n0 + bn < N && t + bk < kHi) { bv = lb(b, t + bk, n0 + bn); }
-      Bs[bk * ${BM}u + bn] = bv;
+      Bs[bk * ${T}u + bn / 4u][bn % 4u] = bv;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk++) {
-      let ab = kk * ${BM}u + lid.y * 4u;
-      let bb = kk * ${BM}u + lid.x;
-      let a0 = As[ab]; let a1 = As[ab + 1u]; let a2 = As[ab + 2u]; let a3 = As[ab + 3u];
-      let b0 = Bs[bb]; let b1 = Bs[bb + ${T}u]; let b2 = Bs[bb + ${2 * T}u]; let b3 = Bs[bb + ${3 * T}u];
-      acc[0] = fma(a0, b0, acc[0]); acc[1] = fma(a0, b1, acc[1]); acc[2] = fma(a0, b2, acc[2]); acc[3] = fma(a0, b3, acc[3]);
-      acc[4] = fma(a1, b0, acc[4]); acc[5] = fma(a1, b1, acc[5]); acc[6] = fma(a1, b2, acc[6]); acc[7] = fma(a1, b3, acc[7]);
-      acc[8] = fma(a2, b0, acc[8]); acc[9] = fma(a2, b1, acc[9]); acc[10] = fma(a2, b2, acc[10]); acc[11] = fma(a2, b3, acc[11]);
-      acc[12] = fma(a3, b0, acc[12]); acc[13] = fma(a3, b1, acc[13]); acc[14] = fma(a3, b2, acc[14]); acc[15] = fma(a3, b3, acc[15]);
+      let a = As[kk * ${T}u + lid.y];
+      let bv = Bs[kk * ${T}u + lid.x];
+      acc[0] = fma(vec4<f32>(a.x), bv, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), bv, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), bv, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), bv, acc[3]);
     }
     workgroupBarrier();
   }
-${stores(T, split)}
+${stores(split)}
 }`;
   k = { key, access: bindings.map((x) => x.access), code };
   cache.set(key, k);
@@ -125,21 +123,25 @@ export function matmulSpec(transA: boolean, transB: boolean, accumulate: boolean
  * Conv geometry params from 8: n, c, h, w, o, kh, kw, sh, sw, ph, pw, oh, ow.
  * xcol(s, row, p): the im2col matrix of sample s at row = (ci, ki, kj) and output position p.
  */
-const CONV_HELPERS = `
-fn g_n() -> u32 { return pu(8u); }
-fn g_c() -> u32 { return pu(9u); }
-fn g_h() -> u32 { return pu(10u); }
-fn g_w() -> u32 { return pu(11u); }
-fn g_o() -> u32 { return pu(12u); }
-fn g_kh() -> u32 { return pu(13u); }
-fn g_kw() -> u32 { return pu(14u); }
-fn g_sh() -> u32 { return pu(15u); }
-fn g_sw() -> u32 { return pu(16u); }
-fn g_ph() -> i32 { return pi(17u); }
-fn g_pw() -> i32 { return pi(18u); }
-fn g_oh() -> u32 { return pu(19u); }
-fn g_ow() -> u32 { return pu(20u); }
-`;
+const GEOM_NAMES = ['n', 'c', 'h', 'w', 'o', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oh', 'ow'] as const;
+
+/**
+ * The geometry accessors g_c() ... g_ow(). With `g` (the 13 values in GEOM_NAMES order) every
+ * accessor but g_n() returns a literal, so the shader compiler sees constant divisors in the
+ * im2col index arithmetic (integer division by a runtime value is a long instruction sequence on
+ * GPUs and is not vectorised on CPU adapters); the kernel is then specialised to that geometry.
+ */
+function convHelpers(g: readonly number[] | null): string {
+  return GEOM_NAMES.map((name, i) => {
+    const signed = name === 'ph' || name === 'pw';
+    const ty = signed ? 'i32' : 'u32';
+    const body = g === null || name === 'n' ? `${signed ? 'pi' : 'pu'}(${8 + i}u)` : `${g[i]!}${signed ? 'i' : 'u'}`;
+    return `fn g_${name}() -> ${ty} { return ${body}; }`;
+  }).join('\n') + '\n';
+}
+
+/** Suffix of a specialised kernel's key. */
+const geomKey = (g: readonly number[] | null): string => (g === null ? 'dyn' : g.slice(1).join('x'));
 
 const XCOL = `
 fn xcol(s: u32, row: u32, p: u32) -> f32 {
@@ -155,14 +157,14 @@ fn xcol(s: u32, row: u32, p: u32) -> f32 {
 `;
 
 /** y[s] = W [o, K] * cols(x[s]) [K, P] (+ bias); batch = samples. M = o, N = P, K = c kh kw. */
-export function convForwardSpec(bias: boolean): GemmSpec {
+export function convForwardSpec(bias: boolean, g: readonly number[] | null = null): GemmSpec {
   return {
-    key: `convf_${bias}`,
+    key: `convf_${bias}_${geomKey(g)}`,
     inputs: bias
       ? [{ name: 'X', access: 'r' }, { name: 'W', access: 'r' }, { name: 'BIAS', access: 'r' }]
       : [{ name: 'X', access: 'r' }, { name: 'W', access: 'r' }],
     outputs: [{ name: 'Y', access: 'w' }],
-    extra: CONV_HELPERS + XCOL,
+    extra: convHelpers(g) + XCOL,
     la: 'return W[m * pu(2u) + k];',
     lb: 'return xcol(b, k, n);',
     st: `Y[(b * pu(0u) + m) * pu(1u) + n] = v${bias ? ' + BIAS[m]' : ''};`,
@@ -175,12 +177,12 @@ export function convForwardSpec(bias: boolean): GemmSpec {
  * gx[s] [c, h w] = W^T-ish gather: sum over (r, ki, kj) of W[r, ci, ki, kj] gy[s, r, (iy + ph - ki) / sh, (ix + pw - kj) / sw]
  * (only where the division is exact and inside). M = c, N = h w, K = o kh kw; batch = samples.
  */
-export function convBackwardDataSpec(): GemmSpec {
+export function convBackwardDataSpec(g: readonly number[] | null = null): GemmSpec {
   return {
-    key: 'convbd',
+    key: `convbd_${geomKey(g)}`,
     inputs: [{ name: 'GY', access: 'r' }, { name: 'W', access: 'r' }],
     outputs: [{ name: 'GX', access: 'w' }],
-    extra: CONV_HELPERS,
+    extra: convHelpers(g),
     la: 'let kk = g_kh() * g_kw(); let r = k / kk; return W[(r * g_c() + m) * kk + k % kk];',
     lb: `let kk = g_kh() * g_kw(); let r = k / kk; let rem = k % kk;
   let ki = rem / g_kw(); let kj = rem % g_kw();
@@ -199,12 +201,12 @@ export function convBackwardDataSpec(): GemmSpec {
 }
 
 /** gw [o, K'] = sum over samples and positions of gy[s, r, p] cols(x[s])[row, p]. M = o, N = c kh kw, K = n P. */
-export function convBackwardWeightSpec(): GemmSpec {
+export function convBackwardWeightSpec(g: readonly number[] | null = null): GemmSpec {
   return {
-    key: 'convbw',
+    key: `convbw_${geomKey(g)}`,
     inputs: [{ name: 'GY', access: 'r' }, { name: 'X', access: 'r' }],
     outputs: [{ name: 'GW', access: 'w' }],
-    extra: CONV_HELPERS + XCOL,
+    extra: convHelpers(g) + XCOL,
     la: 'let P = g_oh() * g_ow(); let s = k / P; return GY[(s * g_o() + m) * P + k % P];',
     lb: 'let P = g_oh() * g_ow(); return xcol(k / P, n, k % P);',
     st: 'GW[m * pu(1u) + n] = v;',
