@@ -79,6 +79,10 @@ export class GpuContext {
   error: string | null = null;
   /** Workgroup side of the GEMM tiles (threads per dimension): 16 when the device allows 256 invocations. */
   readonly gemmThreads: number;
+  /** Conv kernels specialised to each geometry (PDIFF_WEBGPU_CONV_SPECIALIZE=0: one generic kernel per pass). */
+  readonly convSpecialize = process.env.PDIFF_WEBGPU_CONV_SPECIALIZE !== '0';
+  /** Conv products over all samples at once where the grid allows (PDIFF_WEBGPU_CONV_MERGE=0: one product per sample). */
+  readonly convMerge = process.env.PDIFF_WEBGPU_CONV_MERGE !== '0';
 
   constructor(readonly device: GpuDevice) {
     this.queue = device.queue;

@@ -146,7 +146,7 @@ export class Executor implements DeviceOps {
    * output tiles and a long K are split along K (partials summed by a second kernel, in order).
    */
   private gemm(spec: GemmSpec, inputs: Buf[], output: Buf, M: number, N: number, K: number, batch: number,
-    extra: readonly Param[], accumulate: boolean): void {
+    extra: readonly Param[], accumulate: boolean, allowSplit = true): void {
     if (M === 0 || N === 0 || batch === 0) return;
     if (batch > 65535) throw new Error(`webgpu: batch ${batch} exceeds 65535`);
     // 64 x 64 tiles (16 x 16 threads) where both sides fill them and the device allows 256 threads, else 32 x 32.
@@ -155,7 +155,7 @@ export class Executor implements DeviceOps {
     const tx = Math.ceil(N / BM), ty = Math.ceil(M / BM);
     const tiles = tx * ty;
     let splits = 1;
-    if (batch === 1 && tiles < 32 && K >= 2048) splits = Math.min(64, Math.floor(K / 512), Math.ceil(128 / tiles));
+    if (allowSplit && batch === 1 && tiles < 32 && K >= 2048) splits = Math.min(64, Math.floor(K / 512), Math.ceil(128 / tiles));
     if (splits > 1) {
       const chunk = Math.ceil(Math.ceil(K / splits) / T) * T;
       splits = Math.ceil(K / chunk);
@@ -176,19 +176,30 @@ export class Executor implements DeviceOps {
 
   /** The geometry to specialise conv kernels to, or null (PDIFF_WEBGPU_CONV_SPECIALIZE=0: one kernel for all). */
   private spec(g: Conv2dGeom): number[] | null {
-    return process.env.PDIFF_WEBGPU_CONV_SPECIALIZE === '0' ? null : Executor.geom(g);
+    return this.g.convSpecialize ? Executor.geom(g) : null;
   }
 
   private static geom(g: Conv2dGeom): number[] {
     return [g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow];
   }
+  /**
+   * Whether a convolution's samples go side by side into one product (N = n x positions; see
+   * convForwardSpec) rather than one product per sample: when the grid's x size allows it.
+   * The split-K path is not taken for merged products (its partials are laid out [M, N]).
+   */
+  private merge(n: number, positions: number, M: number): boolean {
+    const BM = 4 * (this.g.gemmThreads === 16 && M > 32 ? 16 : 8);
+    return this.g.convMerge && Math.ceil((n * positions) / BM) <= 65535;
+  }
   conv2dForward(x: number, w: number, bias: number | null, y: number, g: Conv2dGeom): void {
-    this.gemm(convForwardSpec(bias !== null, this.spec(g)), [this.buf(x), this.buf(w), ...this.opt(bias)], this.buf(y),
-      g.o, g.oh * g.ow, g.c * g.kh * g.kw, g.n, Executor.geom(g), false);
+    const P = g.oh * g.ow, m = this.merge(g.n, P, g.o);
+    this.gemm(convForwardSpec(bias !== null, this.spec(g), m), [this.buf(x), this.buf(w), ...this.opt(bias)], this.buf(y),
+      g.o, m ? g.n * P : P, g.c * g.kh * g.kw, m ? 1 : g.n, Executor.geom(g), false, !m);
   }
   conv2dBackwardData(gy: number, w: number, gx: number, g: Conv2dGeom): void {
-    this.gemm(convBackwardDataSpec(this.spec(g)), [this.buf(gy), this.buf(w)], this.buf(gx),
-      g.c, g.h * g.w, g.o * g.kh * g.kw, g.n, Executor.geom(g), false);
+    const HW = g.h * g.w, m = this.merge(g.n, HW, g.c);
+    this.gemm(convBackwardDataSpec(this.spec(g), m), [this.buf(gy), this.buf(w)], this.buf(gx),
+      g.c, m ? g.n * HW : HW, g.o * g.kh * g.kw, m ? 1 : g.n, Executor.geom(g), false, !m);
   }
   conv2dBackwardWeight(gy: number, x: number, gw: number, g: Conv2dGeom): void {
     this.gemm(convBackwardWeightSpec(this.spec(g)), [this.buf(gy), this.buf(x)], this.buf(gw),

@@ -156,18 +156,26 @@ fn xcol(s: u32, row: u32, p: u32) -> f32 {
 }
 `;
 
-/** y[s] = W [o, K] * cols(x[s]) [K, P] (+ bias); batch = samples. M = o, N = P, K = c kh kw. */
-export function convForwardSpec(bias: boolean, g: readonly number[] | null = null): GemmSpec {
+/**
+ * y = W [o, K] * cols(x) (+ bias), M = o, K = c kh kw. Per sample (batch = samples, N = P = oh ow),
+ * or, `merged`, all samples side by side in one product (batch 1, N = n P; column j is sample
+ * j / P, position j % P): full tiles when a sample's output is small (a 7 x 7 map fills 49 of 64
+ * columns per sample). The sums are the same either way.
+ */
+export function convForwardSpec(bias: boolean, g: readonly number[] | null = null, merged = false): GemmSpec {
+  const P = 'g_oh() * g_ow()';
   return {
-    key: `convf_${bias}_${geomKey(g)}`,
+    key: `convf_${bias}_${merged ? 'm' : 's'}_${geomKey(g)}`,
     inputs: bias
       ? [{ name: 'X', access: 'r' }, { name: 'W', access: 'r' }, { name: 'BIAS', access: 'r' }]
       : [{ name: 'X', access: 'r' }, { name: 'W', access: 'r' }],
     outputs: [{ name: 'Y', access: 'w' }],
     extra: convHelpers(g) + XCOL,
     la: 'return W[m * pu(2u) + k];',
-    lb: 'return xcol(b, k, n);',
-    st: `Y[(b * pu(0u) + m) * pu(1u) + n] = v${bias ? ' + BIAS[m]' : ''};`,
+    lb: merged ? `let P = ${P}; return xcol(n / P, k, n % P);` : 'return xcol(b, k, n);',
+    st: merged
+      ? `let P = ${P}; Y[(n / P * pu(0u) + m) * P + n % P] = v${bias ? ' + BIAS[m]' : ''};`
+      : `Y[(b * pu(0u) + m) * pu(1u) + n] = v${bias ? ' + BIAS[m]' : ''};`,
     aKFast: true,
     bNFast: true,
   };
@@ -175,26 +183,31 @@ export function convForwardSpec(bias: boolean, g: readonly number[] | null = nul
 
 /**
  * gx[s] [c, h w] = W^T-ish gather: sum over (r, ki, kj) of W[r, ci, ki, kj] gy[s, r, (iy + ph - ki) / sh, (ix + pw - kj) / sw]
- * (only where the division is exact and inside). M = c, N = h w, K = o kh kw; batch = samples.
+ * (only where the division is exact and inside). M = c, K = o kh kw; batch = samples and N = h w,
+ * or `merged` (see convForwardSpec) batch 1 and N = n h w.
  */
-export function convBackwardDataSpec(g: readonly number[] | null = null): GemmSpec {
+export function convBackwardDataSpec(g: readonly number[] | null = null, merged = false): GemmSpec {
+  const HW = 'g_h() * g_w()';
   return {
-    key: `convbd_${geomKey(g)}`,
+    key: `convbd_${merged ? 'm' : 's'}_${geomKey(g)}`,
     inputs: [{ name: 'GY', access: 'r' }, { name: 'W', access: 'r' }],
     outputs: [{ name: 'GX', access: 'w' }],
     extra: convHelpers(g),
     la: 'let kk = g_kh() * g_kw(); let r = k / kk; return W[(r * g_c() + m) * kk + k % kk];',
-    lb: `let kk = g_kh() * g_kw(); let r = k / kk; let rem = k % kk;
+    lb: `${merged ? `let s = n / (${HW}); let q = n % (${HW});` : 'let s = b; let q = n;'}
+  let kk = g_kh() * g_kw(); let r = k / kk; let rem = k % kk;
   let ki = rem / g_kw(); let kj = rem % g_kw();
-  let iy = n / g_w(); let ix = n % g_w();
+  let iy = q / g_w(); let ix = q % g_w();
   let ty = i32(iy) + g_ph() - i32(ki); let tx = i32(ix) + g_pw() - i32(kj);
   if (ty < 0 || tx < 0) { return 0.0; }
   let uy = u32(ty); let ux = u32(tx);
   if (uy % g_sh() != 0u || ux % g_sw() != 0u) { return 0.0; }
   let oy = uy / g_sh(); let ox = ux / g_sw();
   if (oy >= g_oh() || ox >= g_ow()) { return 0.0; }
-  return GY[((b * g_o() + r) * g_oh() + oy) * g_ow() + ox];`,
-    st: 'GX[(b * pu(0u) + m) * pu(1u) + n] = v;',
+  return GY[((s * g_o() + r) * g_oh() + oy) * g_ow() + ox];`,
+    st: merged
+      ? `let HW = ${HW}; GX[(n / HW * pu(0u) + m) * HW + n % HW] = v;`
+      : 'GX[(b * pu(0u) + m) * pu(1u) + n] = v;',
     aKFast: true,
     bNFast: true,
   };
