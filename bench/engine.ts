@@ -71,6 +71,39 @@ export function ddpmStepMs(be: Backend, steps = 20): number {
 }
 
 /**
+ * Per cnn-s training step (batch 128) on a backend with memoryStats (webgpu): dispatches, bind
+ * groups created and device buffers created, averaged over 10 steps after 3 warm-up steps. Bind
+ * groups and buffers are created when the step's tensors get buffers the device has not seen
+ * with that kernel: the fixed cost per op that bounds small networks on a GPU.
+ */
+export function cnnStepCounts(be: Backend): Record<string, number> | null {
+  const stats = (be as Partial<{ memoryStats(): { createdBuffers: number; dispatches: number; bindGroups: number } }>).memoryStats;
+  if (!stats) return null;
+  const rng = new Rng(0);
+  const model = new CnnS({ rng, backend: be }).train();
+  const opt = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 5e-3 });
+  const x = randTensor(be, [128, 1, 28, 28], rng);
+  const y = Int32Array.from({ length: 128 }, () => rng.int(10));
+  const step = (): void => {
+    const loss = ops.crossEntropy(model.forward(x), y);
+    opt.zeroGrad();
+    backward(loss);
+    opt.step();
+    loss.item();
+  };
+  for (let i = 0; i < 3; i++) step();
+  const a = stats.call(be);
+  const n = 10;
+  for (let i = 0; i < n; i++) step();
+  const b = stats.call(be);
+  return {
+    cnn_s_dispatches_per_step: round((b.dispatches - a.dispatches) / n, 1),
+    cnn_s_bind_groups_per_step: round((b.bindGroups - a.bindGroups) / n, 1),
+    cnn_s_buffers_created_per_step: round((b.createdBuffers - a.createdBuffers) / n, 1),
+  };
+}
+
+/**
  * GFLOP/s of ops.matmul on device-resident n x n operands (backends other than js/blas, e.g.
  * webgpu): `reps` products enqueued back to back, one read at the end so the clock stops when the
  * device is done; median of 5 such batches after a warm-up batch. Output tensors are dropped as
@@ -123,6 +156,8 @@ export async function benchEngine(opts: { backend?: string; torch?: boolean } = 
     const n = Number(process.env.BENCH_SGEMM_N) || 2048;
     out.sgemm_size = n;
     out.sgemm_gflops = round(deviceSgemmGflops(be, n, n >= 1024 ? 20 : 2), 1);
+    const per = cnnStepCounts(be);
+    if (per) Object.assign(out, per);
   } else {
     const s = await benchSgemm({ size: 512 });
     out.sgemm_size = 512;

@@ -231,6 +231,22 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     }
   });
 
+  it('counts dispatches and bind groups; the same op on the same storages reuses its bind group', () => {
+    const be = gpu as WebgpuBackend;
+    const a = be.fromArray(new Float32Array(64).fill(1)), b = be.fromArray(new Float32Array(64).fill(2)), c = be.alloc(64);
+    const add = (x: typeof a, y: typeof a): void => be.binary('add', x, [64], y, [64], c, [64]);
+    add(a, b);
+    const s0 = be.memoryStats();
+    for (let i = 0; i < 5; i++) add(a, b);
+    const s1 = be.memoryStats();
+    assert.equal(s1.dispatches - s0.dispatches, 5);
+    assert.equal(s1.bindGroups - s0.bindGroups, 0);
+    add(b, a); // other buffers in the same slots: a new bind group
+    const s2 = be.memoryStats();
+    assert.equal(s2.bindGroups - s1.bindGroups, 1);
+    assert.deepEqual(Array.from(be.read(c)).slice(0, 2), [3, 3]);
+  });
+
   it('SGD through the optimiser class on a linear model', () => {
     const run = (be: Backend): Float32Array => {
       const rng = new Rng(21);

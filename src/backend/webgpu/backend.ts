@@ -197,12 +197,16 @@ export class WebgpuBackend implements Backend {
     this.scratchRead(1, () => {});
   }
 
-  /** Device memory in use: live storages (and their bytes), bytes pooled for reuse, buffers ever created. */
-  memoryStats(): { liveBuffers: number; liveBytes: number; pooledBytes: number; createdBuffers: number } {
+  /**
+   * Device memory in use: live storages (and their bytes), bytes pooled for reuse, buffers ever
+   * created; and, for the fixed cost per op, dispatches ever encoded and bind groups ever created
+   * (a bind group is reused while the same buffers meet the same kernel layout again).
+   */
+  memoryStats(): { liveBuffers: number; liveBytes: number; pooledBytes: number; createdBuffers: number; dispatches: number; bindGroups: number } {
     this.registry.cleanup();
-    const s = new Float32Array(this.scratchRead(4, (out) => this.push(['stats', [out]])));
+    const s = new Float64Array(this.scratchRead(12, (out) => this.push(['stats', [out]]))); // 6 float64 in 12 words
     // the scratch buffer itself is live while stats are taken
-    return { liveBuffers: s[0]! - 1, liveBytes: s[1]!, pooledBytes: s[2]!, createdBuffers: s[3]! };
+    return { liveBuffers: s[0]! - 1, liveBytes: s[1]!, pooledBytes: s[2]!, createdBuffers: s[3]!, dispatches: s[4]!, bindGroups: s[5]! };
   }
 
   // ------------------------------------------------------------------ memory

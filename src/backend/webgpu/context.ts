@@ -79,6 +79,9 @@ export class GpuContext {
   error: string | null = null;
   /** Workgroup side of the GEMM tiles (threads per dimension): 16 when the device allows 256 invocations. */
   readonly gemmThreads: number;
+  /** Counters for memoryStats: dispatches encoded and bind groups created, ever. */
+  private dispatched = 0;
+  private bindGroupsCreated = 0;
   /** Conv kernels specialised to each geometry (PDIFF_WEBGPU_CONV_SPECIALIZE=0: one generic kernel per pass). */
   readonly convSpecialize = process.env.PDIFF_WEBGPU_CONV_SPECIALIZE !== '0';
   /** Conv products over all samples at once where the grid allows (PDIFF_WEBGPU_CONV_MERGE=0: one product per sample). */
@@ -170,8 +173,8 @@ export class GpuContext {
     this.releaseBuf(b);
   }
 
-  /** [live buffers, live bytes, pooled bytes, buffers ever created]. */
-  stats(): number[] { return [this.bufs.size, this.liveBytes, this.poolBytes, this.created]; }
+  /** [live buffers, live bytes, pooled bytes, buffers ever created, dispatches ever encoded, bind groups ever created]. */
+  stats(): number[] { return [this.bufs.size, this.liveBytes, this.poolBytes, this.created, this.dispatched, this.bindGroupsCreated]; }
 
   /** Upload `data` at byte offset `offset` of buffer b (submits what is encoded first, to keep the order). */
   upload(b: Buf, offset: number, data: ArrayBufferView): void {
@@ -309,6 +312,7 @@ export class GpuContext {
       const entries: object[] = [{ binding: 0, resource: { buffer: this.uniform, offset: 0, size: SLOT } }];
       bufs.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.gpu } }));
       bg = this.device.createBindGroup({ layout: p.layout, entries });
+      this.bindGroupsCreated++;
       this.bindGroups.set(key, bg);
     }
     return bg;
@@ -357,6 +361,7 @@ export class GpuContext {
     if (fix) {
       for (const [t, b] of fix) { this.copy(t, 0, b, 0, b.size); this.releaseBuf(t); }
     }
+    this.dispatched++;
     if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.submit();
   }
 }

@@ -83,7 +83,7 @@ export class Executor implements DeviceOps {
     this.g.copy(this.buf(src), 0, b, 0, n * 4);
   }
   setData(): void { /* handled by the worker loop */ }
-  stats(out: number): void { this.g.upload(this.buf(out), 0, Float32Array.from(this.g.stats())); }
+  stats(out: number): void { this.g.upload(this.buf(out), 0, Float64Array.from(this.g.stats())); }
   read(): void { /* handled by the worker loop */ }
 
   /** The first n 4-byte values of a buffer. */
