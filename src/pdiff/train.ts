@@ -190,8 +190,7 @@ class LoopTracker<S extends TrainState> {
     this.lossCurve = opts.resume ? opts.resume.lossCurve.map((p) => ({ ...p })) : [];
     this.logEvery = Math.max(1, Math.floor(opts.logEvery ?? 50));
     this.ckptEvery = Math.max(1, Math.floor(opts.checkpointEvery ?? 500));
-    this.prog = new Progress({ label: label, total: steps, enabled: opts.progress === true });
-    if (start > 0) this.prog.tick(start);
+    this.prog = new Progress({ label: label, total: steps, enabled: opts.progress === true, start });
   }
 
   seconds(): number { return this.prevSeconds + (performance.now() - this.t0) / 1000; }

@@ -130,8 +130,6 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     }
     const { sets, n } = groupSets(ctx, name);
     const t0 = performance.now();
-    let bar: Progress | null = null;
-    let last = 0;
     const ev = evaluator(ctx);
     const partialPath = store.path('state', `eval-${name}.safetensors`);
     const resume = loadPartial(partialPath, h, n, ev.chunkCount, ev.rowCount);
@@ -139,13 +137,15 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
       ctx.say(`[evaluate] ${name}: resuming at image chunk ${resume.chunksDone} of ${ev.chunkCount}`);
       ctx.log.write({ stage: 'evaluate', group: name, event: 'resume', chunksDone: resume.chunksDone, chunks: ev.chunkCount });
     }
+    // progress counts (image chunk, parameter set) pairs
+    const start = resume ? resume.chunksDone * n : 0;
+    const bar = new Progress({ label: `evaluate ${name}`, total: ev.chunkCount * n, enabled: ctx.progress, unit: 'model-chunk', start });
+    let last = start;
     const saveEvery = partialSaveSeconds();
     let lastSave = performance.now(), saves = 0;
-    // progress counts (image chunk, parameter set) pairs
     const res = ev.evaluate(sets, n, {
       resume: resume ?? undefined,
-      onProgress: (d, total) => {
-        bar ??= new Progress({ label: `evaluate ${name}`, total, enabled: ctx.progress, unit: 'model-chunk' });
+      onProgress: (d) => {
         bar.tick(d - last);
         last = d;
       },
@@ -158,7 +158,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
         maybeKill('evaluate-chunk', ++saves);
       },
     });
-    (bar as Progress | null)?.done();
+    bar.done();
     const val = res.map((r) => r.val.acc), test = res.map((r) => r.test.acc);
     const nTest = ctx.splits().test.n;
     const preds = new Float32Array(n * nTest);

@@ -30,6 +30,8 @@ export interface ProgressOptions {
   logEverySeconds?: number;
   /** Clock in milliseconds (tests inject one). Default performance.now. */
   now?: () => number;
+  /** Units done before this process started (a resumed run): in the count, not in the rate or ETA. Default 0. */
+  start?: number;
 }
 
 let quiet = false;
@@ -102,7 +104,8 @@ export class Progress {
   private readonly logEveryMs: number;
   private readonly now: () => number;
   private readonly t0: number;
-  private count = 0;
+  private count: number;
+  private readonly start: number;
   private info: ProgressInfo | undefined;
   private lastDraw = -Infinity;
   private lastLogTime: number;
@@ -122,7 +125,10 @@ export class Progress {
     this.tty = this.stream.isTTY === true;
     this.t0 = this.now();
     this.lastLogTime = this.t0;
-    this.nextLogCount = this.total > 0 ? Math.max(1, Math.ceil(this.total * LOG_FRACTION)) : Infinity;
+    this.start = Math.max(0, opts.start ?? 0);
+    this.count = this.start;
+    const every = Math.max(1, Math.ceil(this.total * LOG_FRACTION));
+    this.nextLogCount = this.total > 0 ? (Math.floor(this.start / every) + 1) * every : Infinity;
   }
 
   /** Units done so far. */
@@ -158,14 +164,15 @@ export class Progress {
     const t = this.now();
     const elapsed = (t - this.t0) / 1000;
     const sum = typeof summary === 'string' ? summary : formatInfo(summary ?? this.info);
-    const line = `[${this.label}] done: ${this.count} ${this.unit}s in ${formatDuration(elapsed)}${sum ? `, ${sum}` : ''}`;
+    const resumed = this.start > 0 ? ` (${this.count - this.start} after resuming)` : '';
+    const line = `[${this.label}] done: ${this.count} ${this.unit}s${resumed} in ${formatDuration(elapsed)}${sum ? `, ${sum}` : ''}`;
     if (this.tty) this.stream.write(`\r${line}\x1b[K\n`);
     else this.stream.write(`${line}\n`);
   }
 
   private rateAndEta(t: number): { elapsed: number; rate: number; eta: number } {
     const elapsed = (t - this.t0) / 1000;
-    const rate = elapsed > 0 ? this.count / elapsed : 0;
+    const rate = elapsed > 0 ? (this.count - this.start) / elapsed : 0;
     const eta = this.total > 0 && rate > 0 ? Math.max(0, this.total - this.count) / rate : NaN;
     return { elapsed, rate, eta };
   }

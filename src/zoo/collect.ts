@@ -92,7 +92,7 @@ export function collectCheckpoints(model: Classifier, train: Dataset, layout: Pa
   const saved = model.stateDict().map(([, t]) => t.backend.clone(t.storage));
 
   const t0 = performance.now();
-  const progress = new Progress({ label: 'collect', total: K, unit: 'ckpt', enabled: opts.progress !== false });
+  const progress = new Progress({ label: 'collect', total: K, unit: 'ckpt', enabled: opts.progress !== false, start: opts.startFrom ? k0 : 0 });
   try {
     model.requiresGrad(false);
     const subset: Tensor[] = layout.tensors(model);
@@ -103,7 +103,6 @@ export function collectCheckpoints(model: Classifier, train: Dataset, layout: Pa
       layout.write(model, opts.startFrom.vec);
       opt.loadState(opts.startFrom.optimizerState);
       opts.rng.setState(opts.startFrom.rngState);
-      progress.tick(k0);
     }
     // Stages before the first subset tensor need no gradient: run them outside the tape.
     const split = model.firstStageOf(layout.names);

@@ -35,6 +35,20 @@ describe('Progress', () => {
     assert.ok(h.out.every((l) => !l.includes('\r')));
   });
 
+  it('a resumed run counts the units done before it, but its rate and ETA only from its own', () => {
+    const h = harness(false);
+    const p = new Progress({ label: 'ae', total: 100, stream: h.stream, now: h.now, start: 60 });
+    for (let i = 0; i < 40; i++) {
+      h.clock.t += 1000; // 1 s per step in this run
+      p.tick(1);
+    }
+    p.done();
+    // lines at 70, 80, 90 % (none for the resumed 10 ... 60 %), then the final one
+    assert.equal(h.out.length, 4);
+    assert.equal(h.out[0], '[ae] step 70/100 10 s elapsed, ETA 30 s\n');
+    assert.match(h.out[3]!, /^\[ae\] done: 100 steps \(40 after resuming\) in 40 s\n$/);
+  });
+
   it('not a TTY: a slow run also logs every logEverySeconds', () => {
     const h = harness(false);
     const p = new Progress({ label: 'x', total: 1000, stream: h.stream, now: h.now, logEverySeconds: 5 });
