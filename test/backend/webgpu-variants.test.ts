@@ -1,6 +1,7 @@
 /**
- * The webgpu conv kernels come in variants (specialised to the geometry or generic; all samples in
- * one product or one product per sample) that must compute the same sums in the same order: each
+ * The webgpu GEMM and conv kernels come in variants (4 x 4 to 8 x 8 outputs per thread; conv
+ * specialised to the geometry or generic; all samples in one product or one product per sample)
+ * that must compute the same sums in the same order: each
  * variant, in its own process (the worker reads the switches when it starts), prints a hash of
  * the outputs of test/helpers/webgpu-conv-bits.ts, and the hashes must be equal.
  */
@@ -9,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadWebgpu } from '../../src/backend/webgpu.js';
+import { pickTile } from '../../src/backend/webgpu/executor.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const loaded = loadWebgpu();
@@ -25,10 +27,23 @@ function bits(env: Record<string, string>): string {
 }
 
 describe('webgpu conv kernel variants give identical bits', { skip }, () => {
-  it('specialised + merged (the default), generic, per sample', () => {
+  it('specialised + merged + tile by size (the default), generic, per sample, every GEMM tile', () => {
     const dflt = bits({});
-    assert.equal(bits({ PDIFF_WEBGPU_CONV_SPECIALIZE: '0' }), dflt, 'generic kernels');
-    assert.equal(bits({ PDIFF_WEBGPU_CONV_MERGE: '0' }), dflt, 'one product per sample');
-    assert.equal(bits({ PDIFF_WEBGPU_CONV_SPECIALIZE: '0', PDIFF_WEBGPU_CONV_MERGE: '0' }), dflt, 'generic, per sample');
+    assert.equal(bits({ PDIFF_WEBGPU_GEMM_TILE: '4x4' }), dflt, '4 x 4 outputs per thread');
+    assert.equal(bits({ PDIFF_WEBGPU_CONV_SPECIALIZE: '0', PDIFF_WEBGPU_GEMM_TILE: '8x8' }), dflt, 'generic kernels, 8 x 8');
+    assert.equal(bits({ PDIFF_WEBGPU_CONV_MERGE: '0', PDIFF_WEBGPU_GEMM_TILE: '4x8' }), dflt, 'one product per sample, 4 x 8');
+    assert.equal(bits({ PDIFF_WEBGPU_CONV_SPECIALIZE: '0', PDIFF_WEBGPU_CONV_MERGE: '0', PDIFF_WEBGPU_GEMM_TILE: '8x4' }), dflt, 'generic, per sample, 8 x 4');
+  });
+});
+
+describe('pickTile', () => {
+  it('takes the largest tile that fits and leaves enough workgroups', () => {
+    assert.deepEqual(pickTile(512, 512, 1, 2), [8, 8]);
+    assert.deepEqual(pickTile(512, 512, 1, 128), [4, 4]); // 16 workgroups of 128 x 128 would idle a GPU
+    assert.deepEqual(pickTile(2048, 2048, 1, 128), [8, 8]);
+    assert.deepEqual(pickTile(64, 49000, 1, 128), [4, 8]); // the evaluation's conv3: 64 output channels
+    assert.deepEqual(pickTile(200, 100, 1, 2), [8, 4]);
+    assert.deepEqual(pickTile(100, 100, 1, 2), [4, 4]);
+    assert.deepEqual(pickTile(128, 64, 3, 2), [8, 4]);
   });
 });

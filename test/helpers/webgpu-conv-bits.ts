@@ -1,8 +1,8 @@
 /**
  * Prints one SHA-256 over the outputs of the webgpu conv kernels (forward, backward data,
  * backward weight) on several geometries, and of a few matmuls: run by webgpu-variants.test.ts
- * once per kernel variant (PDIFF_WEBGPU_CONV_SPECIALIZE, PDIFF_WEBGPU_CONV_MERGE), which must all
- * print the same hash. Prints "unavailable: <reason>" when there is no adapter.
+ * once per kernel variant (PDIFF_WEBGPU_CONV_SPECIALIZE, PDIFF_WEBGPU_CONV_MERGE,
+ * PDIFF_WEBGPU_GEMM_TILE), which must all print the same hash. Prints "unavailable: <reason>" when there is no adapter.
  */
 import { createHash } from 'node:crypto';
 import type { Conv2dGeom } from '../../src/backend/kernels.js';
@@ -37,7 +37,7 @@ for (const g0 of geoms) {
   be.conv2dBackwardWeight(gy, x, gw, g);
   for (const s of [y, yb, gx, gw]) take(s);
 }
-for (const [m, k, n] of [[70, 300, 90], [5, 3000, 7]] as const) {
+for (const [m, k, n] of [[70, 300, 90], [5, 3000, 7], [260, 50, 140], [130, 2100, 70]] as const) {
   const a = rand(m * k), b = rand(k * n), c = be.alloc(m * n);
   be.matmul(a, b, c, 1, m, n, k, false, false, false, false, false);
   take(c);

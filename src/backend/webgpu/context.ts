@@ -87,7 +87,17 @@ export class GpuContext {
   /** Conv products over all samples at once where the grid allows (PDIFF_WEBGPU_CONV_MERGE=0: one product per sample). */
   readonly convMerge = process.env.PDIFF_WEBGPU_CONV_MERGE !== '0';
 
-  constructor(readonly device: GpuDevice) {
+  /** Outputs per thread of 16 x 16-thread GEMMs, forced by PDIFF_WEBGPU_GEMM_TILE=RxC (4 or 8 each); null = by problem size. */
+  readonly gemmTile: [number, number] | null = parseTile(process.env.PDIFF_WEBGPU_GEMM_TILE);
+  /**
+   * Fewest workgroups a larger GEMM tile must leave (PDIFF_WEBGPU_MIN_WORKGROUPS): 2 on a software
+   * adapter (llvmpipe runs a workgroup per core), 128 on a GPU (about one per multiprocessor).
+   */
+  readonly minWorkgroups: number;
+
+  constructor(readonly device: GpuDevice, software = false) {
+    const mw = Number(process.env.PDIFF_WEBGPU_MIN_WORKGROUPS);
+    this.minWorkgroups = Number.isInteger(mw) && mw >= 1 ? mw : software ? 2 : 128;
     this.queue = device.queue;
     this.uniform = device.createBuffer({ size: SLOT * SLOTS, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     const want = Number(process.env.PDIFF_WEBGPU_GEMM_THREADS);
@@ -375,4 +385,12 @@ function bucketClearSize(n: number, size: number): number {
 export function grid(n: number): [number, number] {
   if (n <= 32768) return [n, 1];
   return [32768, Math.ceil(n / 32768)];
+}
+
+/** "RxC" with R, C in {4, 8} as [R, C]; null when unset; an error for anything else. */
+function parseTile(v: string | undefined): [number, number] | null {
+  if (v === undefined || v === '') return null;
+  const m = /^([48])x([48])$/.exec(v);
+  if (!m) throw new Error(`PDIFF_WEBGPU_GEMM_TILE must be 4x4, 4x8, 8x4 or 8x8, got "${v}"`);
+  return [Number(m[1]), Number(m[2])];
 }

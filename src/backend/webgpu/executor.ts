@@ -149,10 +149,11 @@ export class Executor implements DeviceOps {
     extra: readonly Param[], accumulate: boolean, allowSplit = true): void {
     if (M === 0 || N === 0 || batch === 0) return;
     if (batch > 65535) throw new Error(`webgpu: batch ${batch} exceeds 65535`);
-    // 64 x 64 tiles (16 x 16 threads) where both sides fill them and the device allows 256 threads, else 32 x 32.
+    // 16 x 16 threads where both sides exceed 32 and the device allows 256 threads, else 8 x 8 (4 x 4 outputs each).
     const T = this.g.gemmThreads === 16 && M > 32 && N > 32 ? 16 : 8;
-    const BM = 4 * T;
-    const tx = Math.ceil(N / BM), ty = Math.ceil(M / BM);
+    const [TM, TN] = T === 16 ? this.g.gemmTile ?? pickTile(M, N, batch, this.g.minWorkgroups) : [4, 4];
+    const BM = TM * T, BN = TN * T;
+    const tx = Math.ceil(N / BN), ty = Math.ceil(M / BM);
     const tiles = tx * ty;
     let splits = 1;
     if (allowSplit && batch === 1 && tiles < 32 && K >= 2048) splits = Math.min(64, Math.floor(K / 512), Math.ceil(128 / tiles));
@@ -160,12 +161,12 @@ export class Executor implements DeviceOps {
       const chunk = Math.ceil(Math.ceil(K / splits) / T) * T;
       splits = Math.ceil(K / chunk);
       const part = this.g.temp(splits * M * N);
-      this.g.dispatch(gemmKernel(spec, T, true), [...inputs, part], [tx, ty, splits], [M, N, K, chunk, 0, 0, 0, 0, ...extra]);
+      this.g.dispatch(gemmKernel(spec, T, true, TM, TN), [...inputs, part], [tx, ty, splits], [M, N, K, chunk, 0, 0, 0, 0, ...extra]);
       this.g.dispatch(SPLIT_FINISH[accumulate ? 1 : 0], [part, output], groupsFor(M * N), [M * N, splits]);
       this.g.releaseBuf(part);
       return;
     }
-    this.g.dispatch(gemmKernel(spec, T, false), [...inputs, output], [tx, ty, batch], [M, N, K, 0, 0, 0, 0, 0, ...extra]);
+    this.g.dispatch(gemmKernel(spec, T, false, TM, TN), [...inputs, output], [tx, ty, batch], [M, N, K, 0, 0, 0, 0, 0, ...extra]);
   }
 
   matmul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number,
@@ -396,4 +397,19 @@ export class Executor implements DeviceOps {
     const n = this.len(y);
     this.g.dispatch(emaKernel, [this.buf(y), this.buf(x)], groupsFor(n), [n, f(decay), f(1 - decay)]);
   }
+}
+
+/**
+ * Outputs per thread (rows x columns) for a 16 x 16-thread GEMM: the largest of 8 x 8, 4 x 8,
+ * 8 x 4 whose tile (128 x 128, 64 x 128, 128 x 64) fits inside M x N and that still leaves at
+ * least `minWorkgroups` workgroups; else 4 x 4 (64 x 64). Larger tiles load each operand value
+ * for more multiply-adds (llvmpipe, 2 cores: sgemm 512 3.3 -> 7.8 GFLOP/s from 4 x 4 to 8 x 8),
+ * smaller ones keep more of a GPU busy. Every tile gives the same sums in the same order.
+ */
+export function pickTile(M: number, N: number, batch: number, minWorkgroups: number): [number, number] {
+  for (const [tm, tn] of [[8, 8], [4, 8], [8, 4]] as const) {
+    const BM = 16 * tm, BN = 16 * tn;
+    if (M >= BM && N >= BN && Math.ceil(M / BM) * Math.ceil(N / BN) * batch >= minWorkgroups) return [tm, tn];
+  }
+  return [4, 4];
 }

@@ -75,7 +75,7 @@ export interface GpuDevice {
 export interface GpuAdapter {
   readonly limits: Record<string, number>;
   readonly features: { has(name: string): boolean } & Iterable<string>;
-  readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+  readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
   requestDevice(desc?: { requiredLimits?: Record<string, number>; requiredFeatures?: string[] }): Promise<GpuDevice>;
 }
 

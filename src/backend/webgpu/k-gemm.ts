@@ -35,68 +35,83 @@ export interface GemmSpec {
 
 const cache = new Map<string, Kernel>();
 
-/** The 16 guarded stores of a thread's 4 x 4 results (rows lid.y * 4 + i, columns lid.x * 4 + j), unrolled. */
-function stores(split: boolean): string {
+/** The TM x TN guarded stores of a thread's results (rows lid.y * TM + i, columns lid.x * TN + j), unrolled. */
+function stores(split: boolean, TM: number, TN: number): string {
   let s = '';
-  for (let i = 0; i < 4; i++) {
-    s += `  { let m = m0 + lid.y * 4u + ${i}u;\n`;
-    for (let j = 0; j < 4; j++) {
-      const v = `acc[${i}].${'xyzw'[j]}`;
-      s += `    { let n = n0 + lid.x * 4u + ${j}u; if (m < M && n < N) { ${split ? `PART[wid.z * M * N + m * N + n] = ${v};` : `st(b, m, n, ${v});`} } }\n`;
+  for (let i = 0; i < TM; i++) {
+    s += `  { let m = m0 + lid.y * ${TM}u + ${i}u;\n`;
+    for (let j = 0; j < TN; j++) {
+      const v = `acc[${i * (TN / 4) + (j >> 2)}].${'xyzw'[j & 3]}`;
+      s += `    { let n = n0 + lid.x * ${TN}u + ${j}u; if (m < M && n < N) { ${split ? `PART[wid.z * M * N + m * N + n] = ${v};` : `st(b, m, n, ${v});`} } }\n`;
     }
     s += '  }\n';
   }
   return s;
 }
 
-export function gemmKernel(spec: GemmSpec, T: number, split: boolean): Kernel {
-  const key = `gemm_${spec.key}_${T}_${split ? 'split' : 'full'}`;
+/** The inner product of one k step: vec4 loads of the thread's TM values of A and TN of B, TM x TN fmas. */
+function innerStep(T: number, TM: number, TN: number): string {
+  const am = TM / 4, bn = TN / 4;
+  let s = '';
+  for (let r = 0; r < am; r++) s += `      let a${r} = As[kk * ${T * am}u + lid.y * ${am}u + ${r}u];\n`;
+  for (let c = 0; c < bn; c++) s += `      let b${c} = Bs[kk * ${T * bn}u + lid.x * ${bn}u + ${c}u];\n`;
+  for (let i = 0; i < TM; i++) {
+    for (let c = 0; c < bn; c++) {
+      const a = `a${i >> 2}.${'xyzw'[i & 3]}`;
+      s += `      acc[${i * bn + c}] = fma(vec4<f32>(${a}), b${c}, acc[${i * bn + c}]);\n`;
+    }
+  }
+  return s;
+}
+
+/**
+ * The kernel for `spec` with T x T threads, each computing TM x TN outputs (multiples of 4): a
+ * (TM T) x (TN T) tile of C per workgroup, K in steps of T through workgroup memory.
+ */
+export function gemmKernel(spec: GemmSpec, T: number, split: boolean, TM = 4, TN = 4): Kernel {
+  const key = `gemm_${spec.key}_${T}_${TM}x${TN}_${split ? 'split' : 'full'}`;
   let k = cache.get(key);
   if (k) return k;
   const bindings: Binding[] = split ? [...spec.inputs, { name: 'PART', access: 'w' }] : [...spec.inputs, ...spec.outputs];
-  const BM = 4 * T;
+  const BM = TM * T, BN = TN * T;
   const BK = T;
   const NT = T * T;
-  const loads = (BM * BK) / NT;
   const code = (): string => `${header(bindings)}
 ${spec.extra ?? ''}
 fn la(b: u32, m: u32, k: u32) -> f32 { ${spec.la} }
 fn lb(b: u32, k: u32, n: u32) -> f32 { ${spec.lb} }
 ${split ? '' : `fn st(b: u32, m: u32, n: u32, v: f32) { ${spec.st} }`}
-var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
-var<workgroup> Bs: array<vec4<f32>, ${(BK * BM) / 4}>;
+var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>; // [k][m], 4 rows a vector
+var<workgroup> Bs: array<vec4<f32>, ${(BK * BN) / 4}>; // [k][n], 4 columns a vector
 @compute @workgroup_size(${T}, ${T})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BM}u;
+  let m0 = wid.y * ${BM}u; let n0 = wid.x * ${BN}u;
   ${split ? `let b = 0u; let kLo = wid.z * pu(3u); let kHi = min(K, kLo + pu(3u));` : 'let b = wid.z; let kLo = 0u; let kHi = K;'}
-  var acc: array<vec4<f32>, 4>; // zero-initialised; row i of the thread's 4 x 4 block in acc[i]
+  var acc: array<vec4<f32>, ${(TM * TN) / 4}>; // zero-initialised; row i, columns 4c..4c+3 in acc[i * ${TN / 4} + c]
   for (var t = kLo; t < kHi; t += ${BK}u) {
-    for (var l = 0u; l < ${loads}u; l++) {
+    for (var l = 0u; l < ${(BM * BK) / NT}u; l++) {
       let e = li + l * ${NT}u;
       let am = ${spec.aKFast ? `e / ${BK}u` : `e % ${BM}u`};
       let ak = ${spec.aKFast ? `e % ${BK}u` : `e / ${BM}u`};
       var av = 0.0;
       if (m0 + am < M && t + ak < kHi) { av = la(b, m0 + am, t + ak); }
-      As[ak * ${T}u + am / 4u][am % 4u] = av;
-      let bn = ${spec.bNFast ? `e % ${BM}u` : `e / ${BK}u`};
-      let bk = ${spec.bNFast ? `e / ${BM}u` : `e % ${BK}u`};
+      As[ak * ${BM / 4}u + am / 4u][am % 4u] = av;
+    }
+    for (var l = 0u; l < ${(BN * BK) / NT}u; l++) {
+      let e = li + l * ${NT}u;
+      let bn = ${spec.bNFast ? `e % ${BN}u` : `e / ${BK}u`};
+      let bk = ${spec.bNFast ? `e / ${BN}u` : `e % ${BK}u`};
       var bv = 0.0;
       if (n0 + bn < N && t + bk < kHi) { bv = lb(b, t + bk, n0 + bn); }
-      Bs[bk * ${T}u + bn / 4u][bn % 4u] = bv;
+      Bs[bk * ${BN / 4}u + bn / 4u][bn % 4u] = bv;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${BK}u; kk++) {
-      let a = As[kk * ${T}u + lid.y];
-      let bv = Bs[kk * ${T}u + lid.x];
-      acc[0] = fma(vec4<f32>(a.x), bv, acc[0]);
-      acc[1] = fma(vec4<f32>(a.y), bv, acc[1]);
-      acc[2] = fma(vec4<f32>(a.z), bv, acc[2]);
-      acc[3] = fma(vec4<f32>(a.w), bv, acc[3]);
-    }
+${innerStep(T, TM, TN)}    }
     workgroupBarrier();
   }
-${stores(split)}
+${stores(split, TM, TN)}
 }`;
   k = { key, access: bindings.map((x) => x.access), code };
   cache.set(key, k);

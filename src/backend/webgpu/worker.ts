@@ -49,7 +49,7 @@ function vulkanLoaderMissing(): boolean {
 /** Keeps Dawn instances alive for the life of the thread. */
 const keep: unknown[] = [];
 
-async function open(): Promise<{ report: InitReport; device?: GpuDevice }> {
+async function open(): Promise<{ report: InitReport; device?: GpuDevice; software?: boolean }> {
   let mod: WebgpuModule;
   try {
     const name = 'webgpu';
@@ -106,7 +106,8 @@ async function open(): Promise<{ report: InitReport; device?: GpuDevice }> {
   const name = parts.join(', ') || 'unknown adapter';
   const limits: Record<string, number> = {};
   for (const k of WANTED_LIMITS) if (device.limits[k] !== undefined) limits[k] = device.limits[k]!;
-  return { report: { ok: true, adapter: name, backend: used.label, limits }, device };
+  const software = /llvmpipe|lavapipe|softpipe|swiftshader/i.test(name) || info.isFallbackAdapter === true;
+  return { report: { ok: true, adapter: name, backend: used.label, limits }, device, software };
 }
 
 async function main(): Promise<void> {
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
   }
   replyText(opened.report.ok ? STATE_OK : STATE_ERROR, JSON.stringify(opened.report));
   if (!opened.device) { process.exit(0); }
-  const ctx = new GpuContext(opened.device);
+  const ctx = new GpuContext(opened.device, opened.software === true);
   const exec = new Executor(ctx);
   const table = exec as unknown as Record<string, (...args: unknown[]) => void>;
 
