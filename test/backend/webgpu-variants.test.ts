@@ -29,21 +29,26 @@ function bits(env: Record<string, string>): string {
 describe('webgpu conv kernel variants give identical bits', { skip }, () => {
   it('specialised + merged + tile by size (the default), generic, per sample, every GEMM tile', () => {
     const dflt = bits({});
-    assert.equal(bits({ PDIFF_WEBGPU_GEMM_TILE: '4x4' }), dflt, '4 x 4 outputs per thread');
-    assert.equal(bits({ PDIFF_WEBGPU_CONV_SPECIALIZE: '0', PDIFF_WEBGPU_GEMM_TILE: '8x8' }), dflt, 'generic kernels, 8 x 8');
-    assert.equal(bits({ PDIFF_WEBGPU_CONV_MERGE: '0', PDIFF_WEBGPU_GEMM_TILE: '4x8' }), dflt, 'one product per sample, 4 x 8');
-    assert.equal(bits({ PDIFF_WEBGPU_CONV_SPECIALIZE: '0', PDIFF_WEBGPU_CONV_MERGE: '0', PDIFF_WEBGPU_GEMM_TILE: '8x4' }), dflt, 'generic, per sample, 8 x 4');
+    assert.equal(bits({ PDIFF_WEBGPU_GEMM_TILE: '16x4x4' }), dflt, '16 x 16 threads, 4 x 4 outputs each');
+    assert.equal(bits({ PDIFF_WEBGPU_CONV_SPECIALIZE: '0', PDIFF_WEBGPU_GEMM_TILE: '16x8x8' }), dflt, 'generic kernels, 16 x 16 threads, 8 x 8');
+    assert.equal(bits({ PDIFF_WEBGPU_CONV_MERGE: '0', PDIFF_WEBGPU_GEMM_TILE: '8x4x8' }), dflt, 'one product per sample, 8 x 8 threads, 4 x 8');
+    assert.equal(bits({ PDIFF_WEBGPU_CONV_SPECIALIZE: '0', PDIFF_WEBGPU_CONV_MERGE: '0', PDIFF_WEBGPU_GEMM_TILE: '16x8x4' }), dflt, 'generic, per sample, 8 x 4');
+    assert.equal(bits({ PDIFF_WEBGPU_GEMM_TILE: '8x4x4' }), dflt, '8 x 8 threads, 4 x 4 outputs each');
   });
 });
 
 describe('pickTile', () => {
   it('takes the largest tile that fits and leaves enough workgroups', () => {
-    assert.deepEqual(pickTile(512, 512, 1, 2), [8, 8]);
-    assert.deepEqual(pickTile(512, 512, 1, 128), [4, 4]); // 16 workgroups of 128 x 128 would idle a GPU
-    assert.deepEqual(pickTile(2048, 2048, 1, 128), [8, 8]);
-    assert.deepEqual(pickTile(64, 49000, 1, 128), [4, 8]); // the evaluation's conv3: 64 output channels
-    assert.deepEqual(pickTile(200, 100, 1, 2), [8, 4]);
-    assert.deepEqual(pickTile(100, 100, 1, 2), [4, 4]);
-    assert.deepEqual(pickTile(128, 64, 3, 2), [8, 4]);
+    assert.deepEqual(pickTile(512, 512, 1, 2), [16, 8, 8]);
+    assert.deepEqual(pickTile(512, 512, 1, 128), [16, 4, 4]); // 16 workgroups of 128 x 128 would idle a GPU
+    assert.deepEqual(pickTile(2048, 2048, 1, 128), [16, 8, 8]);
+    assert.deepEqual(pickTile(64, 49000, 1, 2), [16, 4, 8]); // the evaluation's conv3: 64 output channels
+    assert.deepEqual(pickTile(200, 100, 1, 2), [16, 8, 4]);
+    assert.deepEqual(pickTile(100, 100, 1, 2), [16, 4, 4]);
+    assert.deepEqual(pickTile(40, 100, 1, 2), [16, 4, 4]);
+    assert.deepEqual(pickTile(16, 3200, 1, 2), [8, 4, 4]);
+    assert.deepEqual(pickTile(512, 512, 1, 2, 8), [8, 8, 8]); // a device without 256 threads a workgroup
+    assert.deepEqual(pickTile(40, 100, 1, 2, 8), [8, 4, 8]);
+    assert.deepEqual(pickTile(40, 40, 1, 2, 8), [8, 4, 4]);
   });
 });

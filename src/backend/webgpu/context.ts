@@ -87,8 +87,8 @@ export class GpuContext {
   /** Conv products over all samples at once where the grid allows (PDIFF_WEBGPU_CONV_MERGE=0: one product per sample). */
   readonly convMerge = process.env.PDIFF_WEBGPU_CONV_MERGE !== '0';
 
-  /** Outputs per thread of 16 x 16-thread GEMMs, forced by PDIFF_WEBGPU_GEMM_TILE=RxC (4 or 8 each); null = by problem size. */
-  readonly gemmTile: [number, number] | null = parseTile(process.env.PDIFF_WEBGPU_GEMM_TILE);
+  /** GEMM workgroup shape [T, TM, TN] forced by PDIFF_WEBGPU_GEMM_TILE=TxRxC (T 8 or 16, R and C 4 or 8); null = by problem size. */
+  readonly gemmTile: [number, number, number] | null = parseTile(process.env.PDIFF_WEBGPU_GEMM_TILE);
   /**
    * Fewest workgroups a larger GEMM tile must leave (PDIFF_WEBGPU_MIN_WORKGROUPS): 2 on a software
    * adapter (llvmpipe runs a workgroup per core), 128 on a GPU (about one per multiprocessor).
@@ -387,10 +387,10 @@ export function grid(n: number): [number, number] {
   return [32768, Math.ceil(n / 32768)];
 }
 
-/** "RxC" with R, C in {4, 8} as [R, C]; null when unset; an error for anything else. */
-function parseTile(v: string | undefined): [number, number] | null {
+/** "TxRxC" (T 8 or 16, R and C 4 or 8) as [T, R, C]; null when unset; an error for anything else. */
+function parseTile(v: string | undefined): [number, number, number] | null {
   if (v === undefined || v === '') return null;
-  const m = /^([48])x([48])$/.exec(v);
-  if (!m) throw new Error(`PDIFF_WEBGPU_GEMM_TILE must be 4x4, 4x8, 8x4 or 8x8, got "${v}"`);
-  return [Number(m[1]), Number(m[2])];
+  const m = /^(8|16)x([48])x([48])$/.exec(v);
+  if (!m) throw new Error(`PDIFF_WEBGPU_GEMM_TILE must be TxRxC with T 8 or 16 and R, C 4 or 8 (e.g. 16x8x8), got "${v}"`);
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
 }

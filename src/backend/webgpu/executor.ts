@@ -149,16 +149,17 @@ export class Executor implements DeviceOps {
     extra: readonly Param[], accumulate: boolean, allowSplit = true): void {
     if (M === 0 || N === 0 || batch === 0) return;
     if (batch > 65535) throw new Error(`webgpu: batch ${batch} exceeds 65535`);
-    // 16 x 16 threads where both sides exceed 32 and the device allows 256 threads, else 8 x 8 (4 x 4 outputs each).
-    const T = this.g.gemmThreads === 16 && M > 32 && N > 32 ? 16 : 8;
-    const [TM, TN] = T === 16 ? this.g.gemmTile ?? pickTile(M, N, batch, this.g.minWorkgroups) : [4, 4];
+    const [T, TM, TN] = this.g.gemmTile ?? pickTile(M, N, batch, this.g.minWorkgroups, this.g.gemmThreads);
     const BM = TM * T, BN = TN * T;
     const tx = Math.ceil(N / BN), ty = Math.ceil(M / BM);
-    const tiles = tx * ty;
+    // Split-K where few output tiles meet a long K. The split points depend on the problem (and
+    // the device's thread limit) only, never on the tile picked, so every tile gives the same bits.
+    const S = this.g.gemmThreads === 16 && M > 32 && N > 32 ? 64 : 32;
+    const tiles = Math.ceil(N / S) * Math.ceil(M / S);
     let splits = 1;
     if (allowSplit && batch === 1 && tiles < 32 && K >= 2048) splits = Math.min(64, Math.floor(K / 512), Math.ceil(128 / tiles));
     if (splits > 1) {
-      const chunk = Math.ceil(Math.ceil(K / splits) / T) * T;
+      const chunk = Math.ceil(Math.ceil(K / splits) / (S / 4)) * (S / 4);
       splits = Math.ceil(K / chunk);
       const part = this.g.temp(splits * M * N);
       this.g.dispatch(gemmKernel(spec, T, true, TM, TN), [...inputs, part], [tx, ty, splits], [M, N, K, chunk, 0, 0, 0, 0, ...extra]);
@@ -189,8 +190,8 @@ export class Executor implements DeviceOps {
    * The split-K path is not taken for merged products (its partials are laid out [M, N]).
    */
   private merge(n: number, positions: number, M: number): boolean {
-    const BM = 4 * (this.g.gemmThreads === 16 && M > 32 ? 16 : 8);
-    return this.g.convMerge && Math.ceil((n * positions) / BM) <= 65535;
+    const [T, , TN] = this.g.gemmTile ?? pickTile(M, n * positions, 1, this.g.minWorkgroups, this.g.gemmThreads);
+    return this.g.convMerge && Math.ceil((n * positions) / (T * TN)) <= 65535;
   }
   conv2dForward(x: number, w: number, bias: number | null, y: number, g: Conv2dGeom): void {
     const P = g.oh * g.ow, m = this.merge(g.n, P, g.o);
@@ -400,16 +401,21 @@ export class Executor implements DeviceOps {
 }
 
 /**
- * Outputs per thread (rows x columns) for a 16 x 16-thread GEMM: the largest of 8 x 8, 4 x 8,
- * 8 x 4 whose tile (128 x 128, 64 x 128, 128 x 64) fits inside M x N and that still leaves at
- * least `minWorkgroups` workgroups; else 4 x 4 (64 x 64). Larger tiles load each operand value
- * for more multiply-adds (llvmpipe, 2 cores: sgemm 512 3.3 -> 7.8 GFLOP/s from 4 x 4 to 8 x 8),
- * smaller ones keep more of a GPU busy. Every tile gives the same sums in the same order.
+ * Workgroup shape of a GEMM: [T, TM, TN] = T x T threads, each computing TM x TN outputs (a
+ * (TM T) x (TN T) tile of C). The first of these whose tile fits inside M x N and leaves at least
+ * `minWorkgroups` workgroups: 16 threads a side (8 where the device allows fewer than 256 a
+ * workgroup) with 8 x 8, 4 x 8 or 8 x 4 outputs; else 4 x 4 outputs, 16 threads a side where M and
+ * N exceed 32, 8 otherwise (on llvmpipe 8 threads a side with 8 x 8 outputs measured no better than
+ * 16 with 4 x 4). More outputs per thread load each operand value for more multiply-adds
+ * (llvmpipe, 2 cores: sgemm 512 3.3 GFLOP/s with 4 x 4, 7.9 with 8 x 8); smaller tiles keep more
+ * of a GPU busy. Every shape gives the same sums in the same order. `maxT` is 8 on devices
+ * without 256 invocations per workgroup.
  */
-export function pickTile(M: number, N: number, batch: number, minWorkgroups: number): [number, number] {
-  for (const [tm, tn] of [[8, 8], [4, 8], [8, 4]] as const) {
-    const BM = 16 * tm, BN = 16 * tn;
-    if (M >= BM && N >= BN && Math.ceil(M / BM) * Math.ceil(N / BN) * batch >= minWorkgroups) return [tm, tn];
+export function pickTile(M: number, N: number, batch: number, minWorkgroups: number, maxT = 16): [number, number, number] {
+  const shapes: Array<[number, number, number]> = maxT >= 16 ? [[16, 8, 8], [16, 4, 8], [16, 8, 4]] : [[8, 8, 8], [8, 4, 8], [8, 8, 4]];
+  for (const [t, tm, tn] of shapes) {
+    const BM = t * tm, BN = t * tn;
+    if (M >= BM && N >= BN && Math.ceil(M / BM) * Math.ceil(N / BN) * batch >= minWorkgroups) return [t, tm, tn];
   }
-  return [4, 4];
+  return maxT === 16 && M > 32 && N > 32 ? [16, 4, 4] : [8, 4, 4];
 }
