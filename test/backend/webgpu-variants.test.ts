@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadWebgpu } from '../../src/backend/webgpu.js';
-import { pickTile } from '../../src/backend/webgpu/executor.js';
+import { gemmShapes, pickTile } from '../../src/backend/webgpu/k-gemm.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const loaded = loadWebgpu();
@@ -42,13 +42,19 @@ describe('pickTile', () => {
     assert.deepEqual(pickTile(512, 512, 1, 2), [16, 8, 8]);
     assert.deepEqual(pickTile(512, 512, 1, 128), [16, 4, 4]); // 16 workgroups of 128 x 128 would idle a GPU
     assert.deepEqual(pickTile(2048, 2048, 1, 128), [16, 8, 8]);
-    assert.deepEqual(pickTile(64, 49000, 1, 2), [16, 4, 8]); // the evaluation's conv3: 64 output channels
+    assert.deepEqual(pickTile(64, 49000, 1, 128), [16, 4, 8]); // the evaluation's conv3 (64 output channels) on a GPU
     assert.deepEqual(pickTile(200, 100, 1, 2), [16, 8, 4]);
     assert.deepEqual(pickTile(100, 100, 1, 2), [16, 4, 4]);
     assert.deepEqual(pickTile(40, 100, 1, 2), [16, 4, 4]);
     assert.deepEqual(pickTile(16, 3200, 1, 2), [8, 4, 4]);
-    assert.deepEqual(pickTile(512, 512, 1, 2, 8), [8, 8, 8]); // a device without 256 threads a workgroup
-    assert.deepEqual(pickTile(40, 100, 1, 2, 8), [8, 4, 8]);
-    assert.deepEqual(pickTile(40, 40, 1, 2, 8), [8, 4, 4]);
+    const small = gemmShapes(8, false); // a device without 256 threads a workgroup
+    assert.deepEqual(pickTile(512, 512, 1, 2, small, 8), [8, 8, 8]);
+    assert.deepEqual(pickTile(40, 100, 1, 2, small, 8), [8, 4, 8]);
+    assert.deepEqual(pickTile(40, 40, 1, 2, small, 8), [8, 4, 4]);
+    const soft = gemmShapes(16, true); // llvmpipe
+    assert.deepEqual(pickTile(512, 512, 1, 2, soft), [16, 8, 8]);
+    assert.deepEqual(pickTile(64, 49000, 1, 2, soft), [8, 8, 8]);
+    assert.deepEqual(pickTile(100, 100, 1, 2, soft), [8, 8, 8]);
+    assert.deepEqual(pickTile(40, 100, 1, 2, soft), [16, 4, 4]);
   });
 });

@@ -8,6 +8,7 @@
  * earlier use). The only thing that could jump ahead is queue.writeBuffer, so uploads first
  * submit whatever is encoded.
  */
+import { gemmShapes } from './k-gemm.js';
 import {
   BufferUsage, MapMode, ShaderStage,
   type GpuBindGroup, type GpuBindGroupLayout, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass,
@@ -94,6 +95,8 @@ export class GpuContext {
    * adapter (llvmpipe runs a workgroup per core), 128 on a GPU (about one per multiprocessor).
    */
   readonly minWorkgroups: number;
+  /** GEMM shapes to try, best first (gemmShapes in executor.ts). */
+  readonly gemmShapes: Array<[number, number, number]>;
 
   constructor(readonly device: GpuDevice, software = false) {
     const mw = Number(process.env.PDIFF_WEBGPU_MIN_WORKGROUPS);
@@ -102,6 +105,7 @@ export class GpuContext {
     this.uniform = device.createBuffer({ size: SLOT * SLOTS, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST });
     const want = Number(process.env.PDIFF_WEBGPU_GEMM_THREADS);
     this.gemmThreads = want === 8 || want === 16 ? want : (device.limits.maxComputeInvocationsPerWorkgroup ?? 128) >= 256 ? 16 : 8;
+    this.gemmShapes = gemmShapes(this.gemmThreads, software);
     device.onuncapturederror = (ev) => this.fail(`WebGPU error: ${ev.error?.message ?? String(ev)}`);
     void device.lost.then((info) => this.fail(`WebGPU device lost: ${info?.reason ?? ''} ${info?.message ?? ''}`));
   }

@@ -9,7 +9,7 @@ import { type Buf, type GpuContext, type Kernel, type Param, f, grid } from './c
 import {
   adamKernel, axpyKernel, binaryKernel, bnRunningKernel, emaKernel, fillKernel, sgdKernel, unaryBackwardKernel, unaryKernel,
 } from './k-elementwise.js';
-import { convBackwardDataSpec, convBackwardWeightSpec, convForwardSpec, gemmKernel, matmulSpec, type GemmSpec } from './k-gemm.js';
+import { convBackwardDataSpec, convBackwardWeightSpec, convForwardSpec, gemmKernel, matmulSpec, pickTile, type GemmSpec } from './k-gemm.js';
 import {
   argmaxRowsKernel, avgPoolBackwardKernel, avgPoolForwardKernel, copyRegionKernel, crossEntropyKernel, gatherKernel,
   maxPoolBackwardKernel, maxPoolForwardKernel, softmaxBackwardKernel, softmaxKernel,
@@ -149,7 +149,7 @@ export class Executor implements DeviceOps {
     extra: readonly Param[], accumulate: boolean, allowSplit = true): void {
     if (M === 0 || N === 0 || batch === 0) return;
     if (batch > 65535) throw new Error(`webgpu: batch ${batch} exceeds 65535`);
-    const [T, TM, TN] = this.g.gemmTile ?? pickTile(M, N, batch, this.g.minWorkgroups, this.g.gemmThreads);
+    const [T, TM, TN] = this.g.gemmTile ?? pickTile(M, N, batch, this.g.minWorkgroups, this.g.gemmShapes, this.g.gemmThreads);
     const BM = TM * T, BN = TN * T;
     const tx = Math.ceil(N / BN), ty = Math.ceil(M / BM);
     // Split-K where few output tiles meet a long K. The split points depend on the problem (and
@@ -190,7 +190,7 @@ export class Executor implements DeviceOps {
    * The split-K path is not taken for merged products (its partials are laid out [M, N]).
    */
   private merge(n: number, positions: number, M: number): boolean {
-    const [T, , TN] = this.g.gemmTile ?? pickTile(M, n * positions, 1, this.g.minWorkgroups, this.g.gemmThreads);
+    const [T, , TN] = this.g.gemmTile ?? pickTile(M, n * positions, 1, this.g.minWorkgroups, this.g.gemmShapes, this.g.gemmThreads);
     return this.g.convMerge && Math.ceil((n * positions) / (T * TN)) <= 65535;
   }
   conv2dForward(x: number, w: number, bias: number | null, y: number, g: Conv2dGeom): void {
@@ -398,24 +398,4 @@ export class Executor implements DeviceOps {
     const n = this.len(y);
     this.g.dispatch(emaKernel, [this.buf(y), this.buf(x)], groupsFor(n), [n, f(decay), f(1 - decay)]);
   }
-}
-
-/**
- * Workgroup shape of a GEMM: [T, TM, TN] = T x T threads, each computing TM x TN outputs (a
- * (TM T) x (TN T) tile of C). The first of these whose tile fits inside M x N and leaves at least
- * `minWorkgroups` workgroups: 16 threads a side (8 where the device allows fewer than 256 a
- * workgroup) with 8 x 8, 4 x 8 or 8 x 4 outputs; else 4 x 4 outputs, 16 threads a side where M and
- * N exceed 32, 8 otherwise (on llvmpipe 8 threads a side with 8 x 8 outputs measured no better than
- * 16 with 4 x 4). More outputs per thread load each operand value for more multiply-adds
- * (llvmpipe, 2 cores: sgemm 512 3.3 GFLOP/s with 4 x 4, 7.9 with 8 x 8); smaller tiles keep more
- * of a GPU busy. Every shape gives the same sums in the same order. `maxT` is 8 on devices
- * without 256 invocations per workgroup.
- */
-export function pickTile(M: number, N: number, batch: number, minWorkgroups: number, maxT = 16): [number, number, number] {
-  const shapes: Array<[number, number, number]> = maxT >= 16 ? [[16, 8, 8], [16, 4, 8], [16, 8, 4]] : [[8, 8, 8], [8, 4, 8], [8, 8, 4]];
-  for (const [t, tm, tn] of shapes) {
-    const BM = t * tm, BN = t * tn;
-    if (M >= BM && N >= BN && Math.ceil(M / BM) * Math.ceil(N / BN) * batch >= minWorkgroups) return [t, tm, tn];
-  }
-  return maxT === 16 && M > 32 && N > 32 ? [16, 4, 4] : [8, 4, 4];
 }

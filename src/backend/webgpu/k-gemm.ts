@@ -242,3 +242,28 @@ export function convBackwardWeightSpec(g: readonly number[] | null = null): Gemm
     bNFast: false,
   };
 }
+
+/** Candidate GEMM shapes [T, TM, TN] beyond 4 x 4 outputs per thread, best first (see pickTile). */
+export function gemmShapes(maxT: number, software: boolean): Array<[number, number, number]> {
+  if (maxT < 16) return [[8, 8, 8], [8, 4, 8], [8, 8, 4]];
+  // llvmpipe: 8 x 8 threads with 8 x 8 outputs each beat 16 x 16 with 4 x 8 on the evaluation's
+  // conv3 (M = 64): 5.3-6.4 against 4.2-5.1 GFLOP/s. On a GPU 64-thread workgroups are not tried.
+  return software ? [[16, 8, 8], [8, 8, 8], [16, 4, 8], [16, 8, 4]] : [[16, 8, 8], [16, 4, 8], [16, 8, 4]];
+}
+
+/**
+ * Workgroup shape of a GEMM: [T, TM, TN] = T x T threads, each computing TM x TN outputs (a
+ * (TM T) x (TN T) tile of C). The first of `shapes` (gemmShapes) whose tile fits inside M x N and
+ * leaves at least `minWorkgroups` workgroups; else 4 x 4 outputs, 16 threads a side where M and N
+ * exceed 32 and the device allows it, 8 otherwise. More outputs per thread load each operand
+ * value for more multiply-adds (llvmpipe, 2 cores: sgemm 512 3.3 GFLOP/s with 4 x 4, 7.9 with
+ * 8 x 8); smaller tiles keep more of a GPU busy. Every shape gives the same sums in the same order.
+ */
+export function pickTile(M: number, N: number, batch: number, minWorkgroups: number,
+  shapes: ReadonlyArray<readonly [number, number, number]> = gemmShapes(16, false), maxT = 16): [number, number, number] {
+  for (const [t, tm, tn] of shapes) {
+    const BM = t * tm, BN = t * tn;
+    if (M >= BM && N >= BN && Math.ceil(M / BM) * Math.ceil(N / BN) * batch >= minWorkgroups) return [t, tm, tn];
+  }
+  return maxT >= 16 && M > 32 && N > 32 ? [16, 4, 4] : [8, 4, 4];
+}
