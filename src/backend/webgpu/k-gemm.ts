@@ -3,11 +3,14 @@
  * output store, so one template serves matmul with transposed operands (no transpose copies)
  * and the three convolutions as implicit GEMMs (im2col is computed on the fly in the loads).
  *
- * A workgroup of T x T threads computes a (4T) x (4T) tile of C, each thread 4 x 4 values
- * (rows ty*4 + i, columns tx + j*T); K advances in steps of T through workgroup memory.
- * Batch items are workgroup z. With split-K (batch 1 only), workgroup z takes one chunk of K
- * and writes its partial tile to PART[z]; a second kernel sums the partials in order
- * (deterministic). Params 0..3: M, N, K, K chunk (split-K); kernel-specific params from 8.
+ * A workgroup of T x T threads computes a (TM T) x (TN T) tile of C, each thread TM x TN values
+ * (rows ty*TM + i, columns tx*TN + j; TM, TN in {4, 8}, see pickTile); K advances in steps of T
+ * through workgroup memory, where A and B are held as vec4s along m and n, so a thread reads
+ * its TM values of A and TN of B as TM/4 + TN/4 vector loads per k, and accumulates in vec4s.
+ * Each output is one fma chain over k in increasing order whatever the shape, so every shape
+ * gives the same bits. Batch items are workgroup z. With split-K (batch 1 only), workgroup z
+ * takes one chunk of K and writes its partial tile to PART[z]; a second kernel sums the partials
+ * in order (deterministic). Params 0..3: M, N, K, K chunk (split-K); kernel-specific params from 8.
  */
 import type { Kernel } from './context.js';
 import { header, type Binding } from './wgsl.js';
