@@ -841,9 +841,10 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
     const first = opts.resume ? this.restore(opts.resume, preds) : 0;
     let done = first * P;
     const snapshot = (chunksDone: number) => (): EvalPartial => {
-      const flat = new Int32Array(P * this.rowsAll());
+      const rows = this.rowCount;
+      const flat = new Int32Array(P * rows);
       preds.forEach((perSplit, p) => {
-        let o = p * this.rowsAll();
+        let o = p * rows;
         for (const sp of perSplit) { flat.set(sp, o); o += sp.length; }
       });
       return { chunksDone, preds: flat };
@@ -873,10 +874,6 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
 
   /** Rows (images) of all splits together. */
   get rowCount(): number {
-    return this.rowsAll();
-  }
-
-  private rowsAll(): number {
     let n = 0;
     for (const sp of this.splits) n += this.datasets[sp].n;
     return n;
@@ -884,7 +881,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
 
   /** Copy a partial result's filled rows into preds; returns the chunk to go on from. */
   private restore(partial: EvalPartial, preds: Int32Array[][]): number {
-    const P = preds.length, rows = this.rowsAll();
+    const P = preds.length, rows = this.rowCount;
     const c = partial.chunksDone;
     if (!(Number.isInteger(c) && c >= 0 && c <= this.chunks.length) || partial.preds.length !== P * rows) {
       throw new ShapeError(`ParamSetEvaluator.evaluate: resume state has ${partial.preds.length} predictions after ${c} chunks; ` +

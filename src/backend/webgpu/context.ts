@@ -95,7 +95,7 @@ export class GpuContext {
    * adapter (llvmpipe runs a workgroup per core), 128 on a GPU (about one per multiprocessor).
    */
   readonly minWorkgroups: number;
-  /** GEMM shapes to try, best first (gemmShapes in executor.ts). */
+  /** GEMM shapes to try, best first (gemmShapes in k-gemm.ts). */
   readonly gemmShapes: Array<[number, number, number]>;
 
   constructor(readonly device: GpuDevice, software = false) {

@@ -186,20 +186,20 @@ export class Executor implements DeviceOps {
   }
   /**
    * Whether a convolution's samples go side by side into one product (N = n x positions; see
-   * convForwardSpec) rather than one product per sample: when the grid's x size allows it.
+   * convForwardSpec) rather than one product per sample: when the grid's x size allows it for
+   * the narrowest tile (32 columns), whichever tile gemm() then picks.
    * The split-K path is not taken for merged products (its partials are laid out [M, N]).
    */
-  private merge(n: number, positions: number, M: number): boolean {
-    const [T, , TN] = this.g.gemmTile ?? pickTile(M, n * positions, 1, this.g.minWorkgroups, this.g.gemmShapes, this.g.gemmThreads);
-    return this.g.convMerge && Math.ceil((n * positions) / (T * TN)) <= 65535;
+  private merge(n: number, positions: number): boolean {
+    return this.g.convMerge && Math.ceil((n * positions) / 32) <= 65535;
   }
   conv2dForward(x: number, w: number, bias: number | null, y: number, g: Conv2dGeom): void {
-    const P = g.oh * g.ow, m = this.merge(g.n, P, g.o);
+    const P = g.oh * g.ow, m = this.merge(g.n, P);
     this.gemm(convForwardSpec(bias !== null, this.spec(g), m), [this.buf(x), this.buf(w), ...this.opt(bias)], this.buf(y),
       g.o, m ? g.n * P : P, g.c * g.kh * g.kw, m ? 1 : g.n, Executor.geom(g), false, !m);
   }
   conv2dBackwardData(gy: number, w: number, gx: number, g: Conv2dGeom): void {
-    const HW = g.h * g.w, m = this.merge(g.n, HW, g.c);
+    const HW = g.h * g.w, m = this.merge(g.n, HW);
     this.gemm(convBackwardDataSpec(this.spec(g), m), [this.buf(gy), this.buf(w)], this.buf(gx),
       g.c, m ? g.n * HW : HW, g.o * g.kh * g.kw, m ? 1 : g.n, Executor.geom(g), false, !m);
   }
