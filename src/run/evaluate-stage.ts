@@ -155,6 +155,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
         writeSafetensors(partialPath, [{ name: 'preds', shape: [n, part.preds.length / n], data: Float32Array.from(part.preds) }],
           { hash: h, group: name, n: String(n), chunksDone: String(chunksDone) });
         lastSave = performance.now();
+        ctx.clock.save();
         maybeKill('evaluate-chunk', ++saves);
       },
     });
@@ -167,6 +168,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     const g: GroupResult = { name, n, val, test };
     writeFileAtomic(store.path(jsonPath), JSON.stringify({ ...g, hash: h }) + '\n');
     rmSync(partialPath, { force: true });
+    ctx.clock.save();
     groups[name] = g;
     const st = groupStats(test);
     ctx.say(`[evaluate] ${name}: ${n} models, test mean ${st.mean.toFixed(2)} best ${st.best.toFixed(2)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);

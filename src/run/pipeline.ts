@@ -32,7 +32,7 @@ import { readSafetensors, writeSafetensors } from '../zoo/safetensors.js';
 import { evaluateClassifier, trainClassifier } from '../zoo/train.js';
 import { evaluateGroups, type EvalOutputs } from './evaluate-stage.js';
 import { buildReport } from './report-stage.js';
-import { RunStore, maybeKill, sha256 } from './store.js';
+import { RunStore, StageClock, maybeKill, sha256 } from './store.js';
 import type { ReportData } from '../report/types.js';
 
 export const STAGES = ['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate', 'evaluate', 'report'] as const;
@@ -83,6 +83,8 @@ export interface RunContext {
   ckpts(): Float32Array;
   K: number;
   mode: string;
+  /** The running stage's clock: resumable stages call clock.save() after saving their state. */
+  clock: StageClock;
 }
 
 /** Load the dataset named by the config, with the SPEC's splits. */
@@ -158,7 +160,7 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
   let layout: ParamLayout | null = null;
   let ckpts: Float32Array | null = null;
   const ctx: RunContext = {
-    cfg, be, store, log, progress: !opts.quiet, say, mode, K: cfg.collect.k,
+    cfg, be, store, log, progress: !opts.quiet, say, mode, K: cfg.collect.k, clock: store.clock('none', ''),
     splits: () => {
       if (!splits) {
         const t0 = performance.now();
@@ -198,14 +200,15 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
     } else {
       say(`[${stage}] running`);
       maybeKill(stage, 0);
-      const t0 = performance.now();
+      const clock = ctx.clock = store.clock(stage, hash);
       const outputs = await STAGE_FNS[stage](ctx, hash);
       if (stage === 'report') { report = outputs.report; reportPath = outputs.reportPath; }
-      const seconds = (performance.now() - t0) / 1000;
-      store.markDone(stage, hash, seconds, outputs.files);
+      const seconds = clock.seconds();
+      store.markDone(stage, hash, seconds, outputs.files, clock.resumes);
       store.clearState(stage);
-      log.write({ stage, event: 'done', seconds });
-      say(`[${stage}] done in ${seconds.toFixed(1)} s`);
+      const resumed = clock.resumes > 0 ? { resumes: clock.resumes, ownSeconds: clock.own() } : {};
+      log.write({ stage, event: 'done', seconds, ...resumed });
+      say(`[${stage}] done in ${seconds.toFixed(1)} s${clock.resumes > 0 ? ` (${clock.own().toFixed(1)} s in this process; resumed ${clock.resumes === 1 ? 'once' : `${clock.resumes} times`})` : ''}`);
       results.push({ name: stage, seconds, skipped: false });
     }
     if (stage === until) break;
@@ -280,7 +283,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
           pdiff_stage_hash: hash, k: String(s.k), rng: JSON.stringify(s.rngState.map((x) => (Number.isNaN(x) ? null : x))),
           optStep: String(s.optimizerState.step), buffers: String(s.optimizerState.buffers.length),
         });
-        maybeKill('collect', ++saves);
+        ctx.clock.save(); maybeKill('collect', ++saves);
       },
     });
     checkFinite('collected checkpoints', res.ckpts);
@@ -320,7 +323,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     const res = trainAutoencoder(z, K, L, cfg.ae, {
       rng: new Rng(deriveSeed(cfg.seed, 'ae')), backend: be, progress: ctx.progress, log: ctx.log,
       resume: loadTrainState<AeTrainState>(statePath, hash, 'ae'), checkpointEvery: every,
-      onCheckpoint: (s) => { if (s.step < cfg.ae.steps) { saveTrainState(statePath, s, hash); maybeKill('ae', ++saves); } },
+      onCheckpoint: (s) => { if (s.step < cfg.ae.steps) { saveTrainState(statePath, s, hash); ctx.clock.save(); maybeKill('ae', ++saves); } },
     });
     const ae = res.model.eval();
     const latents = encodeAll(ae, z, K, L);
@@ -345,7 +348,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     const res = trainDiffusion(lat.data, lat.rows, lat.cols, cfg.diffusion, {
       rng: new Rng(deriveSeed(cfg.seed, 'diffusion')), backend: be, progress: ctx.progress, log: ctx.log,
       resume: loadTrainState<DiffusionTrainState>(statePath, hash, 'diffusion'), checkpointEvery: every,
-      onCheckpoint: (s) => { if (s.step < cfg.diffusion.steps) { saveTrainState(statePath, s, hash); maybeKill('diffusion', ++saves); } },
+      onCheckpoint: (s) => { if (s.step < cfg.diffusion.steps) { saveTrainState(statePath, s, hash); ctx.clock.save(); maybeKill('diffusion', ++saves); } },
     });
     if (res.ema) res.ema.swapIn();
     ctx.say(`[diffusion] final loss ${res.lossCurve.at(-1)?.loss.toFixed(4)}`);

@@ -8,7 +8,15 @@ import { writeFileAtomic } from '../util/atomic.js';
  * of everything the stage's outputs depend on. A stage whose marker hash matches is skipped; a
  * stage in progress keeps its resumable state under state/.
  */
-export interface StageMarker { hash: string; seconds: number; finishedAt: string; outputs: string[] }
+export interface StageMarker {
+  hash: string;
+  /** Seconds the stage worked, summed over the processes that ran it (see StageClock). */
+  seconds: number;
+  finishedAt: string;
+  outputs: string[];
+  /** How many times the stage continued from saved state (absent: never). */
+  resumes?: number;
+}
 
 export class RunStore {
   constructor(readonly dir: string) {
@@ -31,14 +39,55 @@ export class RunStore {
   }
 
   /** Mark a stage finished. Called only after all its outputs are written. */
-  markDone(stage: string, hash: string, seconds: number, outputs: string[]): void {
-    const m: StageMarker = { hash, seconds, finishedAt: new Date().toISOString(), outputs };
+  markDone(stage: string, hash: string, seconds: number, outputs: string[], resumes = 0): void {
+    const m: StageMarker = { hash, seconds, finishedAt: new Date().toISOString(), outputs, ...(resumes > 0 ? { resumes } : {}) };
     writeFileAtomic(this.path('stages', `${stage}.json`), JSON.stringify(m, null, 2) + '\n');
   }
 
   statePath(stage: string, ext = 'safetensors'): string { return this.path('state', `${stage}.${ext}`); }
   clearState(stage: string): void {
-    for (const ext of ['safetensors', 'json']) rmSync(this.statePath(stage, ext), { force: true });
+    for (const ext of ['safetensors', 'json', 'clock.json']) rmSync(this.statePath(stage, ext), { force: true });
+  }
+
+  /** The clock of a stage about to run with this hash (continuing the time of an interrupted run). */
+  clock(stage: string, hash: string): StageClock { return new StageClock(this.statePath(stage, 'clock.json'), hash); }
+}
+
+/**
+ * The working time of one stage across interruptions. A resumable stage calls save() right after it
+ * saved its state; a later process that resumes from that state starts its clock at the saved
+ * seconds. So a stage's time is what its kept work took plus the redone work, about what an
+ * uninterrupted run takes, rather than only the last process's share.
+ */
+export class StageClock {
+  private readonly t0 = performance.now();
+  /** Seconds recorded by earlier processes. */
+  readonly prior: number;
+  /** Earlier processes that saved state for this stage. */
+  readonly resumes: number;
+
+  constructor(private readonly path: string, private readonly hash: string) {
+    let prior = 0, resumes = 0;
+    if (existsSync(path)) {
+      try {
+        const c = JSON.parse(readFileSync(path, 'utf8')) as { hash?: unknown; seconds?: unknown; resumes?: unknown };
+        if (c.hash === hash && typeof c.seconds === 'number' && c.seconds >= 0 && typeof c.resumes === 'number') {
+          prior = c.seconds;
+          resumes = c.resumes + 1;
+        }
+      } catch { /* a damaged clock only loses the earlier time */ }
+    }
+    this.prior = prior;
+    this.resumes = resumes;
+  }
+
+  /** Seconds in this process. */
+  own(): number { return (performance.now() - this.t0) / 1000; }
+  /** Seconds in all processes so far. */
+  seconds(): number { return this.prior + this.own(); }
+  /** Record the time so far (call after the stage saved resumable state). */
+  save(): void {
+    writeFileAtomic(this.path, JSON.stringify({ hash: this.hash, seconds: this.seconds(), resumes: this.resumes }) + '\n');
   }
 }
 

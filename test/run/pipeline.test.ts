@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -80,6 +80,18 @@ describe('pdiff run end to end', { skip: haveData ? false : `Fashion-MNIST not f
     const sa = JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8')) as Summary;
     const sb = JSON.parse(readFileSync(join(b, 'summary.json'), 'utf8')) as Summary;
     assert.deepEqual(comparable(sb), comparable(sa));
+    // a stage that continued from saved state counts the earlier processes' time too
+    const resumes: Record<string, number> = {};
+    for (const st of ['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate', 'evaluate', 'report']) {
+      const m = JSON.parse(readFileSync(join(b, 'stages', `${st}.json`), 'utf8')) as { seconds: number; resumes?: number };
+      assert.ok(m.seconds > 0, `${st}: ${m.seconds} s`);
+      if (m.resumes) resumes[st] = m.resumes;
+    }
+    assert.deepEqual(resumes, { collect: 1, 'eval-originals': 1, ae: 1, diffusion: 1, evaluate: 1 });
+    const done = readFileSync(join(b, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"done"'))
+      .map((l) => JSON.parse(l) as { stage: string; seconds: number; ownSeconds?: number; resumes?: number });
+    for (const d of done.filter((e) => e.resumes)) assert.ok(d.ownSeconds! < d.seconds, `${d.stage}: ${d.ownSeconds} s of ${d.seconds} s in the last process`);
+    assert.deepEqual(readdirSync(join(b, 'state')), [], 'no state or clock files are left');
   });
 
   it('ae.normalize "coordinate" reruns from the ae stage on, records the normalizer, and still generates working models', () => {
