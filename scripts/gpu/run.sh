@@ -85,7 +85,8 @@ for what in $WHAT; do
         console.log(JSON.stringify(out));' "$RUN_DIR" | tee "$OUT/stages.json"
       [ -f "$RUN_DIR/report.md" ] && cp "$RUN_DIR/report.md" "$RUN_DIR/summary.json" "$OUT/"
       # the same config on the CPU (packed by pack.sh), side by side with this run
-      if [ -f "$RUN_DIR/summary.json" ] && [ -f "$W/ref/summary.json" ]; then
+      # (an unfinished run is compared on its finished evaluation groups)
+      if { [ -f "$RUN_DIR/summary.json" ] || [ -f "$RUN_DIR/eval/original.json" ]; } && [ -f "$W/ref/summary.json" ]; then
         say "compare: CPU reference run vs this webgpu run"
         node src/cli/main.js compare "$W/ref" "$RUN_DIR" | tee "$OUT/compare.txt"
         node src/cli/main.js compare "$W/ref" "$RUN_DIR" --json > "$OUT/compare.json" || true

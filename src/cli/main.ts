@@ -106,6 +106,8 @@ sqrt(sA^2 + sB^2 + q), the base model against sqrt(q); s is the group's test std
 sampling variance of an accuracy difference: 100^2 r/N, with r the fraction of the N test examples
 where paired members of A and B predict differently (from eval/<group>.preds.safetensors), or,
 without those files, 2 100^2 p(1-p)/N. |z| <= 2: same, <= 3: close, above: differs.
+A run whose evaluate stage has not finished (no summary.json) is compared on the groups it has
+finished (eval/<group>.json), without novelty; the output says so.
 Example: pdiff run -o runs/cpu && pdiff run --backend webgpu -o runs/gpu && pdiff compare runs/cpu runs/gpu`)
   .action((a: string, b: string, o: { json: boolean; check: boolean }) => {
     const c = compareRuns(loadRunForCompare(a), loadRunForCompare(b));

@@ -17,8 +17,9 @@
  * A row is "same" within 2 sigma, "close" within 3, "differs" beyond.
  * Novelty (NN-L2, IoU-max) is shown, not judged: it has no such noise model.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { groupStats, testAtBestVal } from '../eval/stats.js';
 import { FormatError, PdiffError } from '../util/errors.js';
 import { readSafetensors, readSafetensorsHeader } from '../zoo/safetensors.js';
 
@@ -40,6 +41,8 @@ export interface RunForCompare {
   config: Record<string, unknown>;
   /** A group's test predictions [n, testSize] (class indices), or null where they are not stored. */
   preds?: (group: string) => { n: number; data: Float32Array } | null;
+  /** True when read from the finished groups of an unfinished evaluation (no summary.json yet). */
+  partial?: boolean;
 }
 
 export type CompareVerdict = 'same' | 'close' | 'differs';
@@ -77,6 +80,8 @@ export interface RunComparison {
   novelty: Array<{ group: string; nnL2: [number | null, number | null]; iouMax: [number | null, number | null] }>;
   /** True when no row differs by more than 3 sigma. */
   equivalent: boolean;
+  /** Runs (folders) whose evaluation had not finished: only their finished groups were compared. */
+  partial: string[];
 }
 
 function fail(file: string, what: string): never {
@@ -103,10 +108,50 @@ function readJsonFile(file: string): unknown {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Reads summary.json and config.json of a run folder (older summaries: the test size from eval/original.preds.safetensors). */
+/** Summary order of the groups; others follow by name. */
+const GROUP_ORDER = ['original', 'ensemble', 'ae_recon', 'generated'];
+
+/**
+ * A summary built from the groups an unfinished evaluate stage has finished (eval/<group>.json
+ * with its predictions) and base.json: accuracies only, no novelty. Null when there are none.
+ */
+function finishedGroups(dir: string): Record<string, unknown> | null {
+  const evalDir = join(dir, 'eval');
+  const bFile = join(dir, 'base.json');
+  if (!existsSync(evalDir) || !existsSync(bFile)) return null;
+  const names = readdirSync(evalDir).filter((f) => f.endsWith('.json') && existsSync(join(evalDir, f.replace(/\.json$/, '.preds.safetensors'))))
+    .map((f) => f.replace(/\.json$/, ''));
+  const rank = (n: string): number => (GROUP_ORDER.includes(n) ? GROUP_ORDER.indexOf(n) : GROUP_ORDER.length);
+  names.sort((x, y) => rank(x) - rank(y) || (x < y ? -1 : x > y ? 1 : 0));
+  if (!names.length) return null;
+  const groups = names.map((name) => {
+    const f = join(evalDir, `${name}.json`);
+    const g = readJsonFile(f);
+    if (!isObj(g) || !Array.isArray(g.val) || !Array.isArray(g.test) || g.val.length !== g.test.length || g.test.length === 0) {
+      fail(f, 'expected "val" and "test": equally long, non-empty arrays of accuracies (an evaluation group)');
+    }
+    const val = g.val.map((v: unknown, i: number) => num(v, f, `val[${i}]`));
+    const test = g.test.map((v: unknown, i: number) => num(v, f, `test[${i}]`));
+    return { name, n: test.length, test: groupStats(test), testAtBestVal: testAtBestVal(val, test) };
+  });
+  const base = readJsonFile(bFile);
+  if (!isObj(base)) fail(bFile, 'expected a JSON object with "val" and "test"');
+  const pFile = join(evalDir, `${names[0]}.preds.safetensors`);
+  const preds = readSafetensorsHeader(pFile).entries.find((t) => t.name === 'test_preds');
+  if (!preds || preds.shape.length !== 2) fail(pFile, 'has no 2-D tensor "test_preds"');
+  return { base: { val: base.val, test: base.test }, groups, testSize: preds.shape[1] };
+}
+
+/**
+ * Reads summary.json and config.json of a run folder (older summaries: the test size from
+ * eval/original.preds.safetensors). A run whose evaluate stage has not finished (no summary.json)
+ * is read from its finished groups, marked `partial`.
+ */
 export function loadRunForCompare(dir: string): RunForCompare {
-  const sFile = join(dir, 'summary.json');
-  const s = readJsonFile(sFile);
+  let sFile = join(dir, 'summary.json');
+  const partial = !existsSync(sFile) ? finishedGroups(dir) : null;
+  if (partial) sFile = join(dir, 'eval');
+  const s = partial ?? readJsonFile(sFile);
   if (!isObj(s) || !isObj(s.base) || !Array.isArray(s.groups)) fail(sFile, 'expected an object with "base" and "groups" (an evaluate stage summary)');
   const groups = s.groups.map((g: unknown, i: number) => {
     if (!isObj(g) || typeof g.name !== 'string' || !isObj(g.test)) fail(sFile, `groups[${i}] should have "name" and "test"`);
@@ -149,6 +194,7 @@ export function loadRunForCompare(dir: string): RunForCompare {
     testSize,
     config,
     preds,
+    ...(partial ? { partial: true } : {}),
   };
 }
 
@@ -242,6 +288,7 @@ export function compareRuns(a: RunForCompare, b: RunForCompare): RunComparison {
     onlyIn: { a: a.groups.filter((g) => !byName.has(g.name)).map((g) => g.name), b: b.groups.filter((g) => !namesA.has(g.name)).map((g) => g.name) },
     novelty,
     equivalent: rows.every((r) => r.verdict !== 'differs'),
+    partial: [a, b].filter((r) => r.partial).map((r) => r.dir),
   };
 }
 
@@ -250,6 +297,7 @@ export function renderComparison(c: RunComparison): string {
   const f2 = (v: number): string => v.toFixed(2);
   const sign = (v: number): string => (v >= 0 ? '+' : '') + v.toFixed(2);
   const lines = [`A: ${c.a}`, `B: ${c.b}`, `test set: ${c.testSize} examples`];
+  for (const d of c.partial) lines.push(`note: ${d} has no summary.json (its evaluation has not finished): its finished groups are compared, without novelty`);
   if (c.configDiff.length) {
     lines.push('', 'settings that differ (A -> B):');
     for (const d of c.configDiff) lines.push(`  ${d.key}: ${JSON.stringify(d.a)} -> ${JSON.stringify(d.b)}`);

@@ -149,6 +149,33 @@ describe('loadRunForCompare and pdiff compare', () => {
     assert.throws(() => loadRunForCompare(badSize), /"testSize" should be a positive integer, got 2\.5/);
   });
 
+  it('reads an unfinished run from its finished groups (eval/<group>.json) and says so', () => {
+    const dir = join(tmp, 'partial');
+    mkdirSync(join(dir, 'eval'), { recursive: true });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ seed: 0, backend: 'webgpu', out: dir }));
+    writeFileSync(join(dir, 'base.json'), JSON.stringify({ val: 88.6, test: 88.2, history: [] }));
+    const group = (name: string, val: number[], test: number[], N = 2000): void => {
+      writeFileSync(join(dir, 'eval', `${name}.json`), JSON.stringify({ name, n: test.length, val, test, hash: 'h' }));
+      writeSafetensors(join(dir, 'eval', `${name}.preds.safetensors`), [{ name: 'test_preds', shape: [test.length, N], data: new Float32Array(test.length * N) }]);
+    };
+    group('generated', [88, 89, 87], [88.2, 88.0, 88.4]);
+    group('original', [88.5, 88.7], [88.1, 87.9]);
+    writeFileSync(join(dir, 'eval', 'ensemble.json'), '{}'); // not finished: no predictions file
+    const r = loadRunForCompare(dir);
+    assert.equal(r.partial, true);
+    assert.equal(r.testSize, 2000);
+    assert.deepEqual(r.base, { val: 88.6, test: 88.2 });
+    assert.deepEqual(r.groups.map((g) => g.name), ['original', 'generated']);
+    const gen = r.groups[1]!;
+    assert.ok(Math.abs(gen.test.mean - 88.2) < 1e-9 && gen.testAtBestVal === 88.0 && gen.n === 3 && gen.nnL2 === undefined);
+    const c = compareRuns(loadRunForCompare(writeRun(join(tmp, 'partial-ref'))), r);
+    assert.deepEqual(c.partial, [dir]);
+    assert.match(renderComparison(c), new RegExp(`note: ${dir} has no summary.json \\(its evaluation has not finished\\)`));
+    assert.equal(c.novelty.find((n) => n.group === 'generated')!.nnL2[1], null);
+    writeFileSync(join(dir, 'eval', 'generated.json'), JSON.stringify({ name: 'generated', val: [88], test: [88, 89] }));
+    assert.throws(() => loadRunForCompare(dir), /generated\.json: expected "val" and "test": equally long/);
+  });
+
   it('prints the comparison, as JSON with --json, and exits 4 with --check when runs differ', () => {
     const a = writeRun(join(tmp, 'cli-a'));
     const b = writeRun(join(tmp, 'cli-b'), { backend: 'webgpu', genMean: 88.3 });
