@@ -37,6 +37,12 @@ export interface Backend {
    * the output of a kernel that overwrites every element; saves the zero-fill of `alloc`.
    */
   empty(n: number): Storage;
+  /**
+   * Give s's memory back for reuse now instead of when s is garbage-collected. The caller
+   * guarantees that nothing uses s afterwards (backward() releases the gradients it passes between
+   * ops); a backend may make a released storage unusable. A no-op where there is nothing to gain.
+   */
+  release(s: Storage): void;
   fromArray(data: ArrayLike<number>): Storage;
   /** Copy out to the host (always a new array). */
   read(s: Storage): Float32Array | Float64Array;

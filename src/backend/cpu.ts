@@ -92,6 +92,16 @@ class BufferPool {
     return arr;
   }
 
+  /**
+   * Return a pooled array's buffer to the free list now. The array is detached (its length becomes
+   * 0), so a use after release reads nothing instead of another storage's values. Arrays the
+   * pool did not hand out are left alone.
+   */
+  release(arr: FloatArray): void {
+    if (!this.reg.unregister(arr)) return;
+    this.give(structuredClone(arr.buffer as ArrayBuffer, { transfer: [arr.buffer as ArrayBuffer] }));
+  }
+
   /** Bytes waiting in the free lists. */
   get pooledBytes(): number { return this.bytes; }
 }
@@ -132,6 +142,8 @@ export class CpuBackend implements Backend {
     if (this.poisonEmpty) a.fill(NaN);
     return a;
   }
+  /** Large storages go back to the pool at once (detached: a later use sees an empty array). */
+  release(s: Storage): void { this.pool?.release(f(s)); }
   /** Bytes of collected storages waiting for reuse (0 without a pool). */
   get pooledBytes(): number { return this.pool?.pooledBytes ?? 0; }
   fromArray(data: ArrayLike<number>): Storage { return this.Arr.from(data); }

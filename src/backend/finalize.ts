@@ -12,6 +12,8 @@ import { createContext, runInContext } from 'node:vm';
 
 export interface Registry<T> {
   register(target: object, held: T): void;
+  /** Forget `target` (its finalizer will not run); false when it was not registered. */
+  unregister(target: object): boolean;
   /** Run the finalizers of targets collected so far (no-op unless `sync`). */
   cleanup(): void;
   /** Whether cleanup() runs finalizers synchronously. */
@@ -55,7 +57,8 @@ export function makeRegistry<T>(onFree: (held: T) => void, opts: { sync?: boolea
   const cleanupSome = (reg as unknown as { cleanupSome?: () => void }).cleanupSome;
   const sync = cleanupSome !== undefined;
   return {
-    register: (o, held) => reg.register(o, held),
+    register: (o, held) => reg.register(o, held, o),
+    unregister: (o) => reg.unregister(o),
     cleanup: sync ? () => cleanupSome.call(reg) : () => {},
     sync,
     gc: sync && opts.gc ? gcFunction() : null,

@@ -132,11 +132,21 @@ export function backward(loss: Tensor, seed?: Tensor): void {
         if (!inp._node) leaves.push(inp);
       }
     }
+    // gy and the gradients the op returned are dead unless one was kept for an input: free them
+    // now, so the next ops reuse their memory (the garbage collector would free them much later).
+    // Backward functions return fresh storages or gy itself, never a tensor's storage.
+    if (!owned.has(gy)) be.release(gy);
+    for (let j = 0; j < gs.length; j++) {
+      const g = gs[j];
+      if (g && g !== gy && !owned.has(g) && gs.indexOf(g) === j) be.release(g);
+    }
   }
   for (const leaf of leaves) {
     const g = grads.get(leaf)!;
-    if (leaf.grad) be.axpy(1, g, leaf.grad.storage);
-    else leaf.grad = new Tensor(g, leaf.shape, be);
+    if (leaf.grad) {
+      be.axpy(1, g, leaf.grad.storage);
+      be.release(g);
+    } else leaf.grad = new Tensor(g, leaf.shape, be);
   }
   clearTape();
 }

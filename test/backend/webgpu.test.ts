@@ -247,6 +247,36 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     assert.deepEqual(Array.from(be.read(c)).slice(0, 2), [3, 3]);
   });
 
+  it('release frees a device buffer at once; the released storage cannot be used again', () => {
+    const be = gpu as WebgpuBackend;
+    const s = be.fromArray(new Float32Array(1000).fill(3));
+    const s0 = be.memoryStats();
+    be.release(s);
+    const s1 = be.memoryStats();
+    assert.equal(s1.liveBuffers, s0.liveBuffers - 1);
+    assert.ok(s1.pooledBytes > s0.pooledBytes, 'the buffer went back to the pool');
+    assert.throws(() => be.read(s), /used after release/);
+    assert.throws(() => be.release(s), /used after release/); // twice: refused before anything reaches the device
+  });
+
+  it('backward releases the gradients passed between ops (fewer device buffers live after it)', () => {
+    const be = gpu as WebgpuBackend;
+    const xs = new Rng(3).fillNormal(new Float32Array(4096));
+    const x = new Tensor(be.fromArray(xs), [64, 64], be, true);
+    const live = (): number => be.memoryStats().liveBuffers;
+    const y = ops.sum(ops.relu(ops.mulScalar(ops.tanh(x), 2)));
+    const before = live();
+    backward(y);
+    // five gradients pass between the ops (seed, sum, relu, mulScalar, tanh); what stays live is
+    // x.grad and the one-element zero that sum's backward broadcasts from
+    assert.ok(live() - before <= 2, `${live() - before} more live buffers after backward`);
+    const g = be.read(x.grad!.storage);
+    for (let i = 0; i < xs.length; i++) {
+      const t = Math.tanh(xs[i]!);
+      assert.ok(Math.abs(g[i]! - (t > 0 ? 2 * (1 - t * t) : 0)) < 1e-5, `x.grad[${i}] = ${g[i]}`);
+    }
+  });
+
   it('SGD through the optimiser class on a linear model', () => {
     const run = (be: Backend): Float32Array => {
       const rng = new Rng(21);

@@ -76,3 +76,42 @@ describe('the CPU buffer pool (storages of 1 MiB and more)', { skip: process.env
     assert.ok(grown < 600 * 2 ** 20, `RSS grew by ${(grown / 2 ** 20).toFixed(0)} MB`);
   });
 });
+
+describe('Backend.release and backward', { skip: process.env.PDIFF_CPU_POOL === '0' ? 'PDIFF_CPU_POOL=0' : false }, () => {
+  it('release returns a pooled storage\'s buffer at once and detaches the storage; small ones are left alone', () => {
+    const be = jsBackend() as CpuBackend;
+    gc();
+    const n = 300_000; // 1.2 MB: pooled
+    const s = be.alloc(n);
+    const buf = be.view(s).buffer;
+    const before = be.pooledBytes;
+    be.release(s);
+    assert.equal(be.view(s).length, 0, 'a released storage is detached');
+    assert.equal(be.pooledBytes - before, n * 4);
+    assert.equal(be.view(be.alloc(n)).byteLength, n * 4);
+    assert.equal(be.pooledBytes, before, 'the next allocation of that size takes the released buffer');
+    void buf;
+    const small = be.fromArray([1, 2, 3]);
+    be.release(small);
+    assert.deepEqual(Array.from(be.view(small)), [1, 2, 3]);
+  });
+
+  it('backward releases the gradients it passes between ops, and keeps the leaves\' gradients', () => {
+    const be = jsBackend() as CpuBackend;
+    gc();
+    const n = 512 * 512; // 1 MiB per tensor
+    const x = new Tensor(be.fromArray(Float32Array.from({ length: n }, (_, i) => (i % 7) - 3)), [512, 512], be, true);
+    const before = be.pooledBytes;
+    // mul -> relu -> add -> sum: three 1 MiB gradients between ops
+    const loss = ops.sum(ops.add(ops.relu(ops.mulScalar(x, 2)), ops.mulScalar(x, 0.5)));
+    backward(loss);
+    assert.ok(be.pooledBytes - before >= 3 * n * 4, `only ${((be.pooledBytes - before) / 2 ** 20).toFixed(1)} MiB came back to the pool`);
+    const g = be.view(x.grad!.storage);
+    assert.equal(g.length, n);
+    for (let i = 0; i < n; i++) assert.equal(g[i], ((i % 7) - 3 > 0 ? 2 : 0) + 0.5, `x.grad[${i}]`);
+    // a second backward accumulates into the existing grad and releases the new one
+    const loss2 = ops.sum(ops.mulScalar(x, 1));
+    backward(loss2);
+    assert.equal(be.view(x.grad!.storage)[4], 2 + 0.5 + 1);
+  });
+});

@@ -30,6 +30,8 @@ import {
 
 /** A device tensor's handle. */
 export class GpuStorage implements Storage {
+  /** Set by release(): the device buffer is gone. */
+  released = false;
   constructor(readonly id: number, readonly length: number) {}
 }
 
@@ -144,7 +146,17 @@ export class WebgpuBackend implements Backend {
 
   private id(s: Storage): number {
     if (!(s instanceof GpuStorage)) throw new TypeError('webgpu: this storage belongs to another backend');
+    if (s.released) throw new Error(`webgpu: storage ${s.id} (${s.length} values) used after release()`);
     return s.id;
+  }
+
+  /** Free the device buffer now (it returns to the worker's pool) rather than at garbage collection. */
+  release(s: Storage): void {
+    const id = this.id(s);
+    if (!this.registry.unregister(s)) return;
+    (s as GpuStorage).released = true;
+    this.known.delete(id);
+    this.push(['free', [id]]);
   }
   private oid(s: Storage | null): number | null { return s === null ? null : this.id(s); }
 
