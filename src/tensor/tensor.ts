@@ -4,7 +4,9 @@ import { ShapeError } from '../util/errors.js';
 
 /**
  * Backward function of one recorded op: given d(loss)/d(output), return d(loss)/d(input) for each
- * input (null where the input needs no gradient). It may return `gy` itself for one input.
+ * input (null where the input needs no gradient). It may return `gy` itself for one input;
+ * anything else it returns must be a fresh storage, never a tensor's: backward() releases the
+ * gradients it passes between ops once they are consumed.
  */
 export type BackwardFn = (gy: Storage) => Array<Storage | null>;
 
