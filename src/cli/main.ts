@@ -95,7 +95,7 @@ program.command('inspect')
   });
 
 program.command('compare')
-  .description('compare two finished runs (another seed, backend or setting): the result table side by side, each difference in units of the noise expected between runs')
+  .description('compare two runs (another seed, backend or setting): the result table side by side, each difference in units of the noise expected between runs')
   .argument('<runA>', 'run folder A (the reference)')
   .argument('<runB>', 'run folder B')
   .option('--json', 'print JSON', false)
