@@ -176,8 +176,10 @@ export interface Latency {
 }
 
 /**
- * Wall time of model.forward on a batch of `batch` inputs [c, h, w] (fixed N(0, 1) values), in
- * eval mode without the tape, after `warmup` untimed passes. The training flag is restored.
+ * Wall time of model.forward on a batch of `batch` inputs [c, h, w] (fixed N(0, 1) values, already
+ * on the backend) until its logits are on the host, in eval mode without the tape, after `warmup`
+ * untimed passes. Reading the logits back is what makes a device backend (webgpu, which only
+ * queues the work) finish the pass before the clock stops. The training flag is restored.
  */
 export function measureLatency(model: Classifier, inShape: readonly [number, number, number], batch: number, opts: LatencyOptions = {}): Latency {
   const repeats = opts.repeats ?? 20, warmup = opts.warmup ?? 3;
@@ -191,10 +193,10 @@ export function measureLatency(model: Classifier, inShape: readonly [number, num
   const times: number[] = [];
   try {
     noGrad(() => {
-      for (let i = 0; i < warmup; i++) model.forward(x);
+      for (let i = 0; i < warmup; i++) model.forward(x).toArray();
       for (let i = 0; i < repeats; i++) {
         const t0 = performance.now();
-        model.forward(x);
+        model.forward(x).toArray();
         times.push(performance.now() - t0);
       }
     });

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import type { Backend } from '../../src/backend/backend.js';
 import { jsBackend } from '../../src/backend/index.js';
 import { WebgpuBackend, loadWebgpu } from '../../src/backend/webgpu.js';
+import { measureLatency } from '../../src/eval/cost.js';
 import { CnnS } from '../../src/models/cnn-s.js';
 import { AdamW, SGD } from '../../src/nn/optim.js';
 import * as ops from '../../src/tensor/ops.js';
@@ -275,6 +276,22 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       const t = Math.tanh(xs[i]!);
       assert.ok(Math.abs(g[i]! - (t > 0 ? 2 * (1 - t * t) : 0)) < 1e-5, `x.grad[${i}] = ${g[i]}`);
     }
+  });
+
+  it('measureLatency waits for the device: the same order as a forward pass read back', () => {
+    const model = new CnnS({ rng: new Rng(0), backend: gpu }).eval();
+    const x = new Tensor(gpu.fromArray(new Rng(1).fillNormal(new Float32Array(32 * 784))), [32, 1, 28, 28], gpu);
+    model.forward(x).toArray();
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      model.forward(x).toArray();
+      times.push(performance.now() - t0);
+    }
+    const sync = Math.min(...times);
+    const l = measureLatency(model, [1, 28, 28], 32, { repeats: 3, warmup: 1 });
+    // queueing alone takes a small fraction of a pass on any device
+    assert.ok(l.medianMs >= 0.3 * sync, `latency ${l.medianMs.toFixed(3)} ms, a forward pass read back ${sync.toFixed(3)} ms`);
   });
 
   it('SGD through the optimiser class on a linear model', () => {
