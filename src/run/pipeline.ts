@@ -160,7 +160,8 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
   let layout: ParamLayout | null = null;
   let ckpts: Float32Array | null = null;
   const ctx: RunContext = {
-    cfg, be, store, log, progress: !opts.quiet, say, mode, K: cfg.collect.k, clock: store.clock('none', ''),
+    cfg, be, store, log, progress: !opts.quiet, say, mode, K: cfg.collect.k,
+    clock: store.clock('pipeline', ''), // replaced by the stage's own clock before each stage runs
     splits: () => {
       if (!splits) {
         const t0 = performance.now();
