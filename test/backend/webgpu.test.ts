@@ -227,6 +227,9 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       // about 10 device buffers per step: without recycling these would be ~2,000
       assert.ok(after.liveBuffers - before.liveBuffers < 400, `live buffers grew from ${before.liveBuffers} to ${after.liveBuffers}`);
       assert.ok(after.createdBuffers - before.createdBuffers < 400, `created ${after.createdBuffers - before.createdBuffers} buffers`);
+      // every 1 MB of allocations forced a collection, and memoryStats counts them with their time
+      assert.ok(after.forcedGcs - before.forcedGcs >= 5, `${after.forcedGcs - before.forcedGcs} forced collections`);
+      assert.ok(after.forcedGcMs > before.forcedGcMs);
     } finally {
       be.gcBytes = saved;
     }

@@ -76,6 +76,9 @@ export class WebgpuBackend implements Backend {
   /** Device bytes allocated between forced garbage collections (0: never force one). */
   gcBytes: number;
   private sinceGc = 0;
+  /** Full collections forced to recycle device memory, and the main thread's milliseconds in them. */
+  private forcedGcs = 0;
+  private forcedGcMs = 0;
   private readonly known = new Map<number, Float32Array>();
   private readonly argmaxOf = new WeakMap<Int32Array, GpuStorage>();
   private readonly flushNow = (): void => { this.flushQueued = false; this.flush(); };
@@ -167,8 +170,11 @@ export class WebgpuBackend implements Backend {
     this.sinceGc += n * 4;
     if (this.gcBytes > 0 && this.sinceGc >= this.gcBytes && this.registry.gc) {
       this.sinceGc = 0;
+      const t0 = performance.now();
       this.registry.gc();
       this.registry.cleanup();
+      this.forcedGcs++;
+      this.forcedGcMs += performance.now() - t0;
     } else if ((++this.allocs & 63) === 0) this.registry.cleanup();
     return s;
   }
@@ -212,13 +218,20 @@ export class WebgpuBackend implements Backend {
   /**
    * Device memory in use: live storages (and their bytes), bytes pooled for reuse, buffers ever
    * created; and, for the fixed cost per op, dispatches ever encoded and bind groups ever created
-   * (a bind group is reused while the same buffers meet the same kernel layout again).
+   * (a bind group is reused while the same buffers meet the same kernel layout again); and the
+   * full garbage collections forced to recycle device memory (PDIFF_WEBGPU_GC_MB) with their time.
    */
-  memoryStats(): { liveBuffers: number; liveBytes: number; pooledBytes: number; createdBuffers: number; dispatches: number; bindGroups: number } {
+  memoryStats(): {
+    liveBuffers: number; liveBytes: number; pooledBytes: number; createdBuffers: number; dispatches: number; bindGroups: number;
+    forcedGcs: number; forcedGcMs: number;
+  } {
     this.registry.cleanup();
     const s = new Float64Array(this.scratchRead(12, (out) => this.push(['stats', [out]]))); // 6 float64 in 12 words
     // the scratch buffer itself is live while stats are taken
-    return { liveBuffers: s[0]! - 1, liveBytes: s[1]!, pooledBytes: s[2]!, createdBuffers: s[3]!, dispatches: s[4]!, bindGroups: s[5]! };
+    return {
+      liveBuffers: s[0]! - 1, liveBytes: s[1]!, pooledBytes: s[2]!, createdBuffers: s[3]!, dispatches: s[4]!, bindGroups: s[5]!,
+      forcedGcs: this.forcedGcs, forcedGcMs: this.forcedGcMs,
+    };
   }
 
   // ------------------------------------------------------------------ memory
