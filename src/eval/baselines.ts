@@ -14,6 +14,17 @@
 import type { Rng } from '../tensor/random.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
 
+/**
+ * The evaluation groups of a run, in the order of its summary: the checkpoints, their ensemble,
+ * the AE's reconstructions, the generated sets, then (with baselines on) noise_s per scale, avg16
+ * and gauss_fit.
+ */
+export function evalGroupNames(e: { baselines: boolean; noiseScales: readonly number[] }): string[] {
+  const names = ['original', 'ensemble', 'ae_recon', 'generated'];
+  if (e.baselines) names.push(...e.noiseScales.map((s) => `noise_${s}`), 'avg16', 'gauss_fit');
+  return names;
+}
+
 /** The part of a ParamLayout the noise baseline needs (where each tensor lives in a row). */
 export interface TensorSpans {
   readonly names: readonly string[];

@@ -19,6 +19,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { evalGroupNames } from '../eval/baselines.js';
 import { groupStats, testAtBestVal } from '../eval/stats.js';
 import { FormatError, PdiffError } from '../util/errors.js';
 import { readSafetensors, readSafetensorsHeader } from '../zoo/safetensors.js';
@@ -108,22 +109,23 @@ function readJsonFile(file: string): unknown {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Summary order of the groups; others follow by name. */
-const GROUP_ORDER = ['original', 'ensemble', 'ae_recon', 'generated'];
-
 /**
  * A summary built from the groups an unfinished evaluate stage has finished (eval/<group>.json
- * with its predictions) and base.json: accuracies only, no novelty. Null when there are none.
+ * with its predictions) and base.json: accuracies only, no novelty, in the summary's order (from
+ * the run's eval settings; groups it does not name follow by name). Null when there are none.
  */
-function finishedGroups(dir: string): Record<string, unknown> | null {
+function finishedGroups(dir: string, config: () => Record<string, unknown>): Record<string, unknown> | null {
   const evalDir = join(dir, 'eval');
   const bFile = join(dir, 'base.json');
   if (!existsSync(evalDir) || !existsSync(bFile)) return null;
   const names = readdirSync(evalDir).filter((f) => f.endsWith('.json') && existsSync(join(evalDir, f.replace(/\.json$/, '.preds.safetensors'))))
     .map((f) => f.replace(/\.json$/, ''));
-  const rank = (n: string): number => (GROUP_ORDER.includes(n) ? GROUP_ORDER.indexOf(n) : GROUP_ORDER.length);
-  names.sort((x, y) => rank(x) - rank(y) || (x < y ? -1 : x > y ? 1 : 0));
   if (!names.length) return null;
+  const cfg = config();
+  const e = isObj(cfg.eval) ? cfg.eval : {};
+  const order = evalGroupNames({ baselines: e.baselines !== false, noiseScales: Array.isArray(e.noiseScales) ? e.noiseScales as number[] : [] });
+  const rank = (n: string): number => (order.includes(n) ? order.indexOf(n) : order.length);
+  names.sort((x, y) => rank(x) - rank(y) || (x < y ? -1 : x > y ? 1 : 0));
   const groups = names.map((name) => {
     const f = join(evalDir, `${name}.json`);
     const g = readJsonFile(f);
@@ -148,8 +150,18 @@ function finishedGroups(dir: string): Record<string, unknown> | null {
  * is read from its finished groups, marked `partial`.
  */
 export function loadRunForCompare(dir: string): RunForCompare {
+  const cFile = join(dir, 'config.json');
+  let cfg: Record<string, unknown> | null = null;
+  const config = (): Record<string, unknown> => {
+    if (!cfg) {
+      const c = readJsonFile(cFile);
+      if (!isObj(c)) fail(cFile, 'expected a JSON object');
+      cfg = c;
+    }
+    return cfg;
+  };
   let sFile = join(dir, 'summary.json');
-  const partial = !existsSync(sFile) ? finishedGroups(dir) : null;
+  const partial = !existsSync(sFile) ? finishedGroups(dir, config) : null;
   if (partial) sFile = join(dir, 'eval');
   const s = partial ?? readJsonFile(sFile);
   if (!isObj(s) || !isObj(s.base) || !Array.isArray(s.groups)) fail(sFile, 'expected an object with "base" and "groups" (an evaluate stage summary)');
@@ -165,9 +177,6 @@ export function loadRunForCompare(dir: string): RunForCompare {
       iouMax: optNum(g.iouMax, sFile, `${k}.iouMax`),
     };
   });
-  const cFile = join(dir, 'config.json');
-  const config = readJsonFile(cFile);
-  if (!isObj(config)) fail(cFile, 'expected a JSON object');
   let testSize = optNum(s.testSize, sFile, 'testSize');
   if (testSize === undefined) { // summaries written before testSize was added: the predictions file knows
     const pFile = join(dir, 'eval', 'original.preds.safetensors');
@@ -192,7 +201,7 @@ export function loadRunForCompare(dir: string): RunForCompare {
     base: { val: num(s.base.val, sFile, 'base.val'), test: num(s.base.test, sFile, 'base.test') },
     groups,
     testSize,
-    config,
+    config: config(),
     preds,
     ...(partial ? { partial: true } : {}),
   };

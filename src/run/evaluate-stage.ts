@@ -7,7 +7,7 @@
  * once a minute (state/eval-<group>.safetensors), so it resumes at the image chunk it reached.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { averageBaseline, ensembleAverage, gaussFitBaseline, noiseBaseline } from '../eval/baselines.js';
+import { averageBaseline, ensembleAverage, evalGroupNames, gaussFitBaseline, noiseBaseline } from '../eval/baselines.js';
 import { classifierCost, measureLatency, peakRssMb } from '../eval/cost.js';
 import { ParamSetEvaluator, type EvalPartial } from '../eval/evaluate.js';
 import { wrongSet } from '../eval/metrics.js';
@@ -62,9 +62,7 @@ function groupSets(ctx: RunContext, name: string): { sets: Float32Array; n: numb
 export { groupFiles };
 
 export function groupNames(ctx: RunContext): string[] {
-  const names = ['original', 'ensemble', 'ae_recon', 'generated'];
-  if (ctx.cfg.eval.baselines) names.push(...ctx.cfg.eval.noiseScales.map((s) => `noise_${s}`), 'avg16', 'gauss_fit');
-  return names;
+  return evalGroupNames(ctx.cfg.eval);
 }
 
 /**

@@ -207,9 +207,9 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
       const seconds = clock.seconds();
       store.markDone(stage, hash, seconds, outputs.files, clock.resumes);
       store.clearState(stage);
-      const resumed = clock.resumes > 0 ? { resumes: clock.resumes, ownSeconds: clock.own() } : {};
-      log.write({ stage, event: 'done', seconds, ...resumed });
-      say(`[${stage}] done in ${seconds.toFixed(1)} s${clock.resumes > 0 ? ` (${clock.own().toFixed(1)} s in this process; resumed ${clock.resumes === 1 ? 'once' : `${clock.resumes} times`})` : ''}`);
+      const own = clock.own(), resumes = clock.resumes;
+      log.write({ stage, event: 'done', seconds, ...(resumes > 0 ? { resumes, ownSeconds: own } : {}) });
+      say(`[${stage}] done in ${seconds.toFixed(1)} s${resumes > 0 ? ` (${own.toFixed(1)} s in this process; resumed ${resumes === 1 ? 'once' : `${resumes} times`})` : ''}`);
       results.push({ name: stage, seconds, skipped: false });
     }
     if (stage === until) break;
