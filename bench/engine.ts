@@ -13,7 +13,7 @@ import { ParamAutoencoder } from '../src/pdiff/autoencoder.js';
 import { LatentDenoiser } from '../src/pdiff/denoiser.js';
 import * as ops from '../src/tensor/ops.js';
 import { Rng } from '../src/tensor/random.js';
-import { Tensor, backward } from '../src/tensor/tensor.js';
+import { Tensor, backward, dispose } from '../src/tensor/tensor.js';
 import { benchSgemm } from './sgemm.js';
 import { medianMs, round, runTorch, torchAvailable } from './util.js';
 
@@ -31,9 +31,10 @@ export function cnnStepMs(be: Backend, steps = 20): number {
   return medianMs(() => {
     const loss = ops.crossEntropy(model.forward(x), y);
     opt.zeroGrad();
-    backward(loss);
+    backward(loss, { freeGraph: true });
     opt.step();
     loss.item(); // a device backend must finish the step before the clock stops
+    dispose(loss);
   }, steps, 3);
 }
 
@@ -43,13 +44,16 @@ export function aeStepMs(be: Backend, opts: { L: number; channels: number[]; lat
   const opt = new AdamW(ae.parameters(), { lr: 1e-3, weightDecay: 0 });
   const x0 = randTensor(be, [opts.batch, opts.L], rng);
   return medianMs(() => {
-    const x = ops.add(x0, ops.mulScalar(randTensor(be, [opts.batch, opts.L], rng), 0.001));
-    const h = ops.add(ae.encode(x), ops.mulScalar(randTensor(be, [opts.batch, opts.latent], rng), 0.1));
+    const nx = ops.mulScalar(randTensor(be, [opts.batch, opts.L], rng), 0.001);
+    const nh = ops.mulScalar(randTensor(be, [opts.batch, opts.latent], rng), 0.1);
+    const x = ops.add(x0, nx);
+    const h = ops.add(ae.encode(x), nh);
     const loss = ops.mseLoss(ae.decode(h), x);
     opt.zeroGrad();
-    backward(loss);
+    backward(loss, { freeGraph: true });
     opt.step();
     loss.item(); // a device backend must finish the step before the clock stops
+    dispose(loss, nx, nh, x); // the inputs made for this step (the random tensors themselves are left to the collector)
   }, steps, 3);
 }
 
@@ -64,9 +68,10 @@ export function ddpmStepMs(be: Backend, steps = 20): number {
   return medianMs(() => {
     const loss = ops.mseLoss(net.forward(xt, t), eps);
     opt.zeroGrad();
-    backward(loss);
+    backward(loss, { freeGraph: true });
     opt.step();
     loss.item(); // a device backend must finish the step before the clock stops
+    dispose(loss);
   }, steps, 3);
 }
 
@@ -89,9 +94,10 @@ export function cnnStepCounts(be: Backend): Record<string, number> | null {
   const step = (): void => {
     const loss = ops.crossEntropy(model.forward(x), y);
     opt.zeroGrad();
-    backward(loss);
+    backward(loss, { freeGraph: true });
     opt.step();
     loss.item();
+    dispose(loss);
   };
   for (let i = 0; i < 3; i++) step();
   const a = stats.call(be);

@@ -40,7 +40,8 @@ export interface Backend {
   /**
    * Give s's memory back for reuse now instead of when s is garbage-collected. The caller
    * guarantees that nothing uses s afterwards (backward() releases the gradients it passes between
-   * ops); a backend may make a released storage unusable. A no-op where there is nothing to gain.
+   * ops); a backend may make a released storage unusable. A no-op where there is nothing to gain,
+   * and for a storage released before.
    */
   release(s: Storage): void;
   fromArray(data: ArrayLike<number>): Storage;
@@ -82,6 +83,8 @@ export interface Backend {
 
   // ---- pooling ----
   maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array;
+  /** Like release(), for an argmax that maxPool2dForward returned (a device backend keeps it on the device). */
+  releaseArgmax(argmax: Int32Array): void;
   maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void;
   avgPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): void;
   avgPool2dBackward(gy: Storage, gx: Storage, g: Pool2dGeom): void;

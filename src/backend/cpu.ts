@@ -205,6 +205,8 @@ export class CpuBackend implements Backend {
     conv2dBackwardWeight(f(gy), f(x), f(gw), g, this.gemm, this.ws);
   }
 
+  /** A host array: the garbage collector frees it. */
+  releaseArgmax(_argmax: Int32Array): void {}
   maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array {
     const argmax = new Int32Array(g.n * g.c * g.oh * g.ow);
     maxPool2dForward(f(x), f(y), argmax, g);

@@ -13,7 +13,7 @@ import { CnnS } from '../models/cnn-s.js';
 import { Mlp } from '../models/mlp.js';
 import { ResNetCifar } from '../models/resnet.js';
 import type { BatchNorm, Conv2d, Linear } from '../nn/layers.js';
-import { Tensor, noGrad } from '../tensor/tensor.js';
+import { Tensor, noGrad, scope } from '../tensor/tensor.js';
 import { Rng } from '../tensor/random.js';
 import { convOutSize } from '../backend/kernels.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
@@ -193,10 +193,11 @@ export function measureLatency(model: Classifier, inShape: readonly [number, num
   const times: number[] = [];
   try {
     noGrad(() => {
-      for (let i = 0; i < warmup; i++) model.forward(x).toArray();
+      // each pass's tensors are released as it ends (scope), as a serving loop would
+      for (let i = 0; i < warmup; i++) scope(() => { model.forward(x).toArray(); });
       for (let i = 0; i < repeats; i++) {
         const t0 = performance.now();
-        model.forward(x).toArray();
+        scope(() => { model.forward(x).toArray(); });
         times.push(performance.now() - t0);
       }
     });

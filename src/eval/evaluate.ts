@@ -42,7 +42,7 @@ import { CnnS } from '../models/cnn-s.js';
 import type { BatchNorm, Conv2d } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
-import { Tensor, noGrad } from '../tensor/tensor.js';
+import { Tensor, dispose, noGrad, scope } from '../tensor/tensor.js';
 import { NumericError, ShapeError } from '../util/errors.js';
 import { accuracy, classificationMetrics, type ClassificationMetrics, type Labels } from './metrics.js';
 
@@ -599,7 +599,7 @@ class CnnSPlan implements Runner {
     this.be.unary('relu', t!, t!, 0, 0);
     const geom = { ...pg, n: rows };
     if (this.jsPool && argmax) maxPool2dKernel(this.cpu!.view(t!), this.cpu!.view(p), argmax, geom); // no argmax allocation per call
-    else this.be.maxPool2dForward(t!, p, geom);
+    else this.be.releaseArgmax(this.be.maxPool2dForward(t!, p, geom));
     return p;
   }
 
@@ -791,6 +791,17 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
     });
   }
 
+  /**
+   * Call fn with the chunk's features: the cached ones, or ones computed from its images now and
+   * released (with the images' device copy) when fn returns.
+   */
+  private withFeatures(ch: Chunk, fn: (feats: readonly Tensor[]) => void): void {
+    if (ch.feats) { fn(ch.feats); return; }
+    const x = imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be);
+    scope(() => fn(this.runner.features(x)));
+    dispose(x);
+  }
+
   private checkVecs(vecs: Float32Array, P: number, where: string): void {
     if (!(Number.isInteger(P) && P >= 0) || vecs.length !== P * this.layout.total) {
       throw new ShapeError(`ParamSetEvaluator.${where}: expected vecs [P=${P}, ${this.layout.total}] (${P * this.layout.total} floats), got ${vecs.length}`);
@@ -853,12 +864,12 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
     this.guarded(() => {
       for (let c = first; c < this.chunks.length; c++) {
         const ch = this.chunks[c]!;
-        const feats = ch.feats ?? this.runner.features(imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be));
-        for (let p = 0; p < P; p++) {
-          this.layout.write(this.model, this.vec(vecs, p));
-          const logits = this.runner.run(feats, ch.rows);
-          this.be.argmaxRows(logits, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows));
-        }
+        this.withFeatures(ch, (feats) => {
+          for (let p = 0; p < P; p++) {
+            this.layout.write(this.model, this.vec(vecs, p));
+            scope(() => this.be.argmaxRows(this.runner.run(feats, ch.rows), ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
+          }
+        });
         done += P;
         opts.onProgress?.(done, total);
         opts.onChunk?.(c + 1, snapshot(c + 1));
@@ -908,8 +919,8 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         this.layout.write(this.model, this.vec(vecs, p));
         for (const ch of this.chunks) {
           const x = imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be);
-          const logits = this.model.forward(x);
-          this.be.argmaxRows(logits.storage, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows));
+          scope(() => this.be.argmaxRows(this.model.forward(x).storage, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
+          dispose(x);
           opts.onProgress?.(++done, total);
         }
       }
@@ -926,8 +937,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
       this.layout.write(this.model, vec);
       for (const ch of this.chunks) {
         const sp = this.splits[ch.split]!;
-        const feats = ch.feats ?? this.runner.features(imageChunk(this.datasets[sp], ch.start, ch.rows, this.be));
-        out[sp].set(this.be.read(this.runner.run(feats, ch.rows)), ch.start * this.numClasses);
+        this.withFeatures(ch, (feats) => scope(() => out[sp].set(this.be.read(this.runner.run(feats, ch.rows)), ch.start * this.numClasses)));
       }
     });
     return out;

@@ -16,6 +16,10 @@ export interface Optimizer {
   lr: number;
   readonly params: readonly Tensor[];
   step(): void;
+  /**
+   * Drop the parameters' gradients (set them to null, as torch's zero_grad(set_to_none=True)) and
+   * give their memory back to the backend now: the old .grad tensors must not be used afterwards.
+   */
   zeroGrad(): void;
   /** Moments and step counters, for resuming (host copies). */
   state(): { step: number; buffers: Array<Float32Array | Float64Array> };
@@ -52,7 +56,7 @@ export class Adam implements Optimizer {
       p.backend.adamStep(p.storage, p.grad.storage, this.m[i]!, this.v[i]!, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.t, this.decoupled);
     }
   }
-  zeroGrad(): void { for (const p of this.params) p.grad = null; }
+  zeroGrad(): void { dropGrads(this.params); }
   state(): { step: number; buffers: Array<Float32Array | Float64Array> } {
     return { step: this.t, buffers: this.params.flatMap((p, i) => [p.backend.read(this.m[i]!), p.backend.read(this.v[i]!)]) };
   }
@@ -100,7 +104,7 @@ export class SGD implements Optimizer {
       p.backend.sgdStep(p.storage, p.grad.storage, this.bufs[i]!, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, this.t === 1);
     }
   }
-  zeroGrad(): void { for (const p of this.params) p.grad = null; }
+  zeroGrad(): void { dropGrads(this.params); }
   state(): { step: number; buffers: Array<Float32Array | Float64Array> } {
     return { step: this.t, buffers: this.params.map((p, i) => (this.bufs[i] ? p.backend.read(this.bufs[i]!) : new Float32Array(0))) };
   }
@@ -144,5 +148,13 @@ export class EMA {
   }
   restore(orig: Storage[]): void {
     this.params.forEach((p, i) => p.backend.write(p.storage, p.backend.read(orig[i]!)));
+  }
+}
+
+/** Set each parameter's gradient to null, releasing its storage (see Optimizer.zeroGrad). */
+function dropGrads(params: readonly Tensor[]): void {
+  for (const p of params) {
+    if (p.grad) p.backend.release(p.grad.storage);
+    p.grad = null;
   }
 }

@@ -6,7 +6,7 @@
  *
  * Arithmetic is float64 per element; samples are stored as float32 between steps.
  */
-import { noGrad, Tensor } from '../tensor/tensor.js';
+import { noGrad, scope, Tensor } from '../tensor/tensor.js';
 import type { Rng } from '../tensor/random.js';
 import { CpuBackend } from '../backend/cpu.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
@@ -205,9 +205,11 @@ export function denoiserEpsModel(denoiser: LatentDenoiser): EpsModel {
     }
     be.write(input.storage, x);
     const inp = input;
-    const y = noGrad(() => denoiser.forward(inp, t));
-    if (cpu) output.set(cpu.view(y.storage));
-    else output.set(be.read(y.storage));
+    scope(() => { // the pass's tensors go back to the pool when it ends
+      const y = noGrad(() => denoiser.forward(inp, t));
+      if (cpu) output.set(cpu.view(y.storage));
+      else output.set(be.read(y.storage));
+    });
     return output;
   };
 }

@@ -15,7 +15,7 @@ import { canonicalJson, type Config } from '../config/index.js';
 import { AdamW, EMA, constantLr, cosineLr, type LrSchedule, type Module } from '../nn/index.js';
 import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import { Tensor, backward, noGrad } from '../tensor/tensor.js';
+import { Tensor, backward, dispose, noGrad, scope } from '../tensor/tensor.js';
 import { ConfigError, FormatError, NumericError, ShapeError } from '../util/errors.js';
 import { Progress } from '../util/progress.js';
 import { ParamAutoencoder } from './autoencoder.js';
@@ -283,9 +283,10 @@ export function trainAutoencoder(z: Float32Array, K: number, L: number, cfg: AeC
     const lr = lrAt(step);
     const extra = track.logsAt(step) ? { latent: latentStats(h.toArray()) } : null;
     track.record(step, lossVal, lr, extra);
-    backward(loss);
+    backward(loss, { freeGraph: true }); // the step's activations return to the pool now
     opt.lr = lr;
     opt.step();
+    dispose(loss);
     opt.zeroGrad();
     if (track.checkpointDue(step + 1)) {
       opts.onCheckpoint!(captureState<AeTrainState>('ae', step + 1, config, model, opt, null, rng, track.lossCurve, track.seconds(), 1));
@@ -315,7 +316,8 @@ export function encodeAll(model: ParamAutoencoder, z: Float32Array, K: number, L
     for (let r = 0; r < K; r += EVAL_BATCH) {
       const n = Math.min(EVAL_BATCH, K - r);
       const x = new Tensor(be.fromArray(z.subarray(r * L, (r + n) * L)), [n, L], be);
-      out.set(toF32(model.encode(x).toArray()), r * d);
+      scope(() => { out.set(toF32(model.encode(x).toArray()), r * d); });
+      dispose(x);
     }
   });
   return out;
@@ -331,7 +333,8 @@ export function decodeAll(model: ParamAutoencoder, latents: Float32Array, n: num
     for (let r = 0; r < n; r += EVAL_BATCH) {
       const m = Math.min(EVAL_BATCH, n - r);
       const h = new Tensor(be.fromArray(latents.subarray(r * d, (r + m) * d)), [m, d], be);
-      out.set(toF32(model.decode(h).toArray()), r * L);
+      scope(() => { out.set(toF32(model.decode(h).toArray()), r * L); });
+      dispose(h);
     }
   });
   return out;
@@ -419,9 +422,10 @@ export function trainDiffusion(latents: Float32Array, K: number, d: number, cfg:
     const lossVal = loss.item();
     const lr = lrAt(step);
     track.record(step, lossVal, lr, track.logsAt(step) ? {} : null);
-    backward(loss);
+    backward(loss, { freeGraph: true }); // the step's activations return to the pool now
     opt.lr = lr;
     opt.step();
+    dispose(loss);
     opt.zeroGrad();
     ema?.update();
     if (track.checkpointDue(step + 1)) {

@@ -6,18 +6,18 @@ import type { Backend, BinaryOp, Storage, UnaryOp } from '../backend/backend.js'
 import { convOutSize, type Conv2dGeom, type Pool2dGeom } from '../backend/kernels.js';
 import { ShapeError } from '../util/errors.js';
 import type { Rng } from './random.js';
-import { Tensor, needsGrad, record, shapeSize, scalar } from './tensor.js';
+import { Tensor, needsGrad, record, shapeSize, scalar, track } from './tensor.js';
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** A zero-filled output (for kernels that write only part of it: pad, slice's gradient). */
 function out(be: Backend, shape: readonly number[]): Tensor {
-  return new Tensor(be.alloc(shapeSize(shape)), shape, be);
+  return track(new Tensor(be.alloc(shapeSize(shape)), shape, be));
 }
 
 /** An output whose every element the next kernel writes: no zero-fill (see Backend.empty). */
 function outFull(be: Backend, shape: readonly number[]): Tensor {
-  return new Tensor(be.empty(shapeSize(shape)), shape, be);
+  return track(new Tensor(be.empty(shapeSize(shape)), shape, be));
 }
 
 function sameBackend(op: string, ...ts: Array<Tensor | null | undefined>): Backend {
@@ -94,6 +94,13 @@ function reduceGrad(be: Backend, g: Storage, from: readonly number[], to: readon
   return r;
 }
 
+/** reduceGrad of a temporary gradient `t`, which is released when the result is another storage. */
+function reduceTemp(be: Backend, t: Storage, from: readonly number[], to: readonly number[]): Storage {
+  const r = reduceGrad(be, t, from, to);
+  if (r !== t) be.release(t);
+  return r;
+}
+
 function binaryOp(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor {
   const be = sameBackend(op, typeof a === 'number' ? null : a, typeof b === 'number' ? null : b);
   const A = typeof a === 'number' ? scalar(a, be) : a;
@@ -116,26 +123,26 @@ function binaryOp(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor 
           if (B.requiresGrad) {
             const t = be.alloc(n);
             be.unary('neg', gy, t, 0, 0);
-            gb = reduceGrad(be, t, shape, B.shape);
+            gb = reduceTemp(be, t, shape, B.shape);
           }
           break;
         case 'mul':
           if (A.requiresGrad) {
             const t = be.alloc(n);
             be.binary('mul', gy, shape, B.storage, bS, t, shape);
-            ga = reduceGrad(be, t, shape, A.shape);
+            ga = reduceTemp(be, t, shape, A.shape);
           }
           if (B.requiresGrad) {
             const t = be.alloc(n);
             be.binary('mul', gy, shape, A.storage, aS, t, shape);
-            gb = reduceGrad(be, t, shape, B.shape);
+            gb = reduceTemp(be, t, shape, B.shape);
           }
           break;
         case 'div':
           if (A.requiresGrad) {
             const t = be.alloc(n);
             be.binary('div', gy, shape, B.storage, bS, t, shape);
-            ga = reduceGrad(be, t, shape, A.shape);
+            ga = reduceTemp(be, t, shape, A.shape);
           }
           if (B.requiresGrad) {
             // d(a/b)/db = -y / b
@@ -143,14 +150,21 @@ function binaryOp(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor 
             be.binary('mul', gy, shape, y.storage, shape, t, shape);
             be.binary('div', t, shape, B.storage, bS, t, shape);
             be.unary('neg', t, t, 0, 0);
-            gb = reduceGrad(be, t, shape, B.shape);
+            gb = reduceTemp(be, t, shape, B.shape);
           }
           break;
       }
+      releaseConstants(be, A, a, B, b); // a tape's backward runs once
       return [ga, gb];
     });
-  }
+  } else releaseConstants(be, A, a, B, b);
   return y;
+}
+
+/** Release the scalar tensors binaryOp made for number operands. */
+function releaseConstants(be: Backend, A: Tensor, a: Tensor | number, B: Tensor, b: Tensor | number): void {
+  if (A !== a) be.release(A.storage);
+  if (B !== b) be.release(B.storage);
 }
 
 export const add = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('add', a, b);
@@ -175,6 +189,7 @@ function expandTo(be: Backend, g: Storage, small: readonly number[], big: readon
   const r = be.alloc(shapeSize(big));
   const zero = be.alloc(1);
   be.binary('add', g, small, zero, big.map(() => 1), r, big);
+  be.release(zero);
   return r;
 }
 
@@ -364,7 +379,14 @@ export function maxPool2d(x: Tensor, args: Pool2dArgs): Tensor {
   const g = poolGeom(x, args, 'maxPool2d');
   const y = outFull(be, [g.n, g.c, g.oh, g.ow]);
   const argmax = be.maxPool2dForward(x.storage, y.storage, g);
-  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.empty(x.size); be.maxPool2dBackward(gy, argmax, gx, g); return [gx]; });
+  if (needsGrad(x)) {
+    record(y, [x], (gy) => {
+      const gx = be.empty(x.size);
+      be.maxPool2dBackward(gy, argmax, gx, g);
+      be.releaseArgmax(argmax); // a tape's backward runs once
+      return [gx];
+    });
+  } else be.releaseArgmax(argmax);
   return y;
 }
 
@@ -407,14 +429,21 @@ export function batchNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
     const mean = be.alloc(c), invstd = be.alloc(c), varB = be.alloc(c);
     be.batchNormTrainForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, n, c, s, eps, y.storage, mean, invstd, varB);
     if (runMean && runVar) be.batchNormUpdateRunning(runMean.storage, runVar.storage, mean, varB, args.momentum ?? 0.1, n * s);
+    be.release(varB);
     if (needsGrad(x, gamma, beta)) {
+      // a tape's backward runs once: the saved statistics are released after it
       record(y, [x, gamma, beta], (gy) => {
         const gx = x.requiresGrad ? be.empty(x.size) : null;
         const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
         const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
         be.batchNormTrainBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, gx, gg, gb);
+        be.release(mean);
+        be.release(invstd);
         return [gx, gg, gb];
       });
+    } else {
+      be.release(mean);
+      be.release(invstd);
     }
   } else {
     if (!runMean || !runVar) throw new ShapeError('batchNorm: eval mode needs running_mean and running_var');
@@ -447,8 +476,13 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
       const gg = gamma && gamma.requiresGrad ? be.alloc(d) : null;
       const gb = beta && beta.requiresGrad ? be.alloc(d) : null;
       be.layerNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, rows, d, gx, gg, gb);
+      be.release(mean);
+      be.release(invstd);
       return [gx, gg, gb];
     });
+  } else {
+    be.release(mean);
+    be.release(invstd);
   }
   return y;
 }
@@ -468,8 +502,13 @@ export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta:
       const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
       const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
       be.groupNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, groups, gx, gg, gb);
+      be.release(mean);
+      be.release(invstd);
       return [gx, gg, gb];
     });
+  } else {
+    be.release(mean);
+    be.release(invstd);
   }
   return y;
 }

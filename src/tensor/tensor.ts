@@ -98,11 +98,29 @@ export function clearTape(): void {
   tape.length = 0;
 }
 
+export interface BackwardOptions {
+  /** d(result)/d(loss), shaped like `loss`; needed when the loss has more than one element. */
+  seed?: Tensor;
+  /**
+   * Release the memory of every tensor the tape computed (the forward pass's activations) once the
+   * gradients are known, instead of when the garbage collector finds them: a training step's
+   * memory then returns to the backend's pool at the same point every step. Only for callers that
+   * use none of those tensors afterwards (read logits, accuracy and the like before); `loss`
+   * itself and the tensors in `keep` stay usable. A released tensor is unusable (webgpu refuses
+   * it; a large CPU storage reads as empty). Leaves, inputs and anything made outside the tape are
+   * never touched, nor are tensors that share their memory (a reshape of a parameter).
+   */
+  freeGraph?: boolean;
+  /** Tensors of the tape that freeGraph must leave alone. */
+  keep?: readonly Tensor[];
+}
+
 /**
  * Reverse-mode autodiff from a scalar `loss`: accumulates into `.grad` of every leaf that requires
  * grad, then frees the tape (intermediate tensors no longer require grad).
  */
-export function backward(loss: Tensor, seed?: Tensor): void {
+export function backward(loss: Tensor, opts: BackwardOptions = {}): void {
+  const seed = opts.seed;
   if (!loss._node) throw new Error('backward: the loss was not computed from tensors that require grad (or the tape was already freed)');
   if (!seed && loss.size !== 1) throw new ShapeError(`backward: loss must have one element, got shape [${loss.shape.join(', ')}]`);
   const be = loss.backend;
@@ -150,7 +168,92 @@ export function backward(loss: Tensor, seed?: Tensor): void {
       be.release(g);
     } else leaf.grad = new Tensor(g, leaf.shape, be);
   }
+  if (opts.freeGraph) releaseTape(be, loss, opts.keep);
   clearTape();
+}
+
+/**
+ * Release the outputs of the ops on the tape (see BackwardOptions.freeGraph), in the order they
+ * were computed. Storages that anything off the tape may reach are kept: those of the ops' inputs
+ * that the tape did not compute (leaves, inputs, constants), of `loss` and of `keep`; a storage
+ * shared by several outputs (reshape) is released once.
+ */
+function releaseTape(be: Backend, loss: Tensor, keep: readonly Tensor[] | undefined): void {
+  const done = new Set<Storage>([loss.storage]);
+  if (keep) for (const t of keep) done.add(t.storage);
+  for (const n of tape) for (const inp of n.inputs) if (inp && !inp._node) done.add(inp.storage);
+  for (const n of tape) {
+    const s = n.out.storage;
+    if (done.has(s)) continue;
+    done.add(s);
+    be.release(s);
+  }
+}
+
+
+/**
+ * Give the tensors' memory back to their backend now rather than when the garbage collector finds
+ * them (on a device backend, the only way to free device memory at a known point). The tensors,
+ * and any sharing their memory (a reshape, detach()), must not be used afterwards. Disposing of a
+ * tensor twice, or one that freeGraph or a scope released, does nothing.
+ */
+export function dispose(...ts: Tensor[]): void {
+  for (const t of ts) t.backend.release(t.storage);
+}
+
+// ---------------------------------------------------------------- scopes
+
+/** Tensors made by ops inside each active scope(), innermost last. */
+const scopes: Tensor[][] = [];
+
+/** @internal Ops register each output with fresh memory here, for the enclosing scope(). */
+export function track(t: Tensor): Tensor {
+  const s = scopes[scopes.length - 1];
+  if (s) s.push(t);
+  return t;
+}
+
+/**
+ * Run `fn`, then release the memory of every tensor that ops created during it (see dispose),
+ * except what fn returns (a tensor, or an array or plain object holding tensors) and what the
+ * tape still needs for backward. For loops of forward passes outside training (evaluation,
+ * sampling), so that each pass's intermediate tensors go back to the backend's pool at once
+ * instead of when the garbage collector finds them. fn must not keep an op's output anywhere
+ * else (a cache, a module field); tensors made directly (tensor(), zeros(), fromArray) are not
+ * touched. What a scope keeps (its result, tensors on the tape) and, when fn throws, everything
+ * it made, passes to the enclosing scope, if any.
+ */
+export function scope<T>(fn: () => T): T {
+  scopes.push([]);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    const made = scopes.pop()!;
+    scopes[scopes.length - 1]?.push(...made);
+    throw e;
+  }
+  const made = scopes.pop()!;
+  const keep = new Set<Storage>();
+  keepReachable(result, keep, 0);
+  for (const n of tape) {
+    keep.add(n.out.storage);
+    for (const inp of n.inputs) if (inp) keep.add(inp.storage);
+  }
+  const outer = scopes[scopes.length - 1];
+  for (const t of made) {
+    if (keep.has(t.storage)) outer?.push(t);
+    else t.backend.release(t.storage);
+  }
+  return result;
+}
+
+/** Storages of the tensors in v (a tensor, or arrays and plain objects of them, a few levels deep). */
+function keepReachable(v: unknown, keep: Set<Storage>, depth: number): void {
+  if (v instanceof Tensor) { keep.add(v.storage); return; }
+  if (depth > 4 || v === null || typeof v !== 'object') return;
+  if (Array.isArray(v)) { for (const x of v) keepReachable(x, keep, depth + 1); return; }
+  if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) keepReachable(x, keep, depth + 1);
 }
 
 // ---------------------------------------------------------------- creation

@@ -13,7 +13,7 @@ import type { Classifier } from '../models/classifier.js';
 import { AdamW } from '../nn/optim.js';
 import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import { type Tensor, backward, noGrad } from '../tensor/tensor.js';
+import { type Tensor, backward, dispose, noGrad, scope } from '../tensor/tensor.js';
 import { ConfigError, NumericError, ShapeError } from '../util/errors.js';
 import type { JsonlLog } from '../util/jsonl.js';
 import { Progress } from '../util/progress.js';
@@ -114,12 +114,14 @@ export function collectCheckpoints(model: Classifier, train: Dataset, layout: Pa
       buf.gather(train, idx);
       buf.commit();
       opt.zeroGrad();
-      const h = split > 0 ? noGrad(() => model.forwardTo(buf.x, split)) : buf.x;
+      const h = split > 0 ? scope(() => noGrad(() => model.forwardTo(buf.x, split))) : buf.x;
       const loss = ops.crossEntropy(model.forwardFrom(h, split), buf.labels);
       const l = loss.item();
       if (!Number.isFinite(l)) throw new NumericError(`collect: loss ${l} at iteration ${iter + 1} (checkpoint ${row + 1}/${K}, lr ${cfg.lr})`);
-      backward(loss);
+      backward(loss, { freeGraph: true });
       opt.step();
+      dispose(loss);
+      if (h.storage !== buf.x.storage) dispose(h); // the frozen stages' output (off the tape)
       if ((iter + 1) % every !== 0) continue;
       const off = row * total;
       layout.readInto(model, ckpts, off);

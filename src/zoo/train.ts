@@ -15,7 +15,7 @@ import { AdamW, SGD, type Optimizer } from '../nn/optim.js';
 import { type LrSchedule, constantLr, cosineLr, stepLr, withWarmup } from '../nn/schedule.js';
 import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import { Tensor, backward, noGrad } from '../tensor/tensor.js';
+import { Tensor, backward, dispose, noGrad, scope } from '../tensor/tensor.js';
 import { ConfigError, NumericError, ShapeError } from '../util/errors.js';
 import type { JsonlLog } from '../util/jsonl.js';
 import { Progress } from '../util/progress.js';
@@ -173,8 +173,9 @@ export function trainClassifier(model: Classifier, train: Dataset, cfg: BaseConf
         throw new NumericError(`base training diverged: loss ${l} at epoch ${epoch} step ${s + 1}/${stepsPerEpoch} (lr ${lr})`);
       }
       const ok = countCorrect(logits, buf.labels, preds);
-      backward(loss);
+      backward(loss, { freeGraph: true }); // the step's activations return to the pool now
       opt.step();
+      dispose(loss);
       lossSum += l; correct += ok; seen += B;
       winLoss += l; winCorrect += ok; winSteps++;
       if (opts.log && (it + 1) % logEvery === 0) {
@@ -224,14 +225,17 @@ export function evaluateClassifier(model: Classifier, ds: Dataset, opts: { batch
       for (let start = 0; start < ds.n; start += B) {
         const size = Math.min(B, ds.n - start);
         const x = hostTensor(ds.images.subarray(start * sz, (start + size) * sz), [size, ds.c, ds.h, ds.w], be);
-        const logits = model.forward(x);
-        const cols = logits.shape[1]!;
-        const lab = size === B ? labels : labels.subarray(0, size);
-        for (let i = 0; i < size; i++) lab[i] = ds.labels[start + i]!;
-        const p = preds.subarray(start, start + size);
-        be.argmaxRows(logits.storage, size, cols, p);
-        for (let i = 0; i < size; i++) if (p[i] === lab[i]) correct++;
-        lossSum += be.crossEntropy(logits.storage, lab, size, cols, 0, null) * size;
+        scope(() => { // the batch's tensors go back to the pool at its end
+          const logits = model.forward(x);
+          const cols = logits.shape[1]!;
+          const lab = size === B ? labels : labels.subarray(0, size);
+          for (let i = 0; i < size; i++) lab[i] = ds.labels[start + i]!;
+          const p = preds.subarray(start, start + size);
+          be.argmaxRows(logits.storage, size, cols, p);
+          for (let i = 0; i < size; i++) if (p[i] === lab[i]) correct++;
+          lossSum += be.crossEntropy(logits.storage, lab, size, cols, 0, null) * size;
+        });
+        if (!sharesHostMemory(be)) dispose(x); // the batch's device copy
       }
     });
   } finally {

@@ -12,7 +12,7 @@ import { BatchNorm2d, Conv2d, Linear } from '../../src/nn/layers.js';
 import { AdamW } from '../../src/nn/optim.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
-import { Tensor, backward, tapeLength } from '../../src/tensor/tensor.js';
+import { Tensor, backward, dispose, scope, tapeLength } from '../../src/tensor/tensor.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -113,5 +113,86 @@ describe('Backend.release and backward', { skip: process.env.PDIFF_CPU_POOL === 
     const loss2 = ops.sum(ops.mulScalar(x, 1));
     backward(loss2);
     assert.equal(be.view(x.grad!.storage)[4], 2 + 0.5 + 1);
+  });
+});
+
+describe('freeGraph, scope, dispose and zeroGrad give memory back (CPU pool: storages of 1 MiB and more)', { skip: process.env.PDIFF_CPU_POOL === '0' ? 'PDIFF_CPU_POOL=0' : false }, () => {
+  const N = 512 * 512; // 1 MiB per tensor: pooled, so a released storage is visibly detached
+  const be = jsBackend() as CpuBackend;
+  const released = (t: Tensor): boolean => be.view(t.storage).length === 0;
+  const leaf = (seed: number, requiresGrad: boolean): Tensor => {
+    const s = be.alloc(N); // pooled, so that a wrong release would show
+    be.write(s, new Rng(seed).fillNormal(new Float32Array(N)));
+    return new Tensor(s, [512, 512], be, requiresGrad);
+  };
+
+  it('backward with freeGraph releases what the tape computed, and nothing else', () => {
+    const run = (free: boolean): { grads: Float32Array[]; held: Tensor[]; loss: Tensor; w: Tensor; x: Tensor; wView: Tensor } => {
+      const w = leaf(1, true), x = leaf(2, false);
+      const wView = ops.reshape(w, [N]); // on the tape, sharing the parameter's memory
+      const h = ops.relu(ops.mul(x, ops.reshape(wView, [512, 512])));
+      const kept = ops.tanh(h);
+      const loss = ops.mean(ops.square(ops.add(kept, ops.mulScalar(h, 0.5))));
+      backward(loss, free ? { freeGraph: true, keep: [kept] } : {});
+      return { grads: [Float32Array.from(be.view(w.grad!.storage))], held: [h, kept], loss, w, x, wView };
+    };
+    const ref = run(false);
+    const got = run(true);
+    assert.deepEqual(got.grads, ref.grads, 'the gradients do not depend on freeGraph');
+    assert.ok(released(got.held[0]!), 'an activation on the tape is released');
+    assert.ok(!released(got.held[1]!), '`keep` is honoured');
+    assert.equal(got.loss.item(), ref.loss.item(), 'the loss stays readable');
+    for (const [name, t] of [['parameter', got.w], ['input', got.x], ['reshape of the parameter', got.wView]] as const) {
+      assert.ok(!released(t), `the ${name} is left alone`);
+    }
+    assert.ok(!released(ref.held[0]!), 'without freeGraph nothing is released');
+  });
+
+  it('scope releases the ops\' outputs except what it returns or the tape needs; nesting and throws pass them outwards', () => {
+    const x = leaf(3, false);
+    let inner: Tensor[] = [];
+    const out = scope(() => {
+      const a = ops.relu(x), b = ops.tanh(a), c = ops.mulScalar(b, 2);
+      inner = [a, b, c];
+      return { c, list: [ops.reshape(b, [N])] };
+    });
+    assert.ok(released(inner[0]!), 'an intermediate is released');
+    assert.ok(!released(inner[1]!) && !released(inner[2]!), 'returned tensors (in an object, an array, as a reshape) are kept');
+    assert.ok(!released(x), 'a tensor made outside is left alone');
+    assert.ok(Math.abs(be.view(out.c.storage)[0]! - 2 * Math.tanh(Math.max(0, be.view(x.storage)[0]!))) < 1e-6);
+
+    let fromInner: Tensor | null = null, innerTmp: Tensor | null = null;
+    scope(() => {
+      fromInner = scope(() => { innerTmp = ops.relu(x); return ops.tanh(innerTmp); });
+      assert.ok(released(innerTmp!) && !released(fromInner), 'the inner scope released its temporary, kept its result');
+    });
+    assert.ok(released(fromInner!), 'the outer scope released what the inner one returned');
+
+    let thrown: Tensor | null = null;
+    scope(() => {
+      assert.throws(() => scope(() => { thrown = ops.relu(x); throw new Error('boom'); }), /boom/);
+      assert.ok(!released(thrown!), 'a throwing scope releases nothing');
+    });
+    assert.ok(released(thrown!), '... and leaves its tensors to the enclosing one');
+
+    const w = leaf(4, true);
+    let onTape: Tensor | null = null;
+    const loss = scope(() => { onTape = ops.relu(ops.mul(x, w)); return ops.sum(onTape); });
+    assert.ok(!released(onTape!), 'a tensor the tape still needs is kept');
+    backward(loss);
+    assert.equal(w.grad!.size, N);
+  });
+
+  it('dispose and zeroGrad release at once', () => {
+    const t = ops.relu(leaf(5, false));
+    dispose(t);
+    assert.ok(released(t));
+    const w = leaf(6, true);
+    const opt = new AdamW([w], { lr: 1e-3 });
+    backward(ops.sum(ops.mulScalar(w, 3)));
+    const g = w.grad!;
+    opt.zeroGrad();
+    assert.equal(w.grad, null);
+    assert.ok(released(g), 'the dropped gradient\'s memory went back to the pool');
   });
 });

@@ -43,6 +43,13 @@ const BATCH_BYTES = 16 * 1024 * 1024;
 /** Batches posted but not yet finished by the worker before flush() waits. */
 const MAX_INFLIGHT = 4;
 
+/**
+ * What a new storage of n values adds towards the next forced collection: its bytes, but at least
+ * 64 KiB, so that many small storages left to the collector (a loss, a running statistic) also
+ * bring one about (512 MB: after 8,192 of them). release() takes the charge back.
+ */
+function gcCharge(n: number): number { return Math.max(n * 4, 65536); }
+
 function waitMs(): number {
   const v = Number(process.env.PDIFF_WEBGPU_TIMEOUT_MS);
   return Number.isFinite(v) && v > 0 ? v : 600_000;
@@ -155,9 +162,12 @@ export class WebgpuBackend implements Backend {
 
   /** Free the device buffer now (it returns to the worker's pool) rather than at garbage collection. */
   release(s: Storage): void {
+    if (s instanceof GpuStorage && s.released) return;
     const id = this.id(s);
     if (!this.registry.unregister(s)) return;
     (s as GpuStorage).released = true;
+    // memory given back without a collection does not bring the next forced one closer
+    this.sinceGc = Math.max(0, this.sinceGc - gcCharge(s.length));
     this.known.delete(id);
     this.push(['free', [id]]);
   }
@@ -167,7 +177,7 @@ export class WebgpuBackend implements Backend {
     const id = this.nextId++;
     const s = new GpuStorage(id, n);
     this.registry.register(s, id);
-    this.sinceGc += n * 4;
+    this.sinceGc += gcCharge(n);
     if (this.gcBytes > 0 && this.sinceGc >= this.gcBytes && this.registry.gc) {
       this.sinceGc = 0;
       const t0 = performance.now();
@@ -337,6 +347,12 @@ export class WebgpuBackend implements Backend {
     const token = new Int32Array(0);
     this.argmaxOf.set(token, am);
     return token;
+  }
+  releaseArgmax(argmax: Int32Array): void {
+    const am = this.argmaxOf.get(argmax);
+    if (!am) return;
+    this.argmaxOf.delete(argmax);
+    this.release(am);
   }
   maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void {
     let am = this.argmaxOf.get(argmax);

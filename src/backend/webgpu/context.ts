@@ -149,7 +149,13 @@ export class GpuContext {
     if (this.poolBytes + b.size > POOL_BYTES) { this.toDestroy.push(b.gpu); return; }
     let list = this.pool.get(b.size);
     if (!list) { list = []; this.pool.set(b.size, list); }
-    list.push(b);
+    // kept by descending serial, so acquire() pops the oldest buffer: which buffer a tensor gets
+    // then depends on which are free, not on the order they came back in, and a training step
+    // whose memory is released the same way every step binds the same buffers every step (its
+    // bind groups come from the cache)
+    let i = list.length;
+    while (i > 0 && list[i - 1]!.serial < b.serial) i--;
+    list.splice(i, 0, b);
     this.poolBytes += b.size;
   }
 
