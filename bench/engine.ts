@@ -77,14 +77,15 @@ export function ddpmStepMs(be: Backend, steps = 20): number {
 
 /**
  * Per cnn-s training step (batch 128) on a backend with memoryStats (webgpu): dispatches, bind
- * groups created, device buffers created, and milliseconds of forced garbage collection, averaged
- * over 30 steps after 3 warm-up steps. Bind groups and buffers are created when the step's
- * tensors get buffers the device has not seen with that kernel, and a full collection is forced
- * after every PDIFF_WEBGPU_GC_MB of device allocations (so that collected handles free their
- * buffers): fixed costs per step that bound small networks on a GPU.
+ * groups created, device buffers created, milliseconds of forced garbage collection and waits
+ * for the device, averaged over 30 steps after 3 warm-up steps. Bind groups and buffers are
+ * created when the step's tensors get buffers the device has not seen with that kernel, a full
+ * collection is forced after every PDIFF_WEBGPU_GC_MB of device allocations left to the collector
+ * (so that collected handles free their buffers), and each wait leaves the GPU idle while the
+ * next commands are prepared: fixed costs per step that bound small networks on a GPU.
  */
 export function cnnStepCounts(be: Backend): Record<string, number> | null {
-  const stats = (be as Partial<{ memoryStats(): { createdBuffers: number; dispatches: number; bindGroups: number; forcedGcs: number; forcedGcMs: number } }>).memoryStats;
+  const stats = (be as Partial<{ memoryStats(): { createdBuffers: number; dispatches: number; bindGroups: number; forcedGcs: number; forcedGcMs: number; waits: number } }>).memoryStats;
   if (!stats) return null;
   const rng = new Rng(0);
   const model = new CnnS({ rng, backend: be }).train();
@@ -109,6 +110,7 @@ export function cnnStepCounts(be: Backend): Record<string, number> | null {
     cnn_s_bind_groups_per_step: round((b.bindGroups - a.bindGroups) / n, 1),
     cnn_s_buffers_created_per_step: round((b.createdBuffers - a.createdBuffers) / n, 1),
     cnn_s_forced_gc_ms_per_step: round((b.forcedGcMs - a.forcedGcMs) / n, 2),
+    cnn_s_waits_per_step: round((b.waits - a.waits) / n, 1),
   };
 }
 

@@ -112,10 +112,11 @@ export interface Backend {
   softmax(x: Storage, y: Storage, rows: number, cols: number, log: boolean): void;
   softmaxBackward(y: Storage, gy: Storage, gx: Storage, rows: number, cols: number, log: boolean): void;
   /**
-   * Mean cross-entropy of logits [rows, cols] against integer labels, with label smoothing.
-   * Writes d(loss)/d(logits) into `grad` when given. Returns the loss.
+   * Mean cross-entropy of logits [rows, cols] against integer labels, with label smoothing, into
+   * the one-element `loss` (it stays on the backend: nothing waits for it). Writes
+   * d(loss)/d(logits) into `grad` when given.
    */
-  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null): number;
+  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null, loss: Storage): void;
   /** Row-wise argmax of [rows, cols] (first index on ties). */
   argmaxRows(x: Storage, rows: number, cols: number, out: Int32Array): void;
 

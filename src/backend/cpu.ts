@@ -268,8 +268,8 @@ export class CpuBackend implements Backend {
   softmaxBackward(y: Storage, gy: Storage, gx: Storage, rows: number, cols: number, log: boolean): void {
     softmaxBackwardKernel(f(y), f(gy), f(gx), rows, cols, log);
   }
-  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null): number {
-    return crossEntropyKernel(f(logits), labels, rows, cols, smoothing, fn(grad));
+  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null, loss: Storage): void {
+    f(loss)[0] = crossEntropyKernel(f(logits), labels, rows, cols, smoothing, fn(grad));
   }
   argmaxRows(x: Storage, rows: number, cols: number, out: Int32Array): void { argmaxRowsKernel(f(x), rows, cols, out); }
 

@@ -279,13 +279,12 @@ export function trainAutoencoder(z: Float32Array, K: number, L: number, cfg: AeC
       hn = ops.add(h, nT);
     }
     const loss = ops.mseLoss(model.decode(hn), xT);
-    const lossVal = loss.item();
     const lr = lrAt(step);
     const extra = track.logsAt(step) ? { latent: latentStats(h.toArray()) } : null;
-    track.record(step, lossVal, lr, extra);
     backward(loss, { freeGraph: true }); // the step's activations return to the pool now
     opt.lr = lr;
     opt.step();
+    track.record(step, loss.item(), lr, extra); // once the step is queued (a device backend waits here)
     dispose(loss);
     opt.zeroGrad();
     if (track.checkpointDue(step + 1)) {
@@ -419,12 +418,11 @@ export function trainDiffusion(latents: Float32Array, K: number, d: number, cfg:
     be.write(xT.storage, xt);
     be.write(epsT.storage, eps);
     const loss = ops.mseLoss(model.forward(xT, ts), epsT);
-    const lossVal = loss.item();
     const lr = lrAt(step);
-    track.record(step, lossVal, lr, track.logsAt(step) ? {} : null);
     backward(loss, { freeGraph: true }); // the step's activations return to the pool now
     opt.lr = lr;
     opt.step();
+    track.record(step, loss.item(), lr, track.logsAt(step) ? {} : null); // once the step is queued
     dispose(loss);
     opt.zeroGrad();
     ema?.update();

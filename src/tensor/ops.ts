@@ -636,13 +636,15 @@ export function crossEntropy(logits: Tensor, labels: Int32Array, opts: { labelSm
   if (logits.rank !== 2 || labels.length !== logits.shape[0]) throw new ShapeError(`crossEntropy: logits ${fmt(logits.shape)} and ${labels.length} labels do not match`);
   const [rows, cols] = [logits.shape[0]!, logits.shape[1]!];
   const grad = needsGrad(logits) ? be.alloc(logits.size) : null;
-  const loss = be.crossEntropy(logits.storage, labels, rows, cols, opts.labelSmoothing ?? 0, grad);
-  const y = scalar(loss, be);
+  const y = outFull(be, []);
+  be.crossEntropy(logits.storage, labels, rows, cols, opts.labelSmoothing ?? 0, grad, y.storage);
   if (grad) {
     record(y, [logits], (gy) => {
-      const s = be.read(gy)[0]!;
-      if (s !== 1) be.unary('affine', grad, grad, s, 0);
-      return [grad];
+      // scaled by gy on the backend (reading gy would make a device backend wait)
+      const gx = be.empty(logits.size);
+      be.binary('mul', grad, [rows, cols], gy, [1, 1], gx, [rows, cols]);
+      be.release(grad);
+      return [gx];
     });
   }
   return y;

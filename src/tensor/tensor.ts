@@ -130,11 +130,13 @@ export function backward(loss: Tensor, opts: BackwardOptions = {}): void {
   grads.set(loss, g0);
   owned.add(g0);
   const leaves: Tensor[] = [];
+  const visited: Node[] = []; // the ops the loss was computed with, last first
   const end = tape.indexOf(loss._node);
   for (let i = end; i >= 0; i--) {
     const node = tape[i]!;
     const gy = grads.get(node.out);
     if (!gy) continue;
+    if (opts.freeGraph) visited.push(node);
     grads.delete(node.out);
     owned.delete(gy);
     const gs = node.backward(gy);
@@ -168,25 +170,28 @@ export function backward(loss: Tensor, opts: BackwardOptions = {}): void {
       be.release(g);
     } else leaf.grad = new Tensor(g, leaf.shape, be);
   }
-  if (opts.freeGraph) releaseTape(be, loss, opts.keep);
+  if (opts.freeGraph) releaseGraph(visited, loss, opts.keep);
   clearTape();
 }
 
 /**
- * Release the outputs of the ops on the tape (see BackwardOptions.freeGraph), in the order they
- * were computed. Storages that anything off the tape may reach are kept: those of the ops' inputs
- * that the tape did not compute (leaves, inputs, constants), of `loss` and of `keep`; a storage
+ * Release the outputs of the ops the loss was computed with (see BackwardOptions.freeGraph), in
+ * the order they were computed; other ops on the tape (a forward pass never differentiated) are
+ * left alone. Storages that anything else may reach are kept: those of the ops' inputs that
+ * these ops did not compute (leaves, inputs, constants), of `loss` and of `keep`; a storage
  * shared by several outputs (reshape) is released once.
  */
-function releaseTape(be: Backend, loss: Tensor, keep: readonly Tensor[] | undefined): void {
+function releaseGraph(visited: readonly Node[], loss: Tensor, keep: readonly Tensor[] | undefined): void {
+  const outs = new Set<Tensor>();
+  for (const n of visited) outs.add(n.out);
   const done = new Set<Storage>([loss.storage]);
   if (keep) for (const t of keep) done.add(t.storage);
-  for (const n of tape) for (const inp of n.inputs) if (inp && !inp._node) done.add(inp.storage);
-  for (const n of tape) {
-    const s = n.out.storage;
-    if (done.has(s)) continue;
-    done.add(s);
-    be.release(s);
+  for (const n of visited) for (const inp of n.inputs) if (inp && !outs.has(inp)) done.add(inp.storage);
+  for (let i = visited.length - 1; i >= 0; i--) {
+    const out = visited[i]!.out;
+    if (done.has(out.storage)) continue;
+    done.add(out.storage);
+    out.backend.release(out.storage);
   }
 }
 

@@ -116,10 +116,10 @@ export function collectCheckpoints(model: Classifier, train: Dataset, layout: Pa
       opt.zeroGrad();
       const h = split > 0 ? scope(() => noGrad(() => model.forwardTo(buf.x, split))) : buf.x;
       const loss = ops.crossEntropy(model.forwardFrom(h, split), buf.labels);
-      const l = loss.item();
-      if (!Number.isFinite(l)) throw new NumericError(`collect: loss ${l} at iteration ${iter + 1} (checkpoint ${row + 1}/${K}, lr ${cfg.lr})`);
       backward(loss, { freeGraph: true });
       opt.step();
+      const l = loss.item(); // once the step is queued (a device backend waits here)
+      if (!Number.isFinite(l)) throw new NumericError(`collect: loss ${l} at iteration ${iter + 1} (checkpoint ${row + 1}/${K}, lr ${cfg.lr})`);
       dispose(loss);
       if (h.storage !== buf.x.storage) dispose(h); // the frozen stages' output (off the tape)
       if ((iter + 1) % every !== 0) continue;

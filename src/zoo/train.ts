@@ -168,14 +168,15 @@ export function trainClassifier(model: Classifier, train: Dataset, cfg: BaseConf
       opt.zeroGrad();
       const logits = model.forward(buf.x);
       const loss = ops.crossEntropy(logits, buf.labels);
+      backward(loss, { freeGraph: true, keep: [logits] }); // the step's activations return to the pool now
+      opt.step();
+      // read only once the whole step is queued: a device backend waits here, once per step
       const l = loss.item();
       if (!Number.isFinite(l)) {
         throw new NumericError(`base training diverged: loss ${l} at epoch ${epoch} step ${s + 1}/${stepsPerEpoch} (lr ${lr})`);
       }
       const ok = countCorrect(logits, buf.labels, preds);
-      backward(loss, { freeGraph: true }); // the step's activations return to the pool now
-      opt.step();
-      dispose(loss);
+      dispose(loss, logits);
       lossSum += l; correct += ok; seen += B;
       winLoss += l; winCorrect += ok; winSteps++;
       if (opts.log && (it + 1) % logEvery === 0) {
@@ -233,7 +234,7 @@ export function evaluateClassifier(model: Classifier, ds: Dataset, opts: { batch
           const p = preds.subarray(start, start + size);
           be.argmaxRows(logits.storage, size, cols, p);
           for (let i = 0; i < size; i++) if (p[i] === lab[i]) correct++;
-          lossSum += be.crossEntropy(logits.storage, lab, size, cols, 0, null) * size;
+          lossSum += ops.crossEntropy(logits, lab).item() * size;
         });
         if (!sharesHostMemory(be)) dispose(x); // the batch's device copy
       }

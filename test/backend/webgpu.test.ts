@@ -308,6 +308,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     assert.equal(b.liveBuffers, a.liveBuffers, 'live device buffers');
     assert.equal(b.createdBuffers - a.createdBuffers, 0, 'device buffers created in 4 steps');
     assert.equal(b.bindGroups - a.bindGroups, 0, `bind groups created in 4 steps (of ${b.dispatches - a.dispatches} dispatches)`);
+    assert.equal(b.waits - a.waits, 4, 'the loss read at the end is the only wait for the device per step');
     assert.ok(losses.every(Number.isFinite) && losses[6]! < losses[0]!, `losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
   });
 

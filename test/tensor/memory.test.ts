@@ -132,15 +132,17 @@ describe('freeGraph, scope, dispose and zeroGrad give memory back (CPU pool: sto
       const wView = ops.reshape(w, [N]); // on the tape, sharing the parameter's memory
       const h = ops.relu(ops.mul(x, ops.reshape(wView, [512, 512])));
       const kept = ops.tanh(h);
+      const other = ops.relu(ops.mulScalar(w, 2)); // on the tape, but not part of the loss
       const loss = ops.mean(ops.square(ops.add(kept, ops.mulScalar(h, 0.5))));
       backward(loss, free ? { freeGraph: true, keep: [kept] } : {});
-      return { grads: [Float32Array.from(be.view(w.grad!.storage))], held: [h, kept], loss, w, x, wView };
+      return { grads: [Float32Array.from(be.view(w.grad!.storage))], held: [h, kept, other], loss, w, x, wView };
     };
     const ref = run(false);
     const got = run(true);
     assert.deepEqual(got.grads, ref.grads, 'the gradients do not depend on freeGraph');
     assert.ok(released(got.held[0]!), 'an activation on the tape is released');
     assert.ok(!released(got.held[1]!), '`keep` is honoured');
+    assert.ok(!released(got.held[2]!), 'an op on the tape that the loss does not depend on is left alone');
     assert.equal(got.loss.item(), ref.loss.item(), 'the loss stays readable');
     for (const [name, t] of [['parameter', got.w], ['input', got.x], ['reshape of the parameter', got.wView]] as const) {
       assert.ok(!released(t), `the ${name} is left alone`);

@@ -3,7 +3,7 @@
  * { id, length }; their memory lives only on the device, owned by a worker thread (worker.ts).
  * Every kernel call becomes a command queued for the worker; commands are posted in batches
  * (when many are pending, before a read, and at the end of the current task). Only calls that
- * must return host values (read, sumSquares, countNonFinite, crossEntropy's loss, argmaxRows)
+ * must return host values (read, sumSquares, countNonFinite, argmaxRows)
  * block, in Atomics.wait, until the worker has copied the values into shared memory.
  *
  * Device memory is freed when a handle is garbage-collected (FinalizationRegistry). Training
@@ -86,6 +86,8 @@ export class WebgpuBackend implements Backend {
   /** Full collections forced to recycle device memory, and the main thread's milliseconds in them. */
   private forcedGcs = 0;
   private forcedGcMs = 0;
+  /** Times the main thread waited for values from the device (reads, argmaxRows, ...). */
+  private waits = 0;
   private readonly known = new Map<number, Float32Array>();
   private readonly argmaxOf = new WeakMap<Int32Array, GpuStorage>();
   private readonly flushNow = (): void => { this.flushQueued = false; this.flush(); };
@@ -191,6 +193,7 @@ export class WebgpuBackend implements Backend {
 
   /** Read n 4-byte values of device buffer `id` (blocks until the worker answers). */
   private readRaw(id: number, n: number, timeoutMs = waitMs()): ArrayBuffer {
+    this.waits++;
     const bytes = n * 4;
     if (bytes === 0) return new ArrayBuffer(0);
     if (this.data.byteLength < bytes) {
@@ -229,18 +232,21 @@ export class WebgpuBackend implements Backend {
    * Device memory in use: live storages (and their bytes), bytes pooled for reuse, buffers ever
    * created; and, for the fixed cost per op, dispatches ever encoded and bind groups ever created
    * (a bind group is reused while the same buffers meet the same kernel layout again); and the
-   * full garbage collections forced to recycle device memory (PDIFF_WEBGPU_GC_MB) with their time.
+   * full garbage collections forced to recycle device memory (PDIFF_WEBGPU_GC_MB) with their time;
+   * and how often the main thread waited for the device to hand back values.
    */
   memoryStats(): {
     liveBuffers: number; liveBytes: number; pooledBytes: number; createdBuffers: number; dispatches: number; bindGroups: number;
-    forcedGcs: number; forcedGcMs: number;
+    forcedGcs: number; forcedGcMs: number; waits: number;
   } {
     this.registry.cleanup();
+    const waits = this.waits; // not counting this call's own
     const s = new Float64Array(this.scratchRead(12, (out) => this.push(['stats', [out]]))); // 6 float64 in 12 words
+    this.waits = waits;
     // the scratch buffer itself is live while stats are taken
     return {
       liveBuffers: s[0]! - 1, liveBytes: s[1]!, pooledBytes: s[2]!, createdBuffers: s[3]!, dispatches: s[4]!, bindGroups: s[5]!,
-      forcedGcs: this.forcedGcs, forcedGcMs: this.forcedGcMs,
+      forcedGcs: this.forcedGcs, forcedGcMs: this.forcedGcMs, waits,
     };
   }
 
@@ -420,15 +426,16 @@ export class WebgpuBackend implements Backend {
   softmaxBackward(y: Storage, gy: Storage, gx: Storage, rows: number, cols: number, log: boolean): void {
     this.call('softmaxBackward', [this.id(y), this.id(gy), this.id(gx), rows, cols, log], gx);
   }
-  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null): number {
+  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null, loss: Storage): void {
     for (let r = 0; r < rows; r++) {
       const label = labels[r]!;
       if (!(label >= 0 && label < cols)) throw new RangeError(`crossEntropy: label ${label} of row ${r} is outside [0, ${cols})`);
     }
-    const li = this.id(logits), gi = this.oid(grad);
+    const li = this.id(logits), gi = this.oid(grad), out = this.id(loss);
     if (grad !== null) this.known.delete(gi!);
+    this.known.delete(out);
     const lab = Int32Array.from(labels.subarray(0, rows));
-    return new Float32Array(this.scratchRead(1, (out) => this.push(['crossEntropy', [li, lab, rows, cols, smoothing, gi, out]], lab.buffer, lab.byteLength)))[0]!;
+    this.push(['crossEntropy', [li, lab, rows, cols, smoothing, gi, out]], lab.buffer, lab.byteLength);
   }
   argmaxRows(x: Storage, rows: number, cols: number, out: Int32Array): void {
     const xi = this.id(x);

@@ -3,7 +3,7 @@
  *
  * Commands mirror the Backend interface with every Storage replaced by its id (a number the main
  * thread hands out) and with an extra output id where the Backend method returns a value
- * (sumSquares, countNonFinite, crossEntropy, argmaxRows): the worker writes the value into that
+ * (sumSquares, countNonFinite, argmaxRows): the worker writes the value into that
  * device buffer and the main thread reads it back with `read`.
  *
  * Messages are `{ type: 'batch', cmds }` and are executed strictly in order. After each batch the
