@@ -13,7 +13,7 @@ import { getBackend } from '../backend/index.js';
 import { BatchNorm1d, Conv1d, Linear, Module } from '../nn/index.js';
 import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { graphConstant, type Tensor } from '../tensor/tensor.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
 
 /** Width of the sinusoidal timestep embedding (SPEC: 128 frequencies, cos and sin). */
@@ -111,7 +111,9 @@ export class LatentDenoiser extends Module {
     const B = x.shape[0]!;
     const ts = typeof t === 'number' ? [t] : t;
     if (typeof t !== 'number' && ts.length !== B) throw new ShapeError(`LatentDenoiser.forward: expected ${B} timesteps (one per row of x), got ${ts.length}`);
-    const temb = ops.reshape(this.timeEmbed.forward(ops.timestepEmbedding(ts, TIME_EMBED_DIM, this.backend)), [ts.length, 1, d]);
+    // the embedding is this pass's alone: freeGraph and scope release it with the activations
+    const emb = graphConstant(ops.timestepEmbedding(ts, TIME_EMBED_DIM, this.backend));
+    const temb = ops.reshape(this.timeEmbed.forward(emb), [ts.length, 1, d]);
     const b = this.blocks.items;
     let h = ops.reshape(x, [B, 1, d]);
     const skips: Tensor[] = [];

@@ -6,7 +6,7 @@ import type { Backend, BinaryOp, Storage, UnaryOp } from '../backend/backend.js'
 import { convOutSize, type Conv2dGeom, type Pool2dGeom } from '../backend/kernels.js';
 import { ShapeError } from '../util/errors.js';
 import type { Rng } from './random.js';
-import { Tensor, needsGrad, record, shapeSize, scalar, track } from './tensor.js';
+import { Tensor, graphConstant, needsGrad, record, shapeSize, scalar, track } from './tensor.js';
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
@@ -664,7 +664,7 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   const mask = new Float32Array(x.size);
   const scale = 1 / (1 - p);
   for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < p ? 0 : scale;
-  return mul(x, new Tensor(x.backend.fromArray(mask), x.shape, x.backend));
+  return mul(x, graphConstant(new Tensor(x.backend.fromArray(mask), x.shape, x.backend)));
 }
 
 /**

@@ -96,6 +96,20 @@ export function tapeLength(): number { return tape.length; }
 export function clearTape(): void {
   for (const n of tape) { n.out._node = null; n.out.requiresGrad = false; }
   tape.length = 0;
+  constants.clear();
+}
+
+/** Tensors marked by graphConstant while ops were being recorded, until the tape is freed. */
+const constants = new Set<Tensor>();
+
+/**
+ * Mark t, made inside a forward pass for that pass only and held by nothing else (an embedding
+ * of the timesteps, a dropout mask), as part of the pass: backward's freeGraph releases it with
+ * the activations, and a scope() as it would an op's output.
+ */
+export function graphConstant(t: Tensor): Tensor {
+  if (gradEnabled) constants.add(t);
+  return track(t);
 }
 
 export interface BackwardOptions {
@@ -176,23 +190,31 @@ export function backward(loss: Tensor, opts: BackwardOptions = {}): void {
 
 /**
  * Release the outputs of the ops the loss was computed with (see BackwardOptions.freeGraph), in
- * the order they were computed; other ops on the tape (a forward pass never differentiated) are
- * left alone. Storages that anything else may reach are kept: those of the ops' inputs that
- * these ops did not compute (leaves, inputs, constants), of `loss` and of `keep`; a storage
- * shared by several outputs (reshape) is released once.
+ * the order they were computed, then the graphConstant inputs of those ops; other ops on the tape
+ * (a forward pass never differentiated) are left alone. Storages that anything else may reach
+ * are kept: those of the ops' other inputs (leaves, inputs), of `loss` and of `keep`; a storage
+ * shared by several tensors (reshape) is released once.
  */
 function releaseGraph(visited: readonly Node[], loss: Tensor, keep: readonly Tensor[] | undefined): void {
   const outs = new Set<Tensor>();
   for (const n of visited) outs.add(n.out);
   const done = new Set<Storage>([loss.storage]);
   if (keep) for (const t of keep) done.add(t.storage);
-  for (const n of visited) for (const inp of n.inputs) if (inp && !outs.has(inp)) done.add(inp.storage);
-  for (let i = visited.length - 1; i >= 0; i--) {
-    const out = visited[i]!.out;
-    if (done.has(out.storage)) continue;
-    done.add(out.storage);
-    out.backend.release(out.storage);
+  const owned: Tensor[] = [];
+  for (const n of visited) {
+    for (const inp of n.inputs) {
+      if (!inp || outs.has(inp)) continue;
+      if (constants.has(inp)) owned.push(inp);
+      else done.add(inp.storage);
+    }
   }
+  const free = (t: Tensor): void => {
+    if (done.has(t.storage)) return;
+    done.add(t.storage);
+    t.backend.release(t.storage);
+  };
+  for (let i = visited.length - 1; i >= 0; i--) free(visited[i]!.out);
+  for (const t of owned) free(t);
 }
 
 

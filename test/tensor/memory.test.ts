@@ -12,7 +12,7 @@ import { BatchNorm2d, Conv2d, Linear } from '../../src/nn/layers.js';
 import { AdamW } from '../../src/nn/optim.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
-import { Tensor, backward, dispose, scope, tapeLength } from '../../src/tensor/tensor.js';
+import { Tensor, backward, dispose, graphConstant, scope, tapeLength } from '../../src/tensor/tensor.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -183,6 +183,18 @@ describe('freeGraph, scope, dispose and zeroGrad give memory back (CPU pool: sto
     assert.ok(!released(onTape!), 'a tensor the tape still needs is kept');
     backward(loss);
     assert.equal(w.grad!.size, N);
+  });
+
+  it('freeGraph releases the graphConstant inputs of the loss\'s ops, not other inputs', () => {
+    const w = leaf(7, true), x = leaf(8, false);
+    const c = graphConstant(ops.relu(leaf(9, false))); // made for this pass only
+    const loss = ops.sum(ops.add(ops.mul(x, w), ops.mul(c, w)));
+    backward(loss, { freeGraph: true });
+    assert.ok(released(c), 'the pass\'s constant went with the activations');
+    assert.ok(!released(x) && !released(w), 'an ordinary input and the parameter stay');
+    const c2 = graphConstant(ops.relu(leaf(10, false)));
+    backward(ops.sum(ops.mul(c2, w)));
+    assert.ok(!released(c2), 'without freeGraph nothing is released');
   });
 
   it('dispose and zeroGrad release at once', () => {
