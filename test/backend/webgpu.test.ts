@@ -12,6 +12,7 @@ import { WebgpuBackend, loadWebgpu } from '../../src/backend/webgpu.js';
 import { measureLatency } from '../../src/eval/cost.js';
 import { CnnS } from '../../src/models/cnn-s.js';
 import { LatentDenoiser } from '../../src/pdiff/denoiser.js';
+import { denoiserEpsModel } from '../../src/pdiff/samplers.js';
 import { AdamW, SGD } from '../../src/nn/optim.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -336,6 +337,21 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     assert.equal(b.liveBuffers, a.liveBuffers, 'live device buffers');
     assert.equal(b.createdBuffers - a.createdBuffers, 0, 'device buffers created in 4 steps');
     assert.equal(b.bindGroups - a.bindGroups, 0, `bind groups created in 4 steps (of ${b.dispatches - a.dispatches} dispatches)`);
+  });
+
+  it('sampling: each denoiser call gives its device memory back (no buffers or bind groups made after the first)', () => {
+    const be = gpu as WebgpuBackend;
+    const net = new LatentDenoiser({ d: 16, channels: [1, 4, 8, 8, 8, 8, 8, 4, 1], kernel: 3, rng: new Rng(10), backend: be });
+    const eps = denoiserEpsModel(net);
+    const x = new Rng(11).fillNormal(new Float32Array(5 * 16)) as Float32Array;
+    eps(x, 999, 5, 16);
+    eps(x, 998, 5, 16);
+    const a = be.memoryStats();
+    for (let t = 997; t > 990; t--) eps(x, t, 5, 16);
+    const b = be.memoryStats();
+    assert.equal(b.liveBuffers, a.liveBuffers, 'live device buffers');
+    assert.equal(b.createdBuffers - a.createdBuffers, 0, 'device buffers created in 7 calls');
+    assert.equal(b.bindGroups - a.bindGroups, 0, 'bind groups created in 7 calls');
   });
 
   it('scope gives a no-grad forward pass\'s device memory back at its end', () => {
