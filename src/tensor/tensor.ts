@@ -116,13 +116,14 @@ export interface BackwardOptions {
   /** d(result)/d(loss), shaped like `loss`; needed when the loss has more than one element. */
   seed?: Tensor;
   /**
-   * Release the memory of every tensor the tape computed (the forward pass's activations) once the
-   * gradients are known, instead of when the garbage collector finds them: a training step's
-   * memory then returns to the backend's pool at the same point every step. Only for callers that
-   * use none of those tensors afterwards (read logits, accuracy and the like before); `loss`
-   * itself and the tensors in `keep` stay usable. A released tensor is unusable (webgpu refuses
-   * it; a large CPU storage reads as empty). Leaves, inputs and anything made outside the tape are
-   * never touched, nor are tensors that share their memory (a reshape of a parameter).
+   * Release the memory of every tensor the loss was computed through (the forward pass's
+   * activations, and its graphConstant inputs) once the gradients are known, instead of when the
+   * garbage collector finds them: a training step's memory then returns to the backend's pool at
+   * the same point every step. Only for callers that use none of those tensors afterwards (read
+   * them before, or name them in `keep`); `loss` itself stays usable. A released tensor is
+   * unusable (webgpu refuses it; a large CPU storage reads as empty). Leaves, inputs, ops the
+   * loss does not depend on and anything made off the tape are never touched, nor are tensors
+   * that share their memory (a reshape of a parameter).
    */
   freeGraph?: boolean;
   /** Tensors of the tape that freeGraph must leave alone. */
