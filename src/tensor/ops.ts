@@ -6,7 +6,7 @@ import type { Backend, BinaryOp, Storage, UnaryOp } from '../backend/backend.js'
 import { convOutSize, type Conv2dGeom, type Pool2dGeom } from '../backend/kernels.js';
 import { ShapeError } from '../util/errors.js';
 import type { Rng } from './random.js';
-import { Tensor, graphConstant, needsGrad, record, shapeSize, scalar, track } from './tensor.js';
+import { Tensor, graphConstant, needsGrad, record, shapeSize, scalar, track, type BackwardFn } from './tensor.js';
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
@@ -83,6 +83,23 @@ function padShape(s: readonly number[], rank: number): number[] {
   return [...new Array<number>(rank - s.length).fill(1), ...s];
 }
 
+/**
+ * Record `backward` for y when an input needs grad, and release `saved` (storages that only the
+ * backward reads: saved statistics, constants the op made) once it has run, or at once when
+ * nothing is recorded. A tape's backward runs once.
+ */
+function recordReleasing(be: Backend, y: Tensor, inputs: ReadonlyArray<Tensor | null>, saved: readonly Storage[], backward: BackwardFn): void {
+  if (!needsGrad(...inputs)) {
+    for (const s of saved) be.release(s);
+    return;
+  }
+  record(y, inputs, (gy) => {
+    const gs = backward(gy);
+    for (const s of saved) be.release(s);
+    return gs;
+  });
+}
+
 /** Sum a gradient of shape `from` down to shape `to` (undoing broadcasting). */
 function reduceGrad(be: Backend, g: Storage, from: readonly number[], to: readonly number[]): Storage {
   const toP = padShape(to, from.length);
@@ -109,62 +126,56 @@ function binaryOp(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor 
   const aS = padShape(A.shape, shape.length), bS = padShape(B.shape, shape.length);
   const y = outFull(be, shape);
   be.binary(op, A.storage, aS, B.storage, bS, y.storage, shape);
-  if (needsGrad(A, B)) {
-    record(y, [A, B], (gy) => {
-      let ga: Storage | null = null, gb: Storage | null = null;
-      const n = shapeSize(shape);
-      switch (op) {
-        case 'add':
-          if (A.requiresGrad) ga = reduceGrad(be, gy, shape, A.shape);
-          if (B.requiresGrad) gb = reduceGrad(be, gy, shape, B.shape);
-          break;
-        case 'sub':
-          if (A.requiresGrad) ga = reduceGrad(be, gy, shape, A.shape);
-          if (B.requiresGrad) {
-            const t = be.alloc(n);
-            be.unary('neg', gy, t, 0, 0);
-            gb = reduceTemp(be, t, shape, B.shape);
-          }
-          break;
-        case 'mul':
-          if (A.requiresGrad) {
-            const t = be.alloc(n);
-            be.binary('mul', gy, shape, B.storage, bS, t, shape);
-            ga = reduceTemp(be, t, shape, A.shape);
-          }
-          if (B.requiresGrad) {
-            const t = be.alloc(n);
-            be.binary('mul', gy, shape, A.storage, aS, t, shape);
-            gb = reduceTemp(be, t, shape, B.shape);
-          }
-          break;
-        case 'div':
-          if (A.requiresGrad) {
-            const t = be.alloc(n);
-            be.binary('div', gy, shape, B.storage, bS, t, shape);
-            ga = reduceTemp(be, t, shape, A.shape);
-          }
-          if (B.requiresGrad) {
-            // d(a/b)/db = -y / b
-            const t = be.alloc(n);
-            be.binary('mul', gy, shape, y.storage, shape, t, shape);
-            be.binary('div', t, shape, B.storage, bS, t, shape);
-            be.unary('neg', t, t, 0, 0);
-            gb = reduceTemp(be, t, shape, B.shape);
-          }
-          break;
-      }
-      releaseConstants(be, A, a, B, b); // a tape's backward runs once
-      return [ga, gb];
-    });
-  } else releaseConstants(be, A, a, B, b);
+  const made: Storage[] = []; // the scalar tensors made for number operands are this op's alone
+  if (A !== a) made.push(A.storage);
+  if (B !== b) made.push(B.storage);
+  recordReleasing(be, y, [A, B], made, (gy) => {
+    let ga: Storage | null = null, gb: Storage | null = null;
+    const n = shapeSize(shape);
+    switch (op) {
+      case 'add':
+        if (A.requiresGrad) ga = reduceGrad(be, gy, shape, A.shape);
+        if (B.requiresGrad) gb = reduceGrad(be, gy, shape, B.shape);
+        break;
+      case 'sub':
+        if (A.requiresGrad) ga = reduceGrad(be, gy, shape, A.shape);
+        if (B.requiresGrad) {
+          const t = be.alloc(n);
+          be.unary('neg', gy, t, 0, 0);
+          gb = reduceTemp(be, t, shape, B.shape);
+        }
+        break;
+      case 'mul':
+        if (A.requiresGrad) {
+          const t = be.alloc(n);
+          be.binary('mul', gy, shape, B.storage, bS, t, shape);
+          ga = reduceTemp(be, t, shape, A.shape);
+        }
+        if (B.requiresGrad) {
+          const t = be.alloc(n);
+          be.binary('mul', gy, shape, A.storage, aS, t, shape);
+          gb = reduceTemp(be, t, shape, B.shape);
+        }
+        break;
+      case 'div':
+        if (A.requiresGrad) {
+          const t = be.alloc(n);
+          be.binary('div', gy, shape, B.storage, bS, t, shape);
+          ga = reduceTemp(be, t, shape, A.shape);
+        }
+        if (B.requiresGrad) {
+          // d(a/b)/db = -y / b
+          const t = be.alloc(n);
+          be.binary('mul', gy, shape, y.storage, shape, t, shape);
+          be.binary('div', t, shape, B.storage, bS, t, shape);
+          be.unary('neg', t, t, 0, 0);
+          gb = reduceTemp(be, t, shape, B.shape);
+        }
+        break;
+    }
+    return [ga, gb];
+  });
   return y;
-}
-
-/** Release the scalar tensors binaryOp made for number operands. */
-function releaseConstants(be: Backend, A: Tensor, a: Tensor | number, B: Tensor, b: Tensor | number): void {
-  if (A !== a) be.release(A.storage);
-  if (B !== b) be.release(B.storage);
 }
 
 export const add = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('add', a, b);
@@ -430,21 +441,13 @@ export function batchNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
     be.batchNormTrainForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, n, c, s, eps, y.storage, mean, invstd, varB);
     if (runMean && runVar) be.batchNormUpdateRunning(runMean.storage, runVar.storage, mean, varB, args.momentum ?? 0.1, n * s);
     be.release(varB);
-    if (needsGrad(x, gamma, beta)) {
-      // a tape's backward runs once: the saved statistics are released after it
-      record(y, [x, gamma, beta], (gy) => {
-        const gx = x.requiresGrad ? be.empty(x.size) : null;
-        const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
-        const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
-        be.batchNormTrainBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, gx, gg, gb);
-        be.release(mean);
-        be.release(invstd);
-        return [gx, gg, gb];
-      });
-    } else {
-      be.release(mean);
-      be.release(invstd);
-    }
+    recordReleasing(be, y, [x, gamma, beta], [mean, invstd], (gy) => {
+      const gx = x.requiresGrad ? be.empty(x.size) : null;
+      const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
+      const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
+      be.batchNormTrainBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, gx, gg, gb);
+      return [gx, gg, gb];
+    });
   } else {
     if (!runMean || !runVar) throw new ShapeError('batchNorm: eval mode needs running_mean and running_var');
     be.batchNormEvalForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, runMean.storage, runVar.storage, n, c, s, eps, y.storage);
@@ -470,20 +473,13 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   const y = outFull(be, x.shape);
   const mean = be.alloc(rows), invstd = be.alloc(rows);
   be.layerNormForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, rows, d, eps, y.storage, mean, invstd);
-  if (needsGrad(x, gamma, beta)) {
-    record(y, [x, gamma, beta], (gy) => {
-      const gx = x.requiresGrad ? be.empty(x.size) : null;
-      const gg = gamma && gamma.requiresGrad ? be.alloc(d) : null;
-      const gb = beta && beta.requiresGrad ? be.alloc(d) : null;
-      be.layerNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, rows, d, gx, gg, gb);
-      be.release(mean);
-      be.release(invstd);
-      return [gx, gg, gb];
-    });
-  } else {
-    be.release(mean);
-    be.release(invstd);
-  }
+  recordReleasing(be, y, [x, gamma, beta], [mean, invstd], (gy) => {
+    const gx = x.requiresGrad ? be.empty(x.size) : null;
+    const gg = gamma && gamma.requiresGrad ? be.alloc(d) : null;
+    const gb = beta && beta.requiresGrad ? be.alloc(d) : null;
+    be.layerNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, rows, d, gx, gg, gb);
+    return [gx, gg, gb];
+  });
   return y;
 }
 
@@ -496,20 +492,13 @@ export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta:
   const y = outFull(be, x.shape);
   const mean = be.alloc(n * groups), invstd = be.alloc(n * groups);
   be.groupNormForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, n, c, s, groups, eps, y.storage, mean, invstd);
-  if (needsGrad(x, gamma, beta)) {
-    record(y, [x, gamma, beta], (gy) => {
-      const gx = x.requiresGrad ? be.empty(x.size) : null;
-      const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
-      const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
-      be.groupNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, groups, gx, gg, gb);
-      be.release(mean);
-      be.release(invstd);
-      return [gx, gg, gb];
-    });
-  } else {
-    be.release(mean);
-    be.release(invstd);
-  }
+  recordReleasing(be, y, [x, gamma, beta], [mean, invstd], (gy) => {
+    const gx = x.requiresGrad ? be.empty(x.size) : null;
+    const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
+    const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
+    be.groupNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, groups, gx, gg, gb);
+    return [gx, gg, gb];
+  });
   return y;
 }
 

@@ -193,8 +193,7 @@ export function backward(loss: Tensor, opts: BackwardOptions = {}): void {
  * Release the outputs of the ops the loss was computed with (see BackwardOptions.freeGraph), in
  * the order they were computed, then the graphConstant inputs of those ops; other ops on the tape
  * (a forward pass never differentiated) are left alone. Storages that anything else may reach
- * are kept: those of the ops' other inputs (leaves, inputs), of `loss` and of `keep`; a storage
- * shared by several tensors (reshape) is released once.
+ * are kept: those of the ops' other inputs (leaves, inputs), of `loss` and of `keep`.
  */
 function releaseGraph(visited: readonly Node[], loss: Tensor, keep: readonly Tensor[] | undefined): void {
   const outs = new Set<Tensor>();
@@ -209,11 +208,8 @@ function releaseGraph(visited: readonly Node[], loss: Tensor, keep: readonly Ten
       else done.add(inp.storage);
     }
   }
-  const free = (t: Tensor): void => {
-    if (done.has(t.storage)) return;
-    done.add(t.storage);
-    t.backend.release(t.storage);
-  };
+  // (releasing a storage twice, as a reshape's shared one, does nothing)
+  const free = (t: Tensor): void => { if (!done.has(t.storage)) t.backend.release(t.storage); };
   for (let i = visited.length - 1; i >= 0; i--) free(visited[i]!.out);
   for (const t of owned) free(t);
 }

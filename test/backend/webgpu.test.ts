@@ -61,6 +61,23 @@ function assertClose(name: string, a: ArrayLike<number>, b: ArrayLike<number>, t
 }
 
 const skip = loaded.ok ? false : `webgpu backend unavailable: ${loaded.reason}`;
+
+/**
+ * Call fn(0 .. warmup-1), then fn(warmup .. warmup+n-1) between two readings of the device
+ * counters, and require that the second run leaves live buffers flat and creates no buffers and
+ * no bind groups (what a loop that gives its memory back the same way each time achieves).
+ * Returns the counters' differences.
+ */
+function assertSteady(be: WebgpuBackend, warmup: number, n: number, what: string, fn: (i: number) => void): { dispatches: number; waits: number } {
+  for (let i = 0; i < warmup; i++) fn(i);
+  const a = be.memoryStats();
+  for (let i = warmup; i < warmup + n; i++) fn(i);
+  const b = be.memoryStats();
+  assert.equal(b.liveBuffers, a.liveBuffers, 'live device buffers');
+  assert.equal(b.createdBuffers - a.createdBuffers, 0, `device buffers created in ${n} ${what}`);
+  assert.equal(b.bindGroups - a.bindGroups, 0, `bind groups created in ${n} ${what} (of ${b.dispatches - a.dispatches} dispatches)`);
+  return { dispatches: b.dispatches - a.dispatches, waits: b.waits - a.waits };
+}
 const gpu = loaded.ok ? loaded.backend : (null as unknown as Backend);
 
 describe('webgpu and js backends agree to 1e-4', { skip }, () => {
@@ -300,17 +317,11 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       losses.push(loss.item());
       dispose(loss);
     };
-    for (let i = 0; i < 3; i++) step();
-    const a = be.memoryStats();
-    for (let i = 0; i < 4; i++) step();
-    const b = be.memoryStats();
     // every activation, gradient, statistic, argmax and temporary of a step is released in the
     // same order each step, and the pool hands out the oldest free buffer: the same buffers meet
     // the same kernels again
-    assert.equal(b.liveBuffers, a.liveBuffers, 'live device buffers');
-    assert.equal(b.createdBuffers - a.createdBuffers, 0, 'device buffers created in 4 steps');
-    assert.equal(b.bindGroups - a.bindGroups, 0, `bind groups created in 4 steps (of ${b.dispatches - a.dispatches} dispatches)`);
-    assert.equal(b.waits - a.waits, 4, 'the loss read at the end is the only wait for the device per step');
+    const d = assertSteady(be, 3, 4, 'steps', step);
+    assert.equal(d.waits, 4, 'the loss read at the end is the only wait for the device per step');
     assert.ok(losses.every(Number.isFinite) && losses[6]! < losses[0]!, `losses ${losses.map((l) => l.toFixed(3)).join(' ')}`);
   });
 
@@ -330,13 +341,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       assert.ok(Number.isFinite(loss.item()));
       dispose(loss);
     };
-    for (let i = 0; i < 3; i++) step(i);
-    const a = be.memoryStats();
-    for (let i = 3; i < 7; i++) step(i);
-    const b = be.memoryStats();
-    assert.equal(b.liveBuffers, a.liveBuffers, 'live device buffers');
-    assert.equal(b.createdBuffers - a.createdBuffers, 0, 'device buffers created in 4 steps');
-    assert.equal(b.bindGroups - a.bindGroups, 0, `bind groups created in 4 steps (of ${b.dispatches - a.dispatches} dispatches)`);
+    assertSteady(be, 3, 4, 'steps', step);
   });
 
   it('sampling: each denoiser call gives its device memory back (no buffers or bind groups made after the first)', () => {
@@ -344,14 +349,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     const net = new LatentDenoiser({ d: 16, channels: [1, 4, 8, 8, 8, 8, 8, 4, 1], kernel: 3, rng: new Rng(10), backend: be });
     const eps = denoiserEpsModel(net);
     const x = new Rng(11).fillNormal(new Float32Array(5 * 16)) as Float32Array;
-    eps(x, 999, 5, 16);
-    eps(x, 998, 5, 16);
-    const a = be.memoryStats();
-    for (let t = 997; t > 990; t--) eps(x, t, 5, 16);
-    const b = be.memoryStats();
-    assert.equal(b.liveBuffers, a.liveBuffers, 'live device buffers');
-    assert.equal(b.createdBuffers - a.createdBuffers, 0, 'device buffers created in 7 calls');
-    assert.equal(b.bindGroups - a.bindGroups, 0, 'bind groups created in 7 calls');
+    assertSteady(be, 2, 7, 'calls', (i) => eps(x, 999 - i, 5, 16));
   });
 
   it('scope gives a no-grad forward pass\'s device memory back at its end', () => {
