@@ -146,29 +146,22 @@ function binaryOp(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor 
         }
         break;
       case 'mul':
-        if (A.requiresGrad) {
-          const t = be.alloc(n);
-          be.binary('mul', gy, shape, B.storage, bS, t, shape);
-          ga = reduceTemp(be, t, shape, A.shape);
-        }
-        if (B.requiresGrad) {
-          const t = be.alloc(n);
-          be.binary('mul', gy, shape, A.storage, aS, t, shape);
-          gb = reduceTemp(be, t, shape, B.shape);
-        }
-        break;
       case 'div':
         if (A.requiresGrad) {
+          // d(a b)/da = b, d(a/b)/da = 1/b: gy (op) b
           const t = be.alloc(n);
-          be.binary('div', gy, shape, B.storage, bS, t, shape);
+          be.binary(op, gy, shape, B.storage, bS, t, shape);
           ga = reduceTemp(be, t, shape, A.shape);
         }
         if (B.requiresGrad) {
-          // d(a/b)/db = -y / b
           const t = be.alloc(n);
-          be.binary('mul', gy, shape, y.storage, shape, t, shape);
-          be.binary('div', t, shape, B.storage, bS, t, shape);
-          be.unary('neg', t, t, 0, 0);
+          if (op === 'mul') be.binary('mul', gy, shape, A.storage, aS, t, shape);
+          else {
+            // d(a/b)/db = -y / b
+            be.binary('mul', gy, shape, y.storage, shape, t, shape);
+            be.binary('div', t, shape, B.storage, bS, t, shape);
+            be.unary('neg', t, t, 0, 0);
+          }
           gb = reduceTemp(be, t, shape, B.shape);
         }
         break;
