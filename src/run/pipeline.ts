@@ -57,6 +57,8 @@ export interface PipelineOptions {
   quiet?: boolean;
   /** Where log lines go (default stderr). */
   say?: (line: string) => void;
+  /** The command line that started this run, for the report's reproducibility block (default: "(library call)"). */
+  command?: string;
 }
 
 export interface StageResult { name: StageName; seconds: number; skipped: boolean }
@@ -85,6 +87,8 @@ export interface RunContext {
   mode: string;
   /** The running stage's clock: resumable stages call clock.save() after saving their state. */
   clock: StageClock;
+  /** The command line that started this process's run ("(library call)" from the library). */
+  command: string;
 }
 
 /** Load the dataset named by the config, with the SPEC's splits. */
@@ -160,7 +164,7 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
   let layout: ParamLayout | null = null;
   let ckpts: Float32Array | null = null;
   const ctx: RunContext = {
-    cfg, be, store, log, progress: !opts.quiet, say, mode, K: cfg.collect.k,
+    cfg, be, store, log, progress: !opts.quiet, say, mode, K: cfg.collect.k, command: opts.command ?? '(library call)',
     clock: store.clock('pipeline', ''), // replaced by the stage's own clock before each stage runs
     splits: () => {
       if (!splits) {
