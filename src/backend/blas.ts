@@ -1,9 +1,9 @@
 /**
  * The `blas` backend: the CPU backend with OpenBLAS GEMM and, for the layers that dominate a
- * training step, the C kernels of the addon (native/pdiff_blas.c): activations (relu,
+ * training step, the C kernels of the addon (native/*.c): activations (relu,
  * leaky_relu, elu, silu and the affine family), batch norm, max pooling, the three
  * convolution passes (im2col / col2im in C, cblas_sgemm called from C, split over samples on
- * OpenMP threads), AdamW and axpy. Everything else, and any call whose storages are not
+ * the addon's thread pool), AdamW and axpy. Everything else, and any call whose storages are not
  * Float32Arrays, runs the TypeScript kernels of CpuBackend. The C kernels reproduce the
  * TypeScript ones to float32 rounding (test/backend/agreement.test.ts checks every op).
  */
@@ -13,7 +13,7 @@ import { CpuBackend } from './cpu.js';
 import type { Conv2dGeom, Gemm, Pool2dGeom } from './kernels.js';
 import type { BlasKernels } from './native.js';
 
-/** Op codes of the addon's unary / unaryBackward (enum in pdiff_blas.c). */
+/** Op codes of the addon's unary / unaryBackward (enum in native/elementwise.c). */
 export const UNARY_OP_CODES: Partial<Record<UnaryOp, number>> = {
   identity: 0, neg: 1, affine: 2, relu: 3, leaky_relu: 4, elu: 5, silu: 6,
 };
@@ -24,7 +24,7 @@ const BINARY_OP_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div:
 /** Below this many elements an elementwise op stays in JS (a native call costs about as much). */
 const NATIVE_MIN_ELEMS = 256;
 
-/** Most axes a coalesced layout may have for the addon (MAX_RANK in pdiff_blas.c). */
+/** Most axes a coalesced layout may have for the addon (MAX_RANK in native/elementwise.c). */
 const MAX_RANK = 16;
 
 /**

@@ -15,7 +15,7 @@ const js = jsBackend('float32');
 
 const CASES: Case[] = [
   ...BASE_CASES,
-  // Sizes and geometries the blas backend's C kernels (native/pdiff_blas.c) special-case: elementwise
+  // Sizes and geometries the blas backend's C kernels (native/*.c) special-case: elementwise
   // ops from 256 elements, several pool chunks from 64K, 2x2/s2 pooling fast path and general windows,
   // same-width (stride 1, "same" padding) im2col, strided and 1x1 convolutions, batched GEMM chunks.
   ['relu large', [[64, 1100]], ([x]) => ops.relu(x!)],

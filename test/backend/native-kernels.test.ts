@@ -1,5 +1,5 @@
 /**
- * The C kernels of the OpenBLAS addon (native/pdiff_blas.c) against the TypeScript kernels they
+ * The C kernels of the OpenBLAS addon (native/*.c) against the TypeScript kernels they
  * replace in the blas backend: same results to float32 rounding (bit-exact where the arithmetic is
  * the same), whatever the number of kernel threads; and argument checking that throws instead of
  * reading or writing out of bounds. Skipped, with the reason, when the addon is not built.
