@@ -288,6 +288,24 @@ export const ConfigSchema = z
     }
   });
 
+/**
+ * Keys that only act under another setting. A user who sets one of them (to a non-default value)
+ * while its condition does not hold gets an error naming both keys instead of a silently ignored
+ * setting; presets and a run folder's own config are exempt.
+ */
+export const CONDITIONAL_KEYS: readonly { key: string; when: string; needs: string; applies: (c: z.output<typeof ConfigSchema>) => boolean }[] = [
+  { key: 'collect.params', when: 'collect.mode', needs: '"custom"', applies: (c) => c.collect.mode === 'custom' },
+  { key: 'model.mlpHidden', when: 'model.arch', needs: '"mlp"', applies: (c) => c.model.arch === 'mlp' },
+  { key: 'base.momentum', when: 'base.optimizer', needs: '"sgd"', applies: (c) => c.base.optimizer === 'sgd' },
+  { key: 'diffusion.betaStart', when: 'diffusion.schedule', needs: '"linear"', applies: (c) => c.diffusion.schedule === 'linear' },
+  { key: 'diffusion.betaEnd', when: 'diffusion.schedule', needs: '"linear"', applies: (c) => c.diffusion.schedule === 'linear' },
+  { key: 'generate.ddimSteps', when: 'generate.sampler', needs: '"ddim"', applies: (c) => c.generate.sampler === 'ddim' },
+  { key: 'generate.eta', when: 'generate.sampler', needs: '"ddim"', applies: (c) => c.generate.sampler === 'ddim' },
+  { key: 'eval.shift.kinds', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
+  { key: 'eval.shift.severities', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
+  { key: 'eval.shift.models', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
+];
+
 /** The fully resolved configuration: every field present. */
 export type Config = z.output<typeof ConfigSchema>;
 export type DataConfig = Config['data'];
