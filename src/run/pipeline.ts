@@ -18,7 +18,7 @@ import { buildClassifier, type Classifier } from '../models/index.js';
 import {
   decodeAll, deserializeTrainState, encodeAll, generateLatents, latentStats, scheduleFromConfig, serializeTrainState,
   trainAutoencoder, trainDiffusion, type AeTrainState, type DiffusionTrainState, type LossPoint,
-} from '../pdiff/train.js';
+} from '../pdiff/index.js';
 import { ParamAutoencoder } from '../pdiff/autoencoder.js';
 import { LatentDenoiser } from '../pdiff/denoiser.js';
 import { Rng, deriveSeed } from '../tensor/random.js';
