@@ -21,7 +21,7 @@ export interface AeTrainResult {
 }
 
 /**
- * Train the parameter autoencoder on z [K, L] (SPEC section 6): per iteration draw B rows uniformly
+ * Train the parameter autoencoder on z [K, L] (docs/autoencoder.md#training): per iteration draw B rows uniformly
  * with replacement, x = z + inputNoise n1, h = encode(x) + latentNoise n2,
  * loss = MSE(decode(h), x); AdamW with cosine(steps, 0) or constant lr. Draw order per iteration:
  * B row indices, then B L input-noise values, then B d latent-noise values.

@@ -33,7 +33,7 @@ export function scheduleFromConfig(cfg: DiffusionConfig): DiffusionSchedule {
 }
 
 /**
- * Train the latent denoiser on latents [K, d] (SPEC section 7): per iteration x0 = B latents drawn
+ * Train the latent denoiser on latents [K, d] (docs/diffusion.md#training): per iteration x0 = B latents drawn
  * uniformly with replacement, t ~ U{0..T-1}, eps ~ N(0, I), x_t = qSample(x0, t, eps),
  * loss = MSE(eps_theta(x_t, t), eps); AdamW with cosine(steps, 0) or constant lr; optional EMA.
  * Draw order per iteration: B row indices, B timesteps, B d noise values.

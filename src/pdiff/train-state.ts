@@ -1,6 +1,5 @@
 /**
- * The training state of the generator's two trainers (docs/autoencoder.md#training,
- * docs/diffusion.md#training) and its file form.
+ * The training state of the generator's two trainers and its file form (docs/autoencoder.md#resuming).
  *
  * Both loops are resumable bit for bit: `onCheckpoint` receives the full training state (weights,
  * BN running statistics, optimiser moments, EMA, generator state, loss curve) every

@@ -3,7 +3,7 @@
  *
  * Tables are built once as plain cells and printed twice (markdown, HTML). The HTML is
  * self-contained: inline CSS and inline SVG plots, no scripts, no external requests.
- * The verdict paragraph is phrased from the numbers, following SPEC section 9's reading:
+ * The verdict paragraph is phrased from the numbers (docs/evaluation.md#verdict):
  * compare with the originals of the same run (seed noise is about +-0.5 points), and judge
  * novelty by where IoU-max / NN-L2 sit between the originals and the ensemble.
  */
@@ -28,7 +28,7 @@ export interface WrittenReport {
   plots: string[];
 }
 
-/** Seed-to-seed spread of group means (SPEC section 9): differences below it are not evidence. */
+/** Seed-to-seed spread of group means (docs/evaluation.md#verdict): differences below it are not evidence. */
 const SEED_NOISE = 0.5;
 /** A generated mean this far below the originals means samples are off the checkpoint manifold. */
 const OFF_MANIFOLD_DROP = 1.0;
@@ -110,7 +110,7 @@ function fracAbove(values: number[], threshold: number): number {
   return c / values.length;
 }
 
-/** A short paragraph reading the run's numbers (SPEC section 9), phrased from the data. */
+/** A short paragraph reading the run's numbers (docs/evaluation.md#verdict), phrased from the data. */
 export function verdict(data: ReportData): string {
   const by = (name: string): GroupReport | undefined => data.groups.find((g) => g.name === name);
   const o = by(GROUP.original);
