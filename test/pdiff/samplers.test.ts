@@ -45,7 +45,7 @@ function refAbar(): Float64Array {
 }
 
 /**
- * Reference DDPM loop straight from the SPEC equations. With `f32`, values are rounded to float32
+ * Reference DDPM loop straight from the equations (docs/diffusion.md#ddpm). With `f32`, values are rounded to float32
  * where the sampler stores them (x_T, noise, model output, x after each step).
  */
 function refDdpm(n: number, d: number, seed: number, f32: boolean): number[] {
@@ -68,7 +68,7 @@ function refDdpm(n: number, d: number, seed: number, f32: boolean): number[] {
   return x;
 }
 
-/** Reference DDIM loop (SPEC section 7) over round(linspace(0, T-1, steps)). */
+/** Reference DDIM loop (docs/diffusion.md#ddim) over round(linspace(0, T-1, steps)). */
 function refDdim(n: number, d: number, seed: number, steps: number, eta: number, f32: boolean): number[] {
   const r = f32 ? Math.fround : (v: number): number => v;
   const ab = refAbar();
@@ -92,7 +92,7 @@ function refDdim(n: number, d: number, seed: number, steps: number, eta: number,
 
 // ---------------------------------------------------------------- single steps
 
-test('ddpmStep follows the SPEC update and returns predX0', () => {
+test('ddpmStep follows the DDPM update and returns predX0', () => {
   const x = Float32Array.from([0.5, -1, 2]);
   const eps = Float32Array.from([0.3, 0.1, -0.2]);
   const z = Float32Array.from([1, -0.5, 0.25]);
