@@ -433,7 +433,7 @@ export function parseConfig(raw: unknown, source?: string): Config {
   return validate(raw, prov);
 }
 
-/** The default config (SPEC cpu preset, bn mode). */
+/** The default config (the cpu recipe, bn mode). */
 export function defaultConfig(): Config {
   return ConfigSchema.parse({});
 }

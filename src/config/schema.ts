@@ -1,7 +1,7 @@
 /**
  * The configuration schema: every setting with its default and a one-line description
  * (nanoGPT style). Every object is strict, so an unknown key is an error, never ignored.
- * Defaults are the SPEC `cpu` preset in `bn` mode; other presets live in presets.ts.
+ * Defaults are the cpu recipe (docs/README.md) in `bn` mode; other presets live in presets.ts.
  *
  * Parsing `{}` gives the complete default config; sections use `.prefault({})` so that their
  * own defaults are filled in when a section is absent.
@@ -127,7 +127,7 @@ const aeSchema = z
     normalize: z
       .enum(['tensor', 'coordinate'])
       .default('tensor')
-      .describe('checkpoint normalisation before the AE: "tensor" = one mean/std per tensor (SPEC section 5), "coordinate" = per parameter over the K checkpoints'),
+      .describe('checkpoint normalisation before the AE: "tensor" = one mean/std per tensor (docs/zoo.md#normalisation), "coordinate" = per parameter over the K checkpoints'),
     kernel: posInt()
       .refine((k) => k % 2 === 1, { error: (iss) => `expected an odd integer (same padding), got ${String(iss.input)}` })
       .default(7)
@@ -245,7 +245,7 @@ const reportSchema = z
   .prefault({})
   .describe('report');
 
-/** The whole configuration. `ConfigSchema.parse({})` is the default (SPEC cpu, bn mode). */
+/** The whole configuration. `ConfigSchema.parse({})` is the default (the cpu recipe, bn mode). */
 export const ConfigSchema = z
   .strictObject({
     seed: z.int().min(0).max(0xffffffff).default(0).describe('seed of every random generator in the run'),

@@ -5,8 +5,8 @@
  * self-contained: inline CSS and inline SVG plots, no scripts, no external requests; it has a
  * table of contents, and fits a narrow window (wide tables scroll in their own box, plots shrink;
  * test/report/browser.test.ts checks this in headless Chromium).
- * The verdict is phrased from the numbers, a headline sentence then a paragraph, following SPEC
- * section 9's reading: compare with the originals of the same run (seed noise is about +-0.5
+ * The verdict is phrased from the numbers, a headline sentence then a paragraph, following the
+ * reading in docs/evaluation.md#verdict: compare with the originals of the same run (seed noise is about +-0.5
  * points), and judge novelty by where IoU-max / NN-L2 sit between the originals and the ensemble.
  * A reproducibility section names version, commit, backend, command line and config hash, and
  * links every file of the run folder.
@@ -35,7 +35,7 @@ export interface WrittenReport {
   plots: string[];
 }
 
-/** Seed-to-seed spread of group means (SPEC section 9): differences below it are not evidence. */
+/** Seed-to-seed spread of group means (docs/evaluation.md#verdict): differences below it are not evidence. */
 const SEED_NOISE = 0.5;
 /** A generated mean this far below the originals means samples are off the checkpoint manifold. */
 const OFF_MANIFOLD_DROP = 1.0;
@@ -118,7 +118,7 @@ function fracAbove(values: number[], threshold: number): number {
   return c / values.length;
 }
 
-/** Where the generated models sit between the checkpoints and their average (SPEC section 9). */
+/** Where the generated models sit between the checkpoints and their average (docs/evaluation.md#verdict). */
 type NoveltyReading = 'copying' | 'near-ensemble' | 'like-checkpoints' | 'novel';
 
 /** The reading of IoU-max / NN-L2, or undefined when novelty was not measured. */
@@ -165,7 +165,7 @@ export function verdictHeadline(data: ReportData): string {
   }
 }
 
-/** A short paragraph reading the run's numbers (SPEC section 9), phrased from the data. */
+/** A short paragraph reading the run's numbers (docs/evaluation.md#verdict), phrased from the data. */
 export function verdict(data: ReportData): string {
   const by = (name: string): GroupReport | undefined => data.groups.find((g) => g.name === name);
   const o = by(GROUP.original);

@@ -11,7 +11,7 @@ import type { GroupStats } from '../eval/stats.js';
 export type { GroupStats };
 
 /**
- * Group names the verdict recognises (SPEC section 8). Other names are shown in the tables and
+ * Group names the verdict recognises (docs/evaluation.md#groups). Other names are shown in the tables and
  * plots but not interpreted. Noise baselines are named `noise_<s>`, e.g. `noise_0.05`.
  */
 export const GROUP = {
@@ -83,7 +83,7 @@ export interface PerClassReport {
   rows: PerClassRow[];
 }
 
-/** Cost of the classifier and of the pipeline (SPEC section 8: wall time, peak memory). */
+/** Cost of the classifier and of the pipeline (docs/evaluation.md#cost: wall time, peak memory). */
 export interface CostReport {
   /** Learnable parameters of the classifier. */
   params: number;

@@ -1,5 +1,5 @@
 /**
- * The evaluation stage (SPEC section 8): every group of parameter sets is written into the base
+ * The evaluation stage (docs/evaluation.md): every group of parameter sets is written into the base
  * model and scored on val and test; novelty against the training checkpoints; per-class metrics
  * of each group's best-on-val member; cost; optional distribution shift. Each group's result is
  * saved on its own (eval/<group>.json + eval/<group>.preds.safetensors), so an interrupted

@@ -18,7 +18,7 @@ import { buildClassifier, type Classifier } from '../models/index.js';
 import {
   decodeAll, deserializeTrainState, encodeAll, generateLatents, latentStats, scheduleFromConfig, serializeTrainState,
   trainAutoencoder, trainDiffusion, type AeTrainState, type DiffusionTrainState, type LossPoint,
-} from '../pdiff/train.js';
+} from '../pdiff/index.js';
 import { ParamAutoencoder } from '../pdiff/autoencoder.js';
 import { LatentDenoiser } from '../pdiff/denoiser.js';
 import { Rng, deriveSeed } from '../tensor/random.js';
@@ -101,7 +101,7 @@ export interface RunContext {
   command: string;
 }
 
-/** Load the dataset named by the config, with the SPEC's splits. */
+/** Load the dataset named by the config, with its train/val/test splits (docs/data.md#splits). */
 export function loadData(cfg: Config): Splits {
   const d = cfg.data;
   const opts = { valSize: d.valSize, limitTrain: d.limitTrain ?? undefined, limitTest: d.limitTest ?? undefined };
@@ -265,7 +265,7 @@ interface StageOutputs { files: string[]; report?: ReportData; reportPath?: stri
 type StageFn = (ctx: RunContext, hash: string) => Promise<StageOutputs>;
 
 const STAGE_FNS: Record<StageName, StageFn> = {
-  // ---- train the base classifier (SPEC section 3)
+  // ---- train the base classifier (docs/zoo.md#base-training)
   async base(ctx) {
     const { cfg, be, store } = ctx;
     const { train, val, test } = ctx.splits();
@@ -285,7 +285,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: ['base.safetensors', 'base.json'] };
   },
 
-  // ---- collect K checkpoints of the subset (SPEC section 4), resumable
+  // ---- collect K checkpoints of the subset (docs/zoo.md#collection), resumable
   async collect(ctx, hash) {
     const { cfg, store } = ctx;
     const model = ctx.baseModel();
@@ -354,7 +354,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: out.files };
   },
 
-  // ---- train the parameter autoencoder (SPEC section 6), resumable
+  // ---- train the parameter autoencoder (docs/autoencoder.md#training), resumable
   async ae(ctx, hash) {
     const { cfg, store, be } = ctx;
     const layout = ctx.layout();
@@ -383,7 +383,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: ['ae.safetensors', 'latents.safetensors', `recon-${ctx.mode}.safetensors`, 'ae.json'] };
   },
 
-  // ---- train the latent DDPM (SPEC section 7), resumable
+  // ---- train the latent DDPM (docs/diffusion.md#training), resumable
   async diffusion(ctx, hash) {
     const { cfg, store, be } = ctx;
     const lat = readStack(store.path('latents.safetensors'));
@@ -403,7 +403,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: ['diffusion.safetensors', 'diffusion.json'] };
   },
 
-  // ---- sample latents, decode, un-normalise (SPEC section 7, "Generation")
+  // ---- sample latents, decode, un-normalise (docs/diffusion.md#generation)
   async generate(ctx) {
     const { cfg, store, be } = ctx;
     const layout = ctx.layout();
@@ -431,7 +431,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: [`generated-${ctx.mode}.safetensors`, 'generate.json'] };
   },
 
-  // ---- evaluate every group (SPEC section 8)
+  // ---- evaluate every group (docs/evaluation.md)
   async evaluate(ctx) {
     const out: EvalOutputs = await evaluateGroups(ctx, null);
     return { files: out.files };

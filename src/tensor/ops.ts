@@ -650,7 +650,7 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
 }
 
 /**
- * Sinusoidal timestep embedding (SPEC section 7): f_i = exp(-ln(10000) i / half), i < half,
+ * Sinusoidal timestep embedding (docs/diffusion.md#denoiser): f_i = exp(-ln(10000) i / half), i < half,
  * output [cos(t f), sin(t f)] of width `dim` per timestep. Not differentiable (t are integers).
  */
 export function timestepEmbedding(ts: ArrayLike<number>, dim: number, backend: Backend): Tensor {

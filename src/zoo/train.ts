@@ -1,5 +1,5 @@
 /**
- * Base-model training and evaluation (SPEC section 3).
+ * Base-model training and evaluation (docs/zoo.md#base-training).
  *
  * Recipe (cpu preset): AdamW lr 3e-3, wd 5e-3, batch 128, reshuffled each epoch, last partial
  * batch dropped (429 steps/epoch on 55,000 images), lr cosine(total steps, 0) per iteration,
@@ -130,7 +130,7 @@ function countCorrect(logits: Tensor, labels: Int32Array, preds: Int32Array): nu
 }
 
 /**
- * Train `model` in place on `train` with the recipe of `cfg` (SPEC section 3). Every parameter
+ * Train `model` in place on `train` with the recipe of `cfg` (docs/zoo.md#base-training). Every parameter
  * is trained (requiresGrad is switched on), BN in train mode.
  * @throws ConfigError when the dataset holds less than one batch, NumericError when the loss diverges.
  */

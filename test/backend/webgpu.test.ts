@@ -18,6 +18,7 @@ import * as ops from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor, backward, dispose, noGrad, scope, shapeSize } from '../../src/tensor/tensor.js';
 import { BASE_CASES, labels, runOn, type Case } from '../helpers/op-cases.js';
+import { assertClose, relToMax } from '../helpers/assert.js';
 
 const loaded = loadWebgpu();
 const js = jsBackend('float32');
@@ -50,16 +51,6 @@ const CASES: Case[] = [
   ['pad value', [[3, 4]], ([x]) => ops.pad(x!, [[2, 1], [0, 3]], 0.5)],
 ];
 
-function assertClose(name: string, a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4): void {
-  assert.equal(a.length, b.length, `${name}: lengths differ`);
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= tol * Math.max(scale, 1e-6) || d <= tol * Math.abs(b[i]!))) assert.fail(`${name}[${i}]: webgpu ${a[i]} vs js ${b[i]} (scale ${scale})`);
-  }
-}
-
 const skip = loaded.ok ? false : `webgpu backend unavailable: ${loaded.reason}`;
 
 /**
@@ -90,7 +81,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     it(c[0], () => {
       const a = runOn(gpu, c, 7), b = runOn(js, c, 7);
       assert.equal(a.length, b.length);
-      a.forEach((arr, i) => assertClose(`${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`}`, arr, b[i]!));
+      a.forEach((arr, i) => assertClose(arr, b[i]!, relToMax(1e-4, 1e-10), `${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`}`));
     });
   }
 
@@ -101,7 +92,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       assert.ok(Number.isNaN(gpu.read(gpu.empty(3))[1]!));
       for (const c of CASES) {
         const a = runOn(gpu, c, 11), b = runOn(js, c, 11);
-        a.forEach((arr, i) => assertClose(`${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`} (poisoned empty)`, arr, b[i]!));
+        a.forEach((arr, i) => assertClose(arr, b[i]!, relToMax(1e-4, 1e-10), `${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`} (poisoned empty)`));
       }
     } finally {
       g.poisonEmpty = false;
@@ -145,7 +136,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     assert.deepEqual(Array.from(t), [1, 0]);
     const y = gpu.fromArray(data.subarray(0, 100)), yj = js.fromArray(data.subarray(0, 100));
     gpu.axpy(-0.5, g, y); js.axpy(-0.5, j, yj);
-    assertClose('axpy', gpu.read(y), js.read(yj).subarray(0, 100));
+    assertClose(gpu.read(y), js.read(yj).subarray(0, 100), relToMax(1e-4, 1e-10), 'axpy');
   });
 
   it('maxPool2d backward takes a host argmax too', () => {
@@ -158,7 +149,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     const gxJ = js.alloc(x.length), gxG = gpu.alloc(x.length);
     js.maxPool2dBackward(js.fromArray(gy), am, gxJ, geom);
     gpu.maxPool2dBackward(gpu.fromArray(gy), am, gxG, geom);
-    assertClose('maxPool2d host argmax', gpu.read(gxG), js.read(gxJ));
+    assertClose(gpu.read(gxG), js.read(gxJ), relToMax(1e-4, 1e-10), 'maxPool2d host argmax');
   });
 
   it('batch norm: eval mode forward / backward and running statistics', () => {
@@ -174,7 +165,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       return [y, x.grad!, g.grad!, b.grad!, rm, rv].map((z) => Float32Array.from(z.toArray()));
     };
     const a = run(gpu), r = run(js);
-    a.forEach((arr, i) => assertClose(`bn eval ${i}`, arr, r[i]!));
+    a.forEach((arr, i) => assertClose(arr, r[i]!, relToMax(1e-4, 1e-10), `bn eval ${i}`));
   });
 
   it('optimisers: Adam, AdamW, SGD (momentum, nesterov, dampening), EMA', () => {
@@ -195,7 +186,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       return [p, p2, p3, p4, m, v, buf, ema].map((s) => Float32Array.from(be.read(s)));
     };
     const a = run(gpu), r = run(js);
-    a.forEach((arr, i) => assertClose(`optimiser state ${i}`, arr, r[i]!));
+    a.forEach((arr, i) => assertClose(arr, r[i]!, relToMax(1e-4, 1e-10), `optimiser state ${i}`));
   });
 
   it('cnn-s: a few AdamW training steps give the same losses as js', () => {
@@ -411,6 +402,6 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       }
       return Float32Array.from(w.toArray());
     };
-    assertClose('sgd weights', run(gpu), run(js));
+    assertClose(run(gpu), run(js), relToMax(1e-4, 1e-10), 'sgd weights');
   });
 });

@@ -1,4 +1,4 @@
-/** Synthetic ReportData shaped like SPEC section 9 (cpu preset, bn mode), for the report tests. */
+/** Synthetic ReportData shaped like a default run (cpu recipe, bn mode), for the report tests. */
 import { fractionAtLeast, groupStats, meanFinite, testAtBestVal } from '../../src/eval/stats.js';
 import { Rng } from '../../src/tensor/random.js';
 import type { GroupReport, ReportData } from '../../src/report/types.js';
