@@ -12,7 +12,7 @@ export interface Storage {
 
 export type UnaryOp =
   | 'identity' | 'neg' | 'affine' // affine: y = alpha x + beta
-  | 'relu' | 'leaky_relu' | 'elu' | 'silu' | 'gelu' | 'gelu_tanh' | 'tanh' | 'sigmoid'
+  | 'relu' | 'leaky_relu' | 'elu' | 'silu' | 'gelu' | 'gelu_tanh' | 'tanh' | 'sigmoid' | 'softplus'
   | 'exp' | 'log' | 'sqrt' | 'square' | 'abs';
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';

@@ -54,6 +54,8 @@ export const silu = (x: Tensor): Tensor => unaryOp('silu', x);
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => unaryOp(approximate === 'tanh' ? 'gelu_tanh' : 'gelu', x);
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x);
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x);
+/** log(1 + exp(x)), a smooth relu (PyTorch's softplus with beta 1 and no threshold). */
+export const softplus = (x: Tensor): Tensor => unaryOp('softplus', x);
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
 export const log = (x: Tensor): Tensor => unaryOp('log', x);
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
