@@ -256,7 +256,8 @@ export interface Backend {
   empty(n: number): Storage;
   /**
    * Zero-filled index storage of n exact int32 values, for the integer results of a kernel
-   * (maxPool2dForward's argmax, argmaxRows). Read it back with `readIndex`; `release` frees it.
+   * (maxPool2dForward's argmax, argmaxRows). Only kernels write it (write and fill are for float
+   * storages); read it back with `readIndex`; `release` frees it.
    */
   allocIndex(n: number): Storage;
   /**
