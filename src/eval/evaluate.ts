@@ -32,7 +32,7 @@
  *
  * Everything else (mlp, resnet20, custom selections) runs model.forwardFrom through the ops.
  */
-import type { Backend, Storage } from '../backend/backend.js';
+import { readArgmaxRows, type Backend, type Storage } from '../backend/backend.js';
 import { CpuBackend } from '../backend/cpu.js';
 import { maxPool2dForward as maxPool2dKernel } from '../backend/cpu/pool.js';
 import { convOutSize, type Conv2dGeom, type FloatArray, type Pool2dGeom } from '../backend/kernels.js';
@@ -484,7 +484,7 @@ class CnnSPlan implements Runner {
     }
     // ops.linear: x W^T, then the bias broadcast over rows.
     const fc = m.fc, out = fc.outFeatures, inF = fc.inFeatures;
-    be.matmul(x, fc.weight.storage, buf.logits, 1, rows, out, inF, false, true, false, false, false);
+    be.matmul({ a: x, b: fc.weight.storage, c: buf.logits, batch: 1, m: rows, n: out, k: inF, transB: true });
     if (fc.bias) be.binary('add', buf.logits, [rows, out], fc.bias.storage, [1, out], buf.logits, [rows, out]);
     return buf.logits;
   }
@@ -527,7 +527,7 @@ class CnnSPlan implements Runner {
       }
     }
     const fc = m.fc, out = fc.outFeatures, inF = fc.inFeatures, be = this.be;
-    be.matmul(head, fc.weight.storage, fb.logits, 1, rows, out, inF, false, true, false, false, false);
+    be.matmul({ a: head, b: fc.weight.storage, c: fb.logits, batch: 1, m: rows, n: out, k: inF, transB: true });
     if (fc.bias) be.binary('add', fb.logits, [rows, out], fc.bias.storage, [1, out], fb.logits, [rows, out]);
     return fb.logits;
   }
@@ -589,8 +589,8 @@ class CnnSPlan implements Runner {
   }
 
   private bnEval(bn: BatchNorm, x: Storage, y: Storage, rows: number, c: number, plane: number): void {
-    this.be.batchNormEvalForward(x, bn.weight ? bn.weight.storage : null, bn.bias ? bn.bias.storage : null,
-      bn.runningMean!.storage, bn.runningVar!.storage, rows, c, plane, bn.eps, y);
+    this.be.batchNormEvalForward({ x, gamma: bn.weight ? bn.weight.storage : null, beta: bn.bias ? bn.bias.storage : null,
+      runMean: bn.runningMean!.storage, runVar: bn.runningVar!.storage, y }, { n: rows, c, s: plane, eps: bn.eps });
   }
 
   /** bn -> relu -> 2x2 max-pool on the conv output x. */
@@ -599,7 +599,11 @@ class CnnSPlan implements Runner {
     this.be.unary('relu', t!, t!, 0, 0);
     const geom = { ...pg, n: rows };
     if (this.jsPool && argmax) maxPool2dKernel(this.cpu!.view(t!), this.cpu!.view(p), argmax, geom); // no argmax allocation per call
-    else this.be.releaseArgmax(this.be.maxPool2dForward(t!, p, geom));
+    else {
+      const am = this.be.allocIndex(geom.n * geom.c * geom.oh * geom.ow);
+      this.be.maxPool2dForward(t!, p, am, geom);
+      this.be.release(am);
+    }
     return p;
   }
 
@@ -867,7 +871,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         this.withFeatures(ch, (feats) => {
           for (let p = 0; p < P; p++) {
             this.layout.write(this.model, this.vec(vecs, p));
-            scope(() => this.be.argmaxRows(this.runner.run(feats, ch.rows), ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
+            scope(() => readArgmaxRows(this.be, this.runner.run(feats, ch.rows), ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
           }
         });
         done += P;
@@ -919,7 +923,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         this.layout.write(this.model, this.vec(vecs, p));
         for (const ch of this.chunks) {
           const x = imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be);
-          scope(() => this.be.argmaxRows(this.model.forward(x).storage, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
+          scope(() => readArgmaxRows(this.be, this.model.forward(x).storage, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
           dispose(x);
           opts.onProgress?.(++done, total);
         }
