@@ -144,6 +144,8 @@ export interface Manifest {
   base?: { valAcc: number; testAcc: number };
   /** Files of the zoo, relative to the manifest (e.g. { base: "base.safetensors", ckpts: "ckpts-bn.safetensors" }). */
   files?: Record<string, string>;
+  /** Seconds the collection took (training the subset for K checkpoints). */
+  collectSeconds?: number;
   /** ISO time of writing. */
   createdAt?: string;
 }

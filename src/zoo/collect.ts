@@ -145,3 +145,38 @@ export function collectCheckpoints(model: Classifier, train: Dataset, layout: Pa
   progress.done(`${K} checkpoints of ${total} floats`);
   return { ckpts, seconds };
 }
+
+/**
+ * The resume snapshot as tensors and string metadata, for a safetensors state file. `rows` holds
+ * the checkpoints collected so far ([snapshot.k, total] or more; the first k rows are stored).
+ */
+export function serializeCollectState(s: CollectResume, rows: Float32Array, total: number): { tensors: Array<{ name: string; shape: number[]; data: Float32Array }>; meta: Record<string, string> } {
+  const done = rows.subarray(0, s.k * total);
+  return {
+    tensors: [
+      { name: 'vec', shape: [s.vec.length], data: Float32Array.from(s.vec) },
+      { name: 'ckpts', shape: [done.length], data: done },
+      ...s.optimizerState.buffers.map((b, i) => ({ name: `optim.${i}`, shape: [b.length], data: Float32Array.from(b) })),
+    ],
+    meta: {
+      k: String(s.k), rng: JSON.stringify(s.rngState.map((x) => (Number.isNaN(x) ? null : x))),
+      optStep: String(s.optimizerState.step), buffers: String(s.optimizerState.buffers.length),
+    },
+  };
+}
+
+/** The snapshot written by {@link serializeCollectState}. @throws on a file that does not hold one. */
+export function deserializeCollectState(tensors: ReadonlyMap<string, { data: Float32Array | BigInt64Array }>, meta: Record<string, string>, source: string): CollectResume {
+  const get = (name: string): Float32Array => {
+    const t = tensors.get(name);
+    if (!t || !(t.data instanceof Float32Array)) throw new ShapeError(`${source}: collect state has no float tensor "${name}"`);
+    return t.data;
+  };
+  const k = Number(meta.k), nb = Number(meta.buffers);
+  if (!Number.isInteger(k) || !Number.isInteger(nb) || meta.rng === undefined) throw new ShapeError(`${source}: collect state metadata is incomplete`);
+  return {
+    k, vec: get('vec'), ckpts: get('ckpts'),
+    rngState: JSON.parse(meta.rng) as number[],
+    optimizerState: { step: Number(meta.optStep), buffers: Array.from({ length: nb }, (_, i) => get(`optim.${i}`)) },
+  };
+}

@@ -233,7 +233,7 @@ test('the reproducibility block names version, commit, Node, backend, command an
 
     const html = readFileSync(out.html!, 'utf8');
     const block = html.split('<h2 id="reproducibility">')[1]!.split('<h2 id="configuration">')[0]!;
-    assert.ok(block.includes(`<dt>command</dt><dd><code>${p.command.replace(/"/g, '&quot;').replace(/'/g, '&#39;')}</code></dd>`), block);
+    assert.ok(block.includes(`<dt>command</dt><dd><code>${p.command.replace(/"/g, '&quot;').replace(/'/g, '&#39;')}</code> <span class="note">(this report)</span></dd>`), block);
     const links = [...block.matchAll(/<a href="([^"]+)">/g)].map((m) => m[1]!);
     assert.ok(links.includes('eval/generated.json') && links.includes('report.html') && links.includes('plots/projection.svg'), links.join(' '));
     for (const l of links) assert.ok(existsSync(join(dir, decodeURIComponent(l))), `link ${l} points nowhere`);

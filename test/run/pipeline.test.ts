@@ -47,7 +47,7 @@ describe('pdiff run end to end', { skip: haveData ? false : `Fashion-MNIST not f
     assert.match(r.stdout, /^best baseline {2}test mean \d+\.\d\d %, test@best-val \d+\.\d\d % \((ensemble|avg16|gauss_fit|noise_[\d.]+): [a-z]/m);
     assert.match(r.stdout, /^verdict: [A-Z][^\n]*\.$/m);
     assert.ok(r.stdout.includes(`report: ${join(a, 'report.md')}\n        ${join(a, 'report.html')}\n`), r.stdout);
-    for (const f of ['base.safetensors', 'ckpts-bn.safetensors', 'manifest.json', 'ae.safetensors', 'diffusion.safetensors', 'generated-bn.safetensors', 'summary.json', 'report.md', 'report.html', 'metrics.jsonl', 'config.json']) {
+    for (const f of ['base.safetensors', 'ckpts-bn.safetensors', 'manifest.json', 'ae.safetensors', 'normalizer.json', 'diffusion.safetensors', 'generated-bn.safetensors', 'summary.json', 'report.md', 'report.html', 'metrics.jsonl', 'config.json']) {
       assert.ok(existsSync(join(a, f)), `missing ${f}`);
     }
     const s = JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8')) as Summary;
@@ -107,8 +107,7 @@ describe('pdiff run end to end', { skip: haveData ? false : `Fashion-MNIST not f
     const out = JSON.parse(r.stdout) as { stages: Array<{ name: string; skipped: boolean }> };
     const skipped = out.stages.filter((st) => st.skipped).map((st) => st.name);
     assert.deepEqual(skipped, ['base', 'collect', 'eval-originals']);
-    const meta = readSafetensors(join(c, 'ae.safetensors')).metadata!;
-    const norm = JSON.parse(meta.pdiff_normalizer!) as { kind: string; mu: number[] };
+    const norm = JSON.parse(readFileSync(join(c, 'normalizer.json'), 'utf8')) as { kind: string; mu: number[] };
     assert.equal(norm.kind, 'coordinate');
     assert.equal(norm.mu.length, 192);
     const s = JSON.parse(readFileSync(join(c, 'summary.json'), 'utf8')) as Summary;

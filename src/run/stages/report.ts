@@ -5,18 +5,17 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { pca2, tsne2 } from '../eval/projection.js';
-import { gatherProvenance } from '../report/provenance.js';
-import { readJsonl } from '../util/jsonl.js';
-import { writeReport } from '../report/render.js';
-import type { LossPoint, ProjectionReport, ReportData, StageTime } from '../report/types.js';
-import { Rng, deriveSeed } from '../tensor/random.js';
-import { loadCheckpointStack } from '../zoo/checkpoint.js';
-import { Normalizer } from '../zoo/layout.js';
-import type { EvalSummary } from './evaluate-stage.js';
-import { groupNames } from './evaluate-stage.js';
-import type { RunContext } from './pipeline.js';
-import { STAGES } from './pipeline.js';
+import { pca2, tsne2 } from '../../eval/projection.js';
+import { gatherProvenance } from '../../report/provenance.js';
+import { readJsonl } from '../../util/jsonl.js';
+import { writeReport } from '../../report/render.js';
+import type { LossPoint, ProjectionReport, ReportData, StageTime } from '../../report/types.js';
+import { Rng, deriveSeed } from '../../tensor/random.js';
+import { loadCheckpointStack } from '../../zoo/checkpoint.js';
+import { loadNormalizer } from '../artifacts.js';
+import { ARTIFACTS, STAGES, type RunContext, type StageFn } from '../context.js';
+import { evalGroup, groupNames } from '../groups.js';
+import type { EvalSummary } from './evaluate.js';
 
 function readJson<T>(path: string): T | null {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
@@ -37,11 +36,11 @@ function earlierCommands(metricsPath: string, current: string): string[] {
 
 export async function buildReport(ctx: RunContext): Promise<{ files: string[]; data: ReportData; mdPath: string }> {
   const { store, cfg } = ctx;
-  const summary = readJson<EvalSummary>(store.path('summary.json'));
-  if (!summary) throw new Error(`report: ${store.path('summary.json')} is missing; run the evaluate stage first`);
+  const summary = readJson<EvalSummary>(store.path(ARTIFACTS.summary));
+  if (!summary) throw new Error(`report: ${store.path(ARTIFACTS.summary)} is missing; run the evaluate stage first`);
   const curves: ReportData['curves'] = {};
-  const ae = readJson<{ lossCurve: LossPoint[] }>(store.path('ae.json'));
-  const diff = readJson<{ lossCurve: LossPoint[] }>(store.path('diffusion.json'));
+  const ae = readJson<{ lossCurve: LossPoint[] }>(store.path(ARTIFACTS.aeJson));
+  const diff = readJson<{ lossCurve: LossPoint[] }>(store.path(ARTIFACTS.diffusionJson));
   if (ae) curves.ae = ae.lossCurve;
   if (diff) curves.diffusion = diff.lossCurve;
   const stages: StageTime[] = [];
@@ -51,8 +50,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
   }
 
   // Projection of normalised parameter vectors (the space the autoencoder sees).
-  const layout = ctx.layout();
-  const norm = Normalizer.fit(layout, ctx.ckpts(), cfg.ae.padMultiple, cfg.ae.normalize);
+  const norm = loadNormalizer(store);
   const points: Float32Array[] = [];
   const labels: string[] = [];
   const addGroup = (name: string, sets: Float32Array, n: number, max = 200): void => {
@@ -62,7 +60,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
   };
   addGroup('original', ctx.ckpts(), cfg.collect.k);
   for (const name of groupNames(ctx)) {
-    const file = name === 'generated' ? `generated-${ctx.mode}.safetensors` : name === 'ae_recon' ? `recon-${ctx.mode}.safetensors` : null;
+    const file = name === 'original' ? undefined : evalGroup(name).file?.(ctx.mode);
     if (file && existsSync(store.path(file))) { const r = loadCheckpointStack(store.path(file)); addGroup(name, r.ckpts, r.k); }
   }
   let projection: ProjectionReport | undefined;
@@ -90,9 +88,15 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
     projection,
     stages,
     warnings: summary.warnings,
-    provenance: gatherProvenance({ config: cfg, command: ctx.command, earlierCommands: earlierCommands(store.path('metrics.jsonl'), ctx.command), backend: ctx.be.name, device: ctx.be.description }),
+    provenance: gatherProvenance({ config: cfg, command: ctx.command, earlierCommands: earlierCommands(store.path(ARTIFACTS.metrics), ctx.command), backend: ctx.be.name, device: ctx.be.description }),
   };
   const w = await writeReport(store.dir, data, { png: cfg.report.png, html: cfg.report.html });
   const files = [w.md, ...(w.html ? [w.html] : []), ...w.plots].map((p) => relative(store.dir, p));
   return { files, data, mdPath: w.md };
 }
+
+/** Stage report: report.md, report.html and plots/ from what the earlier stages wrote. */
+export const report: StageFn = async (ctx) => {
+  const r = await buildReport(ctx);
+  return { files: r.files, report: r.data, reportPath: r.mdPath };
+};

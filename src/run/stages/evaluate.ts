@@ -7,21 +7,21 @@
  * once a minute (state/eval-<group>.safetensors), so it resumes at the image chunk it reached.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { averageBaseline, ensembleAverage, evalGroupNames, gaussFitBaseline, noiseBaseline } from '../eval/baselines.js';
-import { classifierCost, measureLatency, peakRssMb } from '../eval/cost.js';
-import { ParamSetEvaluator, type EvalPartial } from '../eval/evaluate.js';
-import { wrongSet } from '../eval/metrics.js';
-import { iouMax, nearestL2 } from '../eval/novelty.js';
-import { evaluateUnderShift } from '../eval/shift-eval.js';
-import { fractionAtLeast, groupStats, testAtBestVal } from '../eval/stats.js';
-import type { GroupReport, PerClassReport, ShiftRow, CostReport } from '../report/types.js';
-import { Rng, deriveSeed } from '../tensor/random.js';
-import { writeFileAtomic } from '../util/atomic.js';
-import { loadCheckpointStack } from '../zoo/checkpoint.js';
-import { Progress } from '../util/progress.js';
-import { readSafetensors, writeSafetensors } from '../zoo/safetensors.js';
-import type { RunContext } from './pipeline.js';
-import { maybeKill, sha256 } from './store.js';
+import { classifierCost, measureLatency, peakRssMb } from '../../eval/cost.js';
+import { ParamSetEvaluator, type EvalPartial } from '../../eval/evaluate.js';
+import { wrongSet } from '../../eval/metrics.js';
+import { iouMax, nearestL2 } from '../../eval/novelty.js';
+import { evaluateUnderShift } from '../../eval/shift-eval.js';
+import { fractionAtLeast, groupStats, testAtBestVal } from '../../eval/stats.js';
+import type { GroupReport, PerClassReport, ShiftRow, CostReport } from '../../report/types.js';
+import { Rng, deriveSeed } from '../../tensor/random.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { readManifest } from '../../zoo/checkpoint.js';
+import { Progress } from '../../util/progress.js';
+import { readSafetensors, writeSafetensors } from '../../zoo/safetensors.js';
+import { ARTIFACTS, type RunContext, type StageFn } from '../context.js';
+import { evalGroup, groupNames, type GroupSets } from '../groups.js';
+import { maybeKill, sha256 } from '../store.js';
 
 export interface GroupResult { name: string; n: number; val: number[]; test: number[] }
 export interface EvalOutputs { files: string[]; groups: Record<string, GroupResult> }
@@ -42,27 +42,9 @@ function groupFiles(name: string): [string, string] {
   return [`eval/${name}.json`, `eval/${name}.preds.safetensors`];
 }
 
-/** The parameter sets of a group, [n, total]. Baselines are drawn from their own seeded stream. */
-function groupSets(ctx: RunContext, name: string): { sets: Float32Array; n: number } {
-  const { cfg, store } = ctx;
-  const layout = ctx.layout();
-  const K = cfg.collect.k, total = layout.total;
-  const count = cfg.eval.baselineCount;
-  const rng = new Rng(deriveSeed(cfg.seed, `baseline:${name}`));
-  if (name === 'original') return { sets: ctx.ckpts(), n: K };
-  if (name === 'ae_recon') { const r = loadCheckpointStack(store.path(`recon-${ctx.mode}.safetensors`)); return { sets: r.ckpts, n: r.k }; }
-  if (name === 'generated') { const r = loadCheckpointStack(store.path(`generated-${ctx.mode}.safetensors`)); return { sets: r.ckpts, n: r.k }; }
-  if (name === 'ensemble') return { sets: ensembleAverage(ctx.ckpts(), K, total), n: 1 };
-  if (name === 'avg16') return { sets: averageBaseline(ctx.ckpts(), K, total, Math.min(cfg.eval.avgOf, K), count, rng), n: count };
-  if (name === 'gauss_fit') return { sets: gaussFitBaseline(ctx.ckpts(), K, total, count, rng), n: count };
-  if (name.startsWith('noise_')) return { sets: noiseBaseline(ctx.ckpts(), K, layout, Number(name.slice(6)), count, rng), n: count };
-  throw new Error(`unknown group ${name}`);
-}
-
-export { groupFiles };
-
-export function groupNames(ctx: RunContext): string[] {
-  return evalGroupNames(ctx.cfg.eval);
+/** The parameter sets of group `name`, [n, total]. */
+function groupSets(ctx: RunContext, name: string): GroupSets {
+  return evalGroup(name).sets(ctx);
 }
 
 /**
@@ -116,7 +98,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   // evaluation or latency measurement must not re-evaluate hundreds of models.
   const e = cfg.eval;
   const scoring = JSON.stringify({ baselineCount: e.baselineCount, avgOf: e.avgOf, noiseScales: e.noiseScales, evalBatch: e.evalBatch });
-  const hashOf = (name: string): string => sha256(store.marker('collect')?.hash ?? '', store.marker(name === 'generated' ? 'generate' : name === 'ae_recon' ? 'ae' : 'collect')?.hash ?? '', name, scoring, String(cfg.seed));
+  const hashOf = (name: string): string => sha256(store.marker('collect')?.hash ?? '', store.marker(evalGroup(name).upstream)?.hash ?? '', name, scoring, String(cfg.seed));
   let done = 0;
   for (const name of names) {
     const [jsonPath, predsPath] = groupFiles(name);
@@ -234,10 +216,10 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     cost.latencyMsBatch1 = measureLatency(model, inShape, 1, { repeats: 20 }).medianMs;
     cost.latencyMsBatch128 = measureLatency(model, inShape, 128, { repeats: 10 }).medianMs;
   }
-  const gen = existsSync(store.path('generate.json')) ? JSON.parse(readFileSync(store.path('generate.json'), 'utf8')) as { seconds: number; n: number } : null;
-  const manifest = JSON.parse(readFileSync(store.path('manifest.json'), 'utf8')) as { collectSeconds: number };
+  const gen = existsSync(store.path(ARTIFACTS.generateJson)) ? JSON.parse(readFileSync(store.path(ARTIFACTS.generateJson), 'utf8')) as { seconds: number; n: number } : null;
+  const manifest = readManifest(store.path(ARTIFACTS.manifest));
   if (gen) cost.generateSecondsPerModel = gen.seconds / gen.n;
-  cost.trainSecondsPerCheckpoint = manifest.collectSeconds / K;
+  if (manifest.collectSeconds !== undefined) cost.trainSecondsPerCheckpoint = manifest.collectSeconds / K;
   ctx.say(`[evaluate] cost: ${cost.params} parameters, ${cost.macs} MACs per image${cost.latencyMsBatch1 !== undefined ? `, latency ${cost.latencyMsBatch1.toFixed(2)} ms at batch 1` : ''} (${seconds(tPhase)})`);
 
   // Distribution shift: originals against generated (and the ensemble), on corrupted test sets.
@@ -267,14 +249,20 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     bar?.done(`mean test accuracy under shift: ${Object.keys(vecsByGroup).map((g) => `${g} ${meanOf(g)}`).join(', ')}`);
   }
 
-  const base = JSON.parse(readFileSync(store.path('base.json'), 'utf8')) as { val: number; test: number };
+  const base = JSON.parse(readFileSync(store.path(ARTIFACTS.baseJson), 'utf8')) as { val: number; test: number };
   const warnings: string[] = [];
   const gen0 = reports.find((r) => r.name === 'generated');
   const orig0 = reports.find((r) => r.name === 'original')!;
   if (gen0 && gen0.test.mean < orig0.test.mean - 1) warnings.push(`generated models are ${(orig0.test.mean - gen0.test.mean).toFixed(2)} points below the originals on average: samples may be off the checkpoint manifold (check the latent scale, AE eval mode and the inverse normalisation)`);
   if (gen0 && (gen0.iouMax ?? 0) > 0.99 && (gen0.nnL2 ?? 1) < 1e-3) warnings.push('generated models copy training checkpoints (IoU-max near 1 and NN-L2 near 0)');
   const summary: EvalSummary = { base: { val: base.val, test: base.test }, testSize: test.n, groups: reports, perClass, cost, shift, warnings };
-  writeFileAtomic(store.path('summary.json'), JSON.stringify(summary, null, 1) + '\n');
-  files.push('summary.json');
+  writeFileAtomic(store.path(ARTIFACTS.summary), JSON.stringify(summary, null, 1) + '\n');
+  files.push(ARTIFACTS.summary);
   return { files, groups };
 }
+
+/** Stage evaluate: every group on val and test, then novelty, per-class metrics, cost and shift (summary.json). */
+export const evaluate: StageFn = async (ctx) => {
+  const out = await evaluateGroups(ctx, null);
+  return { files: out.files };
+};

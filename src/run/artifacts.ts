@@ -1,0 +1,91 @@
+/**
+ * Reading and writing the run folder's files: modules as PyTorch-named state_dicts, 2-D stacks,
+ * the normaliser, and the resumable state of a stage (tied to the stage's hash, so state saved
+ * under another config is never resumed).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { canonicalJson, type Config } from '../config/index.js';
+import type { Module } from '../nn/module.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { FormatError, NumericError } from '../util/errors.js';
+import { loadStateDict, saveStateDict } from '../zoo/checkpoint.js';
+import { Normalizer } from '../zoo/layout.js';
+import { readSafetensors, writeSafetensors, type SafetensorsFile } from '../zoo/safetensors.js';
+import { ARTIFACTS } from './context.js';
+import type { RunStore } from './store.js';
+
+/** Header metadata of every file a stage writes: the stage and the whole resolved config. */
+export const metaOf = (cfg: Config, stage: string): Record<string, string> => ({ format: 'pt', pdiff_stage: stage, pdiff_config: canonicalJson(cfg) });
+
+/** Write `module`'s state_dict (PyTorch names) as stage `stage`'s output, with `extra` metadata. */
+export function saveModule(path: string, module: Module, cfg: Config, stage: string, extra: Record<string, string> = {}): void {
+  saveStateDict(path, module, { ...metaOf(cfg, stage), ...extra });
+}
+
+/** Load a state_dict file into `module` (every tensor present with its shape); returns the file's metadata. */
+export function loadModule(path: string, module: Module): Record<string, string> {
+  return loadStateDict(path, module);
+}
+
+/** A stack of row vectors, one tensor "data" [rows, cols] (latents). */
+export function writeStack(path: string, data: Float32Array, rows: number, cols: number, meta: Record<string, string>): void {
+  writeSafetensors(path, [{ name: 'data', shape: [rows, cols], data }], meta);
+}
+
+export function readStack(path: string): { data: Float32Array; rows: number; cols: number; meta: Record<string, string> } {
+  const f = readSafetensors(path);
+  const t = f.tensors.get('data');
+  if (!t || t.shape.length !== 2) throw new FormatError(path, 'expected one tensor "data" of shape [rows, cols]');
+  return { data: t.data as Float32Array, rows: t.shape[0]!, cols: t.shape[1]!, meta: f.metadata ?? {} };
+}
+
+/** Throw a NumericError naming `what` at the first NaN or infinity. */
+export function checkFinite(what: string, a: Float32Array): void {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) throw new NumericError(`${what}: value ${a[i]} at index ${i} is not finite`);
+}
+
+/** The normaliser the ae stage fitted (normalizer.json; folders written before it existed keep it in ae.safetensors' metadata). */
+export function loadNormalizer(store: RunStore): Normalizer {
+  const path = store.path(ARTIFACTS.normalizer);
+  if (existsSync(path)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new FormatError(path, `not valid JSON (${(e as Error).message})`);
+    }
+    return Normalizer.fromJSON(json, path);
+  }
+  const aePath = store.path(ARTIFACTS.ae);
+  const legacy = readSafetensors(aePath).metadata?.pdiff_normalizer;
+  if (!legacy) throw new FormatError(path, 'missing (and ae.safetensors has no pdiff_normalizer metadata): rerun the ae stage');
+  return Normalizer.fromJSON(JSON.parse(legacy), aePath);
+}
+
+export function saveNormalizer(store: RunStore, norm: Normalizer): void {
+  writeFileAtomic(store.path(ARTIFACTS.normalizer), JSON.stringify(norm.toJSON()) + '\n');
+}
+
+/** A stage's resumable state as named tensors plus string metadata (what the serialize* functions return). */
+export interface StageState { tensors: ReadonlyArray<{ name: string; shape: readonly number[]; data: Float32Array }>; meta: Record<string, string> }
+type StoredTensors = SafetensorsFile['tensors'];
+
+/** Save a stage's resumable state under its hash. */
+export function saveStageState(path: string, state: StageState, hash: string): void {
+  writeSafetensors(path, state.tensors, { ...state.meta, pdiff_stage_hash: hash });
+}
+
+/**
+ * The state saved under this hash, parsed by `parse`, or undefined: none, saved under another
+ * hash, or damaged (a damaged state file only costs the progress it held).
+ */
+export function loadStageState<S>(path: string, hash: string, parse: (tensors: StoredTensors, meta: Record<string, string>, path: string) => S | undefined): S | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const f = readSafetensors(path);
+    if (f.metadata?.pdiff_stage_hash !== hash) return undefined;
+    return parse(f.tensors, f.metadata, path);
+  } catch {
+    return undefined;
+  }
+}

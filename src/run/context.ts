@@ -1,0 +1,153 @@
+/**
+ * What every stage of a run shares: the stage list and what each stage's hash covers, the file
+ * names of a run folder, and the run context (config, backend, store, log, and the data, base
+ * model, layout and checkpoints, each loaded once when first asked for).
+ */
+import type { Backend } from '../backend/backend.js';
+import type { Config } from '../config/index.js';
+import { loadCifar10, loadCifar100 } from '../data/cifar.js';
+import { KMNIST_NORM, MNIST_NORM, loadFashionMnist, loadIdxDataset, type Dataset, type Splits } from '../data/dataset.js';
+import { buildClassifier, type Classifier } from '../models/index.js';
+import type { ReportData } from '../report/types.js';
+import { Rng, deriveSeed } from '../tensor/random.js';
+import type { JsonlLog } from '../util/jsonl.js';
+import { loadCheckpointStack, loadStateDict } from '../zoo/checkpoint.js';
+import { ParamLayout, selectParams } from '../zoo/layout.js';
+import type { RunStore, StageClock } from './store.js';
+
+/** The stages in run order: base -> collect -> eval-originals -> ae -> diffusion -> generate -> evaluate -> report. */
+export const STAGES = ['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate', 'evaluate', 'report'] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** Config sections each stage depends on (besides everything upstream: a stage's hash chains its predecessors'). */
+export const STAGE_KEYS: Record<StageName, string[]> = {
+  base: ['seed', 'data', 'model', 'base'],
+  collect: ['collect'],
+  'eval-originals': [],
+  ae: ['ae'],
+  diffusion: ['diffusion'],
+  generate: ['generate'],
+  evaluate: ['eval'],
+  report: ['report'],
+};
+
+/** The files of a run folder, relative to it (`mode` is the subset mode: bn, whole, custom). */
+export const ARTIFACTS = {
+  config: 'config.json',
+  metrics: 'metrics.jsonl',
+  base: 'base.safetensors',
+  baseJson: 'base.json',
+  ckpts: (mode: string): string => `ckpts-${mode}.safetensors`,
+  manifest: 'manifest.json',
+  ae: 'ae.safetensors',
+  aeJson: 'ae.json',
+  normalizer: 'normalizer.json',
+  latents: 'latents.safetensors',
+  recon: (mode: string): string => `recon-${mode}.safetensors`,
+  diffusion: 'diffusion.safetensors',
+  diffusionJson: 'diffusion.json',
+  generated: (mode: string): string => `generated-${mode}.safetensors`,
+  generateJson: 'generate.json',
+  summary: 'summary.json',
+  report: 'report.md',
+  reportHtml: 'report.html',
+} as const;
+
+/** Everything the stages share. */
+export interface RunContext {
+  cfg: Config;
+  be: Backend;
+  store: RunStore;
+  log: JsonlLog;
+  progress: boolean;
+  say: (line: string) => void;
+  /** The data set's train/val/test splits (docs/data.md#splits), loaded on first use. */
+  splits(): Splits;
+  /** The trained base model (base.safetensors), in eval mode, loaded on first use. */
+  baseModel(): Classifier;
+  /** The layout of the collected subset of the base model's parameters. */
+  layout(): ParamLayout;
+  /** The collected checkpoints [K, layout.total]. */
+  ckpts(): Float32Array;
+  K: number;
+  mode: string;
+  /** The running stage's clock: resumable stages call clock.save() after saving their state. */
+  clock: StageClock;
+  /** The command line that started this process's run ("(library call)" from the library). */
+  command: string;
+}
+
+/** What a stage hands back: its output files (relative to the run folder), for its marker. */
+export interface StageOutputs { files: string[]; report?: ReportData; reportPath?: string }
+/** A stage: reads what upstream stages wrote, writes its outputs atomically; `hash` keys its resumable state. */
+export type StageFn = (ctx: RunContext, hash: string) => Promise<StageOutputs>;
+
+/** Load the dataset named by the config, with its train/val/test splits (docs/data.md#splits). */
+export function loadData(cfg: Config): Splits {
+  const d = cfg.data;
+  const opts = { valSize: d.valSize, limitTrain: d.limitTrain ?? undefined, limitTest: d.limitTest ?? undefined };
+  switch (d.dataset) {
+    case 'fashion-mnist': return loadFashionMnist({ dir: d.dir ?? undefined, ...opts });
+    case 'mnist': return loadIdxDataset(d.dir ?? '/usr/share/datasets/mnist', { name: 'mnist', mean: MNIST_NORM.mean[0]!, std: MNIST_NORM.std[0]!, ...opts });
+    case 'kmnist': return loadIdxDataset(d.dir ?? 'data/kmnist', { name: 'kmnist', mean: KMNIST_NORM.mean[0]!, std: KMNIST_NORM.std[0]!, ...opts });
+    case 'cifar10': return loadCifar10(d.dir ?? 'data/cifar-10-batches-bin', opts);
+    case 'cifar100': return loadCifar100(d.dir ?? 'data/cifar-100-binary', opts);
+  }
+}
+
+/** A fresh classifier of the configured architecture for data set `ds`, initialised from the run's init seed. */
+export function newModel(cfg: Config, ds: Dataset, be: Backend): Classifier {
+  return buildClassifier(cfg.model.arch, {
+    rng: new Rng(deriveSeed(cfg.seed, 'init')), backend: be, inShape: [ds.c, ds.h, ds.w], numClasses: ds.numClasses, mlpHidden: cfg.model.mlpHidden,
+  });
+}
+
+export interface ContextArgs {
+  cfg: Config;
+  be: Backend;
+  store: RunStore;
+  log: JsonlLog;
+  say: (line: string) => void;
+  progress: boolean;
+  command: string;
+  /** The clock the context starts with; the pipeline gives each stage its own. */
+  clock: StageClock;
+}
+
+/** The run context, with the data, base model, layout and checkpoints loaded lazily and once. */
+export function makeContext(a: ContextArgs): RunContext {
+  const { cfg, be, store } = a;
+  const mode = cfg.collect.mode;
+  let splits: Splits | null = null;
+  let base: Classifier | null = null;
+  let layout: ParamLayout | null = null;
+  let ckpts: Float32Array | null = null;
+  const ctx: RunContext = {
+    cfg, be, store, log: a.log, progress: a.progress, say: a.say, mode, K: cfg.collect.k, command: a.command, clock: a.clock,
+    splits: () => {
+      if (!splits) {
+        const t0 = performance.now();
+        splits = loadData(cfg);
+        a.say(`[data] ${splits.train.name}: train ${splits.train.n}, val ${splits.val.n}, test ${splits.test.n} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+      return splits;
+    },
+    baseModel: () => {
+      if (!base) {
+        base = newModel(cfg, ctx.splits().train, be);
+        loadStateDict(store.path(ARTIFACTS.base), base);
+        base.eval();
+      }
+      return base;
+    },
+    layout: () => {
+      if (!layout) layout = ParamLayout.fromModel(ctx.baseModel(), selectParams(ctx.baseModel(), mode, cfg.collect.params));
+      return layout;
+    },
+    ckpts: () => {
+      if (!ckpts) ckpts = loadCheckpointStack(store.path(ARTIFACTS.ckpts(mode))).ckpts;
+      return ckpts;
+    },
+  };
+  return ctx;
+}

@@ -1,0 +1,49 @@
+/**
+ * Stage ae: fit the normaliser to the checkpoints and train the parameter autoencoder on the
+ * normalised checkpoints (docs/autoencoder.md#training); resumable. Writes the autoencoder, the
+ * normaliser (the one place it is fitted), the K latents and the reconstructions.
+ */
+import { decodeAll, deserializeTrainState, encodeAll, latentStats, serializeTrainState, trainAutoencoder, type AeTrainState } from '../../pdiff/index.js';
+import { Rng, deriveSeed } from '../../tensor/random.js';
+import { writeFileAtomic } from '../../util/atomic.js';
+import { saveCheckpointStack } from '../../zoo/checkpoint.js';
+import { Normalizer } from '../../zoo/layout.js';
+import { loadStageState, metaOf, saveModule, saveNormalizer, saveStageState, writeStack } from '../artifacts.js';
+import { ARTIFACTS, type StageFn } from '../context.js';
+import { maybeKill } from '../store.js';
+
+export const ae: StageFn = async (ctx, hash) => {
+  const { cfg, store, be } = ctx;
+  const layout = ctx.layout();
+  const K = cfg.collect.k;
+  const norm = Normalizer.fit(layout, ctx.ckpts(), cfg.ae.padMultiple, cfg.ae.normalize);
+  const z = norm.forward(ctx.ckpts());
+  const L = norm.L;
+  const statePath = store.statePath('ae');
+  const every = Math.max(1, Math.ceil(cfg.ae.steps / 8));
+  let saves = 0;
+  const resume = loadStageState(statePath, hash, (t, meta, path) => {
+    const st = deserializeTrainState(t as never, meta, path);
+    return st.kind === 'ae' ? (st as AeTrainState) : undefined;
+  });
+  const res = trainAutoencoder(z, K, L, cfg.ae, {
+    rng: new Rng(deriveSeed(cfg.seed, 'ae')), backend: be, progress: ctx.progress, log: ctx.log, resume, checkpointEvery: every,
+    onCheckpoint: (s) => {
+      if (s.step >= cfg.ae.steps) return;
+      saveStageState(statePath, serializeTrainState(s), hash);
+      ctx.clock.save();
+      maybeKill('ae', ++saves);
+    },
+  });
+  const model = res.model.eval();
+  const latents = encodeAll(model, z, K, L);
+  const recon = norm.inverse(decodeAll(model, latents, K, cfg.ae.latentDim));
+  const st = latentStats(latents);
+  ctx.say(`[ae] final loss ${res.lossCurve.at(-1)?.loss.toExponential(3)}; latents min ${st.min.toFixed(3)} max ${st.max.toFixed(3)} std ${st.std.toFixed(3)}`);
+  saveModule(store.path(ARTIFACTS.ae), model, cfg, 'ae', { L: String(L) });
+  saveNormalizer(store, norm);
+  writeStack(store.path(ARTIFACTS.latents), latents, K, cfg.ae.latentDim, metaOf(cfg, 'ae'));
+  saveCheckpointStack(store.path(ARTIFACTS.recon(ctx.mode)), layout, recon, metaOf(cfg, 'ae'));
+  writeFileAtomic(store.path(ARTIFACTS.aeJson), JSON.stringify({ lossCurve: res.lossCurve, seconds: res.seconds, latentStats: st }) + '\n');
+  return { files: [ARTIFACTS.ae, ARTIFACTS.normalizer, ARTIFACTS.latents, ARTIFACTS.recon(ctx.mode), ARTIFACTS.aeJson] };
+};

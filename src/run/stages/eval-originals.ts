@@ -1,0 +1,13 @@
+/** Stage eval-originals: val and test accuracy of the K checkpoints, also recorded in the manifest. */
+import { readManifest, writeManifest } from '../../zoo/checkpoint.js';
+import { ARTIFACTS, type StageFn } from '../context.js';
+import { evaluateGroups } from './evaluate.js';
+
+export const evalOriginals: StageFn = async (ctx) => {
+  const out = await evaluateGroups(ctx, ['original']);
+  const path = ctx.store.path(ARTIFACTS.manifest);
+  const manifest = readManifest(path);
+  const g = out.groups.original!;
+  writeManifest(path, { ...manifest, accuracies: { val: g.val, test: g.test } });
+  return { files: out.files };
+};
