@@ -199,7 +199,7 @@ const shiftSchema = z
     enabled: z.boolean().default(true).describe('evaluate under distribution shift (corrupted test sets)'),
     kinds: z.array(z.enum(SHIFT_KINDS)).default([...SHIFT_KINDS]).describe('corruptions to apply'),
     severities: z.array(z.int().min(1).max(5)).default([1, 3, 5]).describe('corruption severities (1..5)'),
-    models: posInt().default(10).describe('models per group evaluated under shift'),
+    models: posInt().default(10).describe('models per group evaluated under shift and on eval.secondDataset'),
   })
   .prefault({})
   .superRefine((s, ctx) => {
@@ -303,7 +303,8 @@ export const CONDITIONAL_KEYS: readonly { key: string; when: string; needs: stri
   { key: 'generate.eta', when: 'generate.sampler', needs: '"ddim"', applies: (c) => c.generate.sampler === 'ddim' },
   { key: 'eval.shift.kinds', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
   { key: 'eval.shift.severities', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
-  { key: 'eval.shift.models', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
+  // also the number of members scored on the second dataset
+  { key: 'eval.shift.models', when: 'eval.shift.enabled', needs: 'true (or eval.secondDataset set)', applies: (c) => c.eval.shift.enabled || c.eval.secondDataset !== null },
 ];
 
 /** The fully resolved configuration: every field present. */

@@ -145,6 +145,26 @@ function shiftTable(data: ReportData): Table | undefined {
   return { headers, align: headers.map((_, i) => (i < 1 ? 'l' : 'r')), rows, ...(gen >= 0 ? { generatedColumn: 2 + gen } : {}) };
 }
 
+function secondDatasetTable(data: ReportData): Table | undefined {
+  const rows = data.secondDataset;
+  if (!rows || rows.length === 0) return undefined;
+  const headers = ['group', 'mean accuracy', 'best accuracy', 'models'];
+  return {
+    headers, align: ['l', 'r', 'r', 'r'],
+    rows: rows.map((r) => [r.group, fAcc(r.meanAcc), fAcc(r.bestAcc), String(r.accs.length)]),
+    groups: rows.map((r) => r.group),
+  };
+}
+
+/** The second dataset's split name(s), e.g. 'mnist/test', for its section title. */
+function secondDatasetName(data: ReportData): string {
+  return [...new Set((data.secondDataset ?? []).map((r) => r.dataset))].join(', ');
+}
+
+const SECOND_DATASET_NOTE =
+  'Its classes are matched to the model\'s by index (e.g. MNIST digit k counts as right when a Fashion-MNIST classifier predicts its class k), ' +
+  'so this accuracy measures how far out of distribution the models are, not a task they learned.';
+
 function costTable(data: ReportData): Table | undefined {
   const c = data.cost;
   if (!c) return undefined;
@@ -240,15 +260,19 @@ const MAIN_NOTE =
   'IoU-max: wrong-set overlap with the nearest checkpoint (1 = same errors). ' +
   'NN-L2: distance to the nearest checkpoint in raw parameter space. Novelty is averaged over the group.';
 
+/** A result section: its id, title, table and an optional one-line note printed above the table. */
+interface ResultSection { id: string; title: string; table: Table; note?: string }
+
 /** The result tables after the main one, with their section ids. */
-function resultTables(data: ReportData): Array<{ id: string; title: string; table: Table }> {
-  const all: Array<{ id: string; title: string; table: Table | undefined }> = [
+function resultTables(data: ReportData): ResultSection[] {
+  const all: Array<Omit<ResultSection, 'table'> & { table: Table | undefined }> = [
     { id: 'per-class', title: 'Per-class test accuracy (%)', table: perClassTable(data) },
     { id: 'shift', title: 'Distribution shift: mean test accuracy (%)', table: shiftTable(data) },
+    { id: 'second-dataset', title: `Second dataset: accuracy (%) on ${secondDatasetName(data)}`, table: secondDatasetTable(data), note: SECOND_DATASET_NOTE },
     { id: 'cost', title: 'Cost', table: costTable(data) },
     { id: 'stages', title: 'Stage wall times', table: stageTable(data) },
   ];
-  return all.filter((s): s is { id: string; title: string; table: Table } => s.table !== undefined);
+  return all.filter((s): s is ResultSection => s.table !== undefined);
 }
 
 function fBytes(n: number | undefined): string {
@@ -364,7 +388,7 @@ export function renderMarkdown(data: ReportData, plots: Array<{ title: string; l
   out.push('## Accuracy (%) and novelty', '');
   out.push(`Accuracies in percent. ${MAIN_NOTE}`, '');
   out.push(mdTable(mainTable(data)), '');
-  for (const s of resultTables(data)) out.push(`## ${s.title}`, '', mdTable(s.table), '');
+  for (const s of resultTables(data)) out.push(`## ${s.title}`, '', ...(s.note ? [s.note, ''] : []), mdTable(s.table), '');
   if (plots.length > 0) {
     out.push('## Plots', '');
     for (const p of plots) out.push(`![${p.title}](${p.link})`, '');
@@ -455,7 +479,7 @@ export function renderHtml(data: ReportData, plots: Array<{ title: string; svg: 
   out.push(h2('accuracy', 'Accuracy (%) and novelty'));
   out.push(`<p class="note">${esc(MAIN_NOTE)} The generated row is highlighted.</p>`);
   out.push(htmlTable(mainTable(data)));
-  for (const s of tables) out.push(h2(s.id, s.title), htmlTable(s.table));
+  for (const s of tables) out.push(h2(s.id, s.title), ...(s.note ? [`<p class="note">${esc(s.note)}</p>`] : []), htmlTable(s.table));
   if (plots.length > 0) {
     out.push(h2('plots', 'Plots'));
     for (const p of plots) out.push(`<figure>${inlineSvg(p.svg, p.title)}<figcaption>${esc(p.title)}</figcaption></figure>`);

@@ -114,6 +114,22 @@ export interface ShiftRow {
   bestAcc?: number;
 }
 
+/**
+ * Accuracy of one group on a second dataset (eval.secondDataset, docs/evaluation.md#second-dataset):
+ * its test images through the run's models, its labels read as the models' class indices.
+ */
+export interface SecondDatasetRow {
+  /** The split scored, e.g. 'mnist/test'. */
+  dataset: string;
+  group: string;
+  /** Mean accuracy of the evaluated members, percent. */
+  meanAcc: number;
+  /** Best member's accuracy, percent. */
+  bestAcc: number;
+  /** Accuracy (percent) of each evaluated member, in group order; its length is the number of models. */
+  accs: number[];
+}
+
 export interface LossPoint {
   step: number;
   loss: number;
@@ -188,6 +204,8 @@ export interface ReportData {
   perClass?: PerClassReport;
   cost?: CostReport;
   shift?: ShiftRow[];
+  /** Accuracy of original / generated / ensemble members on a second dataset (eval.secondDataset). */
+  secondDataset?: SecondDatasetRow[];
   /** Training-loss curves (one point per logged step). */
   curves: { ae?: LossPoint[]; diffusion?: LossPoint[]; base?: LossPoint[] };
   projection?: ProjectionReport;

@@ -1,25 +1,29 @@
 /**
  * The evaluation stage (docs/evaluation.md): every group of parameter sets is written into the base
  * model and scored on val and test; novelty against the training checkpoints; per-class metrics
- * of each group's best-on-val member; cost; optional distribution shift. Each group's result is
- * saved on its own (eval/<group>.json + eval/<group>.preds.safetensors), so an interrupted
- * evaluation resumes with the next group; within a group, the predictions so far are saved about
- * once a minute (state/eval-<group>.safetensors), so it resumes at the image chunk it reached.
+ * of each group's best-on-val member; cost; optional distribution shift and second dataset. Each
+ * group's result is saved on its own (eval/<group>.json + eval/<group>.preds.safetensors), so an
+ * interrupted evaluation resumes with the next group; within a group, the predictions so far are
+ * saved about once a minute (state/eval-<group>.safetensors), so it resumes at the image chunk it
+ * reached.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { classifierCost, measureLatency, peakRssMb } from '../../eval/cost.js';
 import { ParamSetEvaluator, type EvalPartial } from '../../eval/evaluate.js';
 import { wrongSet } from '../../eval/metrics.js';
 import { iouMax, nearestL2 } from '../../eval/novelty.js';
-import { evaluateUnderShift } from '../../eval/shift-eval.js';
+import { evaluateOnDataset, evaluateUnderShift } from '../../eval/shift-eval.js';
 import { fractionAtLeast, groupStats, testAtBestVal } from '../../eval/stats.js';
-import type { GroupReport, PerClassReport, ShiftRow, CostReport } from '../../report/types.js';
+import type { Config } from '../../config/index.js';
+import type { Dataset } from '../../data/dataset.js';
+import type { GroupReport, PerClassReport, ShiftRow, CostReport, SecondDatasetRow } from '../../report/types.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { ConfigError } from '../../util/errors.js';
 import { readManifest } from '../../zoo/checkpoint.js';
 import { Progress } from '../../util/progress.js';
 import { readSafetensors, writeSafetensors } from '../../zoo/safetensors.js';
-import { ARTIFACTS, type RunContext, type StageFn } from '../context.js';
+import { ARTIFACTS, loadData, type RunContext, type StageFn } from '../context.js';
 import { evalGroup, groupNames, type GroupSets } from '../groups.js';
 import { maybeKill, sha256 } from '../store.js';
 
@@ -35,11 +39,33 @@ export interface EvalSummary {
   perClass?: PerClassReport;
   cost?: CostReport;
   shift?: ShiftRow[];
+  /** Each group's accuracy on eval.secondDataset's test split (absent when it is null). */
+  secondDataset?: SecondDatasetRow[];
   warnings: string[];
 }
 
 function groupFiles(name: string): [string, string] {
   return [`eval/${name}.json`, `eval/${name}.preds.safetensors`];
+}
+
+/**
+ * The test split of eval.secondDataset, loaded by the same loader as data.dataset (loadData) with
+ * data.limitTest; the training split is cut to one image (limitTrain 1, valSize 0), so only the
+ * test images are normalised and kept.
+ * @throws ConfigError naming eval.secondDataset.dataset when its images are not the model's
+ * input shape [c, h, w] (those of `like`, the run's test split) or it has more classes than the
+ * model predicts: its labels are read as the model's class indices.
+ */
+function loadSecondTest(cfg: Config, second: NonNullable<Config['eval']['secondDataset']>, like: Dataset): Dataset {
+  const test = loadData({ ...cfg, data: { ...cfg.data, dataset: second.dataset, dir: second.dir, limitTrain: 1, valSize: 0 } }).test;
+  const shape = (d: Dataset): string => `[${d.c}, ${d.h}, ${d.w}]`;
+  if (test.c !== like.c || test.h !== like.h || test.w !== like.w) {
+    throw new ConfigError(`eval.secondDataset.dataset: ${second.dataset} has images ${shape(test)}, but the model takes ${shape(like)} (${cfg.data.dataset}); choose a dataset with the same image shape, or set eval.secondDataset to null`);
+  }
+  if (test.numClasses > like.numClasses) {
+    throw new ConfigError(`eval.secondDataset.dataset: ${second.dataset} has ${test.numClasses} classes, but the model predicts ${like.numClasses} (${cfg.data.dataset}); choose a dataset with at most ${like.numClasses} classes, or set eval.secondDataset to null`);
+  }
+  return test;
 }
 
 /** The parameter sets of group `name`, [n, total]. */
@@ -222,15 +248,22 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   if (manifest.collectSeconds !== undefined) cost.trainSecondsPerCheckpoint = manifest.collectSeconds / K;
   ctx.say(`[evaluate] cost: ${cost.params} parameters, ${cost.macs} MACs per image${cost.latencyMsBatch1 !== undefined ? `, latency ${cost.latencyMsBatch1.toFixed(2)} ms at batch 1` : ''} (${seconds(tPhase)})`);
 
+  // The second dataset is loaded and checked before the shift pass, so one that does not fit the
+  // model fails in seconds instead of after the corruptions; it is scored after them.
+  const tSecond = performance.now();
+  const secondTest = cfg.eval.secondDataset ? loadSecondTest(cfg, cfg.eval.secondDataset, test) : undefined;
+  const secondLoadMs = performance.now() - tSecond;
+
+  // The members scored under shift and on the second dataset: the first eval.shift.models of a group.
+  const pick = (name: string): { vecs: Float32Array; P: number } => {
+    const { sets, n } = groupSets(ctx, name);
+    const P = Math.min(n, cfg.eval.shift.models);
+    return { vecs: sets.subarray(0, P * layout.total), P };
+  };
+
   // Distribution shift: originals against generated (and the ensemble), on corrupted test sets.
   let shift: ShiftRow[] | undefined;
   if (cfg.eval.shift.enabled) {
-    const m = cfg.eval.shift.models;
-    const pick = (name: string): { vecs: Float32Array; P: number } => {
-      const { sets, n } = groupSets(ctx, name);
-      const P = Math.min(n, m);
-      return { vecs: sets.subarray(0, P * layout.total), P };
-    };
     const vecsByGroup: Record<string, { vecs: Float32Array; P: number }> = { original: pick('original'), generated: pick('generated'), ensemble: pick('ensemble') };
     const { kinds, severities } = cfg.eval.shift;
     ctx.say(`[evaluate] distribution shift: ${kinds.length} corruptions x ${severities.length} severities, ` +
@@ -249,19 +282,32 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     bar?.done(`mean test accuracy under shift: ${Object.keys(vecsByGroup).map((g) => `${g} ${meanOf(g)}`).join(', ')}`);
   }
 
+  // Second dataset (eval.secondDataset): the same members on another dataset's test split, its
+  // labels read as the model's class indices: how far out of distribution the models are.
+  let secondDataset: SecondDatasetRow[] | undefined;
+  if (secondTest) {
+    const t0 = performance.now();
+    const vecsByGroup: Record<string, { vecs: Float32Array; P: number }> = { original: pick('original'), generated: pick('generated'), ensemble: pick('ensemble') };
+    const rows = evaluateOnDataset({ model, layout }, vecsByGroup, secondTest, { batch: cfg.eval.evalBatch });
+    secondDataset = rows.map((r) => ({ dataset: r.dataset, group: r.group, meanAcc: r.meanAcc, bestAcc: Math.max(...r.accs), accs: r.accs }));
+    const secs = (performance.now() - t0 + secondLoadMs) / 1000;
+    ctx.say(`[evaluate] second dataset ${secondTest.name} (${secondTest.n} images): mean accuracy ${rows.map((r) => `${r.group} ${r.meanAcc.toFixed(2)} (${r.accs.length})`).join(', ')} (${secs.toFixed(1)} s)`);
+    ctx.log.write({ stage: 'evaluate', event: 'secondDataset', dataset: secondTest.name, rows: secondDataset.map((r) => ({ group: r.group, meanAcc: r.meanAcc, bestAcc: r.bestAcc, models: r.accs.length })), seconds: secs });
+  }
+
   const base = JSON.parse(readFileSync(store.path(ARTIFACTS.baseJson), 'utf8')) as { val: number; test: number };
   const warnings: string[] = [];
   const gen0 = reports.find((r) => r.name === 'generated');
   const orig0 = reports.find((r) => r.name === 'original')!;
   if (gen0 && gen0.test.mean < orig0.test.mean - 1) warnings.push(`generated models are ${(orig0.test.mean - gen0.test.mean).toFixed(2)} points below the originals on average: samples may be off the checkpoint manifold (check the latent scale, AE eval mode and the inverse normalisation)`);
   if (gen0 && (gen0.iouMax ?? 0) > 0.99 && (gen0.nnL2 ?? 1) < 1e-3) warnings.push('generated models copy training checkpoints (IoU-max near 1 and NN-L2 near 0)');
-  const summary: EvalSummary = { base: { val: base.val, test: base.test }, testSize: test.n, groups: reports, perClass, cost, shift, warnings };
+  const summary: EvalSummary = { base: { val: base.val, test: base.test }, testSize: test.n, groups: reports, perClass, cost, shift, secondDataset, warnings };
   writeFileAtomic(store.path(ARTIFACTS.summary), JSON.stringify(summary, null, 1) + '\n');
   files.push(ARTIFACTS.summary);
   return { files, groups };
 }
 
-/** Stage evaluate: every group on val and test, then novelty, per-class metrics, cost and shift (summary.json). */
+/** Stage evaluate: every group on val and test, then novelty, per-class metrics, cost, shift and the second dataset (summary.json). */
 export const evaluate: StageFn = async (ctx) => {
   const out = await evaluateGroups(ctx, null);
   return { files: out.files };

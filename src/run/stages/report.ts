@@ -84,6 +84,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
     perClass: summary.perClass,
     cost: summary.cost,
     shift: summary.shift,
+    secondDataset: summary.secondDataset,
     curves,
     projection,
     stages,
