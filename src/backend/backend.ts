@@ -51,6 +51,23 @@ export interface Backend {
   write(s: Storage, data: ArrayLike<number>, offset?: number): void;
   fill(s: Storage, value: number): void;
   clone(s: Storage): Storage;
+  /**
+   * The live host array behind s where this backend keeps storages in host memory (the CPU
+   * backends: the storage is that array), so a caller can read it, or fill it before a kernel
+   * reads it, without a copy; null where s lives on a device (then use read / write).
+   */
+  hostView(s: Storage): Float32Array | Float64Array | null;
+  /**
+   * A storage that is the host array `a` itself (no copy), where this backend's storages are
+   * host arrays of a's type (a float32 CPU backend takes a Float32Array, a float64 one a
+   * Float64Array); null otherwise (then use fromArray). Kernels that write the storage write a.
+   */
+  wrapHost(a: Float32Array | Float64Array): Storage | null;
+  /**
+   * Fused inference kernels (see FusedEvalKernels), or null where the backend has none (callers
+   * then use the separate kernels).
+   */
+  readonly fusedEval: FusedEvalKernels | null;
 
   // ---- elementwise ----
   unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void;
@@ -138,4 +155,109 @@ export interface Backend {
     weightDecay: number, nesterov: boolean, first: boolean): void;
   /** y = decay y + (1 - decay) x. */
   emaUpdate(y: Storage, x: Storage, decay: number): void;
+}
+
+/** Eval-mode batch norm of c channels, as batchNormEvalForward takes it: y = (x - runMean) / sqrt(runVar + eps) * gamma + beta. */
+export interface EvalNormParams {
+  /** Per-channel weight [c], or null for 1. */
+  gamma: Storage | null;
+  /** Per-channel bias [c], or null for 0. */
+  beta: Storage | null;
+  /** Running mean [c]. */
+  runMean: Storage;
+  /** Running (unbiased) variance [c]. */
+  runVar: Storage;
+  /** Added to the variance before the square root. */
+  eps: number;
+}
+
+/** Arguments of FusedEvalKernels.bnReluMaxPool2. */
+export interface BnReluMaxPoolArgs {
+  /** Input [g.n, g.c, g.h, g.w]. */
+  x: Storage;
+  /** The batch norm applied to x. */
+  norm: EvalNormParams;
+  /** A 2x2, stride 2, unpadded pool whose windows lie inside x (2 oh <= h, 2 ow <= w). */
+  g: Pool2dGeom;
+  /** Output [g.n, g.c, g.oh, g.ow]. */
+  y: Storage;
+}
+
+/** Arguments of FusedEvalKernels.bnReluMean. */
+export interface BnReluMeanArgs {
+  /** Input [n, c, s] (s = h w of an image plane). */
+  x: Storage;
+  /** The batch norm applied to x. */
+  norm: EvalNormParams;
+  n: number;
+  c: number;
+  s: number;
+  /** Output [n, c]: the mean over s. */
+  y: Storage;
+}
+
+/** Arguments of FusedEvalKernels.bnReluSelect. */
+export interface BnReluSelectArgs {
+  /** Input read for the channels whose BN scale gamma / sqrt(runVar + eps) is >= 0 [n, c, s]. */
+  pmax: Storage;
+  /** Input read for the other channels [n, c, s]. */
+  pmin: Storage;
+  /** The batch norm applied to the input. */
+  norm: EvalNormParams;
+  n: number;
+  c: number;
+  s: number;
+  /** Output [n, c, s]. */
+  y: Storage;
+}
+
+/** Arguments of FusedEvalKernels.reluRowSums. */
+export interface ReluRowSumsArgs {
+  /** Input [rows, s]. */
+  x: Storage;
+  rows: number;
+  s: number;
+  /** Output [rows]. */
+  y: Storage;
+}
+
+/** Arguments of FusedEvalKernels.maxPool2d. */
+export interface MaxPoolEvalArgs {
+  /** Input [g.n, g.c, g.h, g.w]. */
+  x: Storage;
+  g: Pool2dGeom;
+  /** Output [g.n, g.c, g.oh, g.ow]. */
+  y: Storage;
+}
+
+/**
+ * Inference kernels that fuse what would be separate passes (eval-mode batch norm, ReLU,
+ * pooling). Each gives bit for bit what the separate kernels give: the same per-element float
+ * expressions, rounded where they round, summed in the same order. A caller that relies on that
+ * should still check it on its own data (an engine kernel may change): see src/models/tail.ts.
+ */
+export interface FusedEvalKernels {
+  /**
+   * Whether every fused pass beats the separate kernels on this backend. True where those are
+   * TypeScript (js); false on blas, whose C kernels are faster than a JS pass, except for
+   * bnReluMean (one pass instead of three over the largest activation of a tail).
+   */
+  readonly preferred: boolean;
+  /** y = maxPool2d(relu(batchNormEvalForward(x))), 2x2 windows with stride 2. */
+  bnReluMaxPool2(args: BnReluMaxPoolArgs): void;
+  /**
+   * y [n, c] = mean over s of relu(batchNormEvalForward(x)): the sum as sumTo computes it, then
+   * times 1 / s as the unary affine does.
+   */
+  bnReluMean(args: BnReluMeanArgs): void;
+  /**
+   * y = relu(batchNormEvalForward(pmax or pmin)), per channel pmax where the BN scale is >= 0 and
+   * pmin where it is < 0. With pmax / pmin the max / min pool of some x, this is the max pool of
+   * relu(bn(x)): relu(bn(.)) is monotone per channel and float rounding is monotone.
+   */
+  bnReluSelect(args: BnReluSelectArgs): void;
+  /** y[r] = sum over s of relu(x[r, :]): the unary relu, then sumTo over the last axis. */
+  reluRowSums(args: ReluRowSumsArgs): void;
+  /** maxPool2dForward without an argmax (nothing to allocate or release per call). */
+  maxPool2d(args: MaxPoolEvalArgs): void;
 }

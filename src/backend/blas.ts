@@ -8,8 +8,10 @@
  * TypeScript ones to float32 rounding (test/backend/agreement.test.ts checks every op).
  */
 import { broadcastStrides, coalesce, denseStrides } from './shapes.js';
-import type { BinaryOp, Storage, UnaryOp } from './backend.js';
+import type { BinaryOp, FusedEvalKernels, Storage, UnaryOp } from './backend.js';
 import { CpuBackend } from './cpu.js';
+import { CpuFusedEval } from './cpu/fused.js';
+import { maxPool2dForward as maxPool2dTs } from './cpu/pool.js';
 import type { Conv2dGeom, Gemm, Pool2dGeom } from './kernels.js';
 import type { BlasKernels } from './native.js';
 
@@ -52,6 +54,15 @@ export class BlasBackend extends CpuBackend {
   constructor(gemm: Gemm, readonly kernels: BlasKernels, description: string) {
     super('blas', 'float32', gemm, description);
   }
+
+  /**
+   * The TypeScript fused passes, not preferred: the C kernels beat them, except bnReluMean. The
+   * argmax-free max pool runs the C kernel, like maxPool2dForward.
+   */
+  override readonly fusedEval: FusedEvalKernels = new CpuFusedEval(false, (x, y, argmax, g) => {
+    if (isF32(x) && isF32(y)) this.kernels.maxPool2dForward(x, y, argmax, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    else maxPool2dTs(x, y, argmax, g);
+  });
 
   override unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void {
     const code = UNARY_OP_CODES[op];

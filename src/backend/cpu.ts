@@ -1,10 +1,11 @@
-import type { Backend, BinaryOp, DType, Storage, UnaryOp } from './backend.js';
+import type { Backend, BinaryOp, DType, FusedEvalKernels, Storage, UnaryOp } from './backend.js';
 import { makeRegistry, type Registry } from './finalize.js';
 import type { Conv2dGeom, FloatArray, Gemm, Pool2dGeom, Workspace } from './kernels.js';
 import { binaryKernel, copyRegionKernel, permuteKernel, sumToKernel, unaryBackwardKernel, unaryKernel } from './cpu/elementwise.js';
 import { argmaxRowsKernel, crossEntropyKernel, softmaxBackwardKernel, softmaxKernel } from './cpu/softmax.js';
 import { adamKernel, sgdKernel } from './cpu/optim.js';
 import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward } from './cpu/conv.js';
+import { CpuFusedEval } from './cpu/fused.js';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from './cpu/pool.js';
 import {
   batchNormEvalBackward, batchNormEvalForward, batchNormTrainBackward, batchNormTrainForward,
@@ -153,6 +154,12 @@ export class CpuBackend implements Backend {
   clone(s: Storage): Storage { return f(s).slice(); }
   /** Direct view of a CPU storage's array (CPU backends only; for data loading and tests). */
   view(s: Storage): FloatArray { return f(s); }
+  /** The storage is the host array. */
+  hostView(s: Storage): FloatArray { return f(s); }
+  /** An array of this backend's float type is a storage as it is. */
+  wrapHost(a: Float32Array | Float64Array): Storage | null { return a instanceof this.Arr ? a : null; }
+  /** The fused passes in TypeScript; they beat the separate TypeScript kernels. */
+  readonly fusedEval: FusedEvalKernels = new CpuFusedEval(true);
 
   unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void { unaryKernel(op, f(x), f(y), alpha, beta); }
   unaryBackward(op: UnaryOp, x: Storage, y: Storage, gy: Storage, gx: Storage, alpha: number, beta: number): void {
