@@ -51,18 +51,19 @@ const isF32 = (s: Storage | null): s is Storage & Float32Array => s instanceof F
 const f32n = (s: Storage | null): Float32Array | null => (s === null ? null : (s as unknown as Float32Array));
 
 export class BlasBackend extends CpuBackend {
-  constructor(gemm: Gemm, readonly kernels: BlasKernels, description: string) {
-    super('blas', 'float32', gemm, description);
-  }
-
   /**
    * The TypeScript fused passes, not preferred: the C kernels beat them, except bnReluMean. The
    * argmax-free max pool runs the C kernel, like maxPool2dForward.
    */
-  override readonly fusedEval: FusedEvalKernels = new CpuFusedEval(false, (x, y, argmax, g) => {
-    if (isF32(x) && isF32(y)) this.kernels.maxPool2dForward(x, y, argmax, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
-    else maxPool2dTs(x, y, argmax, g);
-  });
+  override readonly fusedEval: FusedEvalKernels;
+
+  constructor(gemm: Gemm, readonly kernels: BlasKernels, description: string) {
+    super('blas', 'float32', gemm, description);
+    this.fusedEval = new CpuFusedEval(false, (x, y, argmax, g) => {
+      if (isF32(x) && isF32(y)) kernels.maxPool2dForward(x, y, argmax, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+      else maxPool2dTs(x, y, argmax, g);
+    });
+  }
 
   override unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void {
     const code = UNARY_OP_CODES[op];

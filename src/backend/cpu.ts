@@ -123,6 +123,7 @@ export class CpuBackend implements Backend {
     this.Arr = dtype === 'float64' ? Float64Array : Float32Array;
     this.ws = new CpuWorkspace((n) => new this.Arr(n));
     this.pool = BufferPool.create(this.Arr);
+    this.fusedEval = dtype === 'float32' ? new CpuFusedEval(true) : null;
   }
 
   /** Zero-filled storage; large ones recycle the memory of collected storages (see BufferPool). */
@@ -158,8 +159,11 @@ export class CpuBackend implements Backend {
   hostView(s: Storage): FloatArray { return f(s); }
   /** An array of this backend's float type is a storage as it is. */
   wrapHost(a: Float32Array | Float64Array): Storage | null { return a instanceof this.Arr ? a : null; }
-  /** The fused passes in TypeScript; they beat the separate TypeScript kernels. */
-  readonly fusedEval: FusedEvalKernels = new CpuFusedEval(true);
+  /**
+   * The fused passes in TypeScript, which beat the separate TypeScript kernels; float32 only (they
+   * round like float32 kernels), none on the float64 backend.
+   */
+  readonly fusedEval: FusedEvalKernels | null;
 
   unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void { unaryKernel(op, f(x), f(y), alpha, beta); }
   unaryBackward(op: UnaryOp, x: Storage, y: Storage, gy: Storage, gx: Storage, alpha: number, beta: number): void {
