@@ -1,21 +1,23 @@
 /**
  * The `blas` backend: the CPU backend with OpenBLAS GEMM and, for the layers that dominate a
- * training step, the C kernels of the addon (native/pdiff_blas.c): activations (relu,
+ * training step, the C kernels of the addon (native/*.c): activations (relu,
  * leaky_relu, elu, silu and the affine family), batch norm, max pooling, the three
  * convolution passes (im2col / col2im in C, cblas_sgemm called from C, split over samples on
- * OpenMP threads), AdamW and axpy. Everything else, and any call whose storages are not
+ * the addon's thread pool), AdamW and axpy. Everything else, and any call whose storages are not
  * Float32Arrays, runs the TypeScript kernels of CpuBackend. The C kernels reproduce the
  * TypeScript ones to float32 rounding (test/backend/agreement.test.ts checks every op).
  */
 import { broadcastStrides, coalesce, denseStrides } from './shapes.js';
-import type { BinaryOp, FusedEvalKernels, Storage, UnaryOp } from './backend.js';
+import type {
+  AdamStepArgs, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormTrainForwardArgs, BinaryOp, FusedEvalKernels, NormBackwardArgs, Storage, UnaryOp,
+} from './backend.js';
 import { CpuBackend } from './cpu.js';
 import { CpuFusedEval } from './cpu/fused.js';
 import { maxPool2dForward as maxPool2dTs } from './cpu/pool.js';
-import type { Conv2dGeom, Gemm, Pool2dGeom } from './kernels.js';
+import type { Conv2dGeom, Gemm, NormGeom, Pool2dGeom } from './kernels.js';
 import type { BlasKernels } from './native.js';
 
-/** Op codes of the addon's unary / unaryBackward (enum in pdiff_blas.c). */
+/** Op codes of the addon's unary / unaryBackward (enum in native/elementwise.c). */
 export const UNARY_OP_CODES: Partial<Record<UnaryOp, number>> = {
   identity: 0, neg: 1, affine: 2, relu: 3, leaky_relu: 4, elu: 5, silu: 6,
 };
@@ -26,7 +28,7 @@ const BINARY_OP_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div:
 /** Below this many elements an elementwise op stays in JS (a native call costs about as much). */
 const NATIVE_MIN_ELEMS = 256;
 
-/** Most axes a coalesced layout may have for the addon (MAX_RANK in pdiff_blas.c). */
+/** Most axes a coalesced layout may have for the addon (MAX_RANK in native/elementwise.c). */
 const MAX_RANK = 16;
 
 /**
@@ -114,11 +116,11 @@ export class BlasBackend extends CpuBackend {
     else super.axpy(alpha, x, y);
   }
 
-  override adamStep(p: Storage, g: Storage, m: Storage, v: Storage, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number, decoupled: boolean): void {
+  override adamStep(a: AdamStepArgs): void {
+    const { p, g, m, v } = a;
     if (isF32(p) && isF32(g) && isF32(m) && isF32(v) && p.length >= NATIVE_MIN_ELEMS) {
-      this.kernels.adamStep(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step, decoupled);
-    } else super.adamStep(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step, decoupled);
+      this.kernels.adamStep(p, g, m, v, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step, a.decoupled);
+    } else super.adamStep(a);
   }
 
   override conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void {
@@ -139,45 +141,44 @@ export class BlasBackend extends CpuBackend {
     } else super.conv2dBackwardWeight(gy, x, gw, g);
   }
 
-  override maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array {
-    if (!(isF32(x) && isF32(y))) return super.maxPool2dForward(x, y, g);
-    const argmax = new Int32Array(g.n * g.c * g.oh * g.ow);
-    this.kernels.maxPool2dForward(x, y, argmax, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
-    return argmax;
+  override maxPool2dForward(x: Storage, y: Storage, argmax: Storage, g: Pool2dGeom): void {
+    if (isF32(x) && isF32(y) && argmax instanceof Int32Array) {
+      this.kernels.maxPool2dForward(x, y, argmax, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    } else super.maxPool2dForward(x, y, argmax, g);
   }
 
-  override maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void {
-    if (isF32(gy) && isF32(gx)) {
+  override maxPool2dBackward(gy: Storage, argmax: Storage, gx: Storage, g: Pool2dGeom): void {
+    if (isF32(gy) && isF32(gx) && argmax instanceof Int32Array) {
       this.kernels.maxPool2dBackward(gy, argmax, gx, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
     } else super.maxPool2dBackward(gy, argmax, gx, g);
   }
 
-  override batchNormTrainForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, eps: number,
-    y: Storage, mean: Storage, invstd: Storage, varBiased: Storage): void {
+  override batchNormTrainForward(a: BatchNormTrainForwardArgs, g: NormGeom): void {
+    const { x, gamma, beta, y, mean, invstd, varBiased } = a;
     if (isF32(x) && isF32(y) && isF32(mean) && isF32(invstd) && isF32(varBiased) && (gamma === null || isF32(gamma)) && (beta === null || isF32(beta))) {
-      this.kernels.bnTrainForward(x, f32n(gamma), f32n(beta), n, c, s, eps, y, mean, invstd, varBiased);
-    } else super.batchNormTrainForward(x, gamma, beta, n, c, s, eps, y, mean, invstd, varBiased);
+      this.kernels.bnTrainForward(x, f32n(gamma), f32n(beta), g.n, g.c, g.s, g.eps, y, mean, invstd, varBiased);
+    } else super.batchNormTrainForward(a, g);
   }
 
-  override batchNormTrainBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+  override batchNormTrainBackward(a: NormBackwardArgs, g: NormGeom): void {
+    const { gy, x, gamma, mean, invstd, gx, ggamma, gbeta } = a;
     if (isF32(gy) && isF32(x) && isF32(mean) && isF32(invstd) && allF32OrNull(gamma, gx, ggamma, gbeta)) {
-      this.kernels.bnTrainBackward(gy, x, f32n(gamma), mean, invstd, n, c, s, f32n(gx), f32n(ggamma), f32n(gbeta));
-    } else super.batchNormTrainBackward(gy, x, gamma, mean, invstd, n, c, s, gx, ggamma, gbeta);
+      this.kernels.bnTrainBackward(gy, x, f32n(gamma), mean, invstd, g.n, g.c, g.s, f32n(gx), f32n(ggamma), f32n(gbeta));
+    } else super.batchNormTrainBackward(a, g);
   }
 
-  override batchNormEvalForward(x: Storage, gamma: Storage | null, beta: Storage | null, runMean: Storage, runVar: Storage,
-    n: number, c: number, s: number, eps: number, y: Storage): void {
+  override batchNormEvalForward(a: BatchNormEvalForwardArgs, g: NormGeom): void {
+    const { x, gamma, beta, runMean, runVar, y } = a;
     if (isF32(x) && isF32(y) && isF32(runMean) && isF32(runVar) && allF32OrNull(gamma, beta)) {
-      this.kernels.bnEvalForward(x, f32n(gamma), f32n(beta), runMean, runVar, n, c, s, eps, y);
-    } else super.batchNormEvalForward(x, gamma, beta, runMean, runVar, n, c, s, eps, y);
+      this.kernels.bnEvalForward(x, f32n(gamma), f32n(beta), runMean, runVar, g.n, g.c, g.s, g.eps, y);
+    } else super.batchNormEvalForward(a, g);
   }
 
-  override batchNormEvalBackward(gy: Storage, x: Storage, gamma: Storage | null, runMean: Storage, runVar: Storage, n: number, c: number, s: number, eps: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
+  override batchNormEvalBackward(a: BatchNormEvalBackwardArgs, g: NormGeom): void {
+    const { gy, x, gamma, runMean, runVar, gx, ggamma, gbeta } = a;
     if (isF32(gy) && isF32(x) && isF32(runMean) && isF32(runVar) && allF32OrNull(gamma, gx, ggamma, gbeta)) {
-      this.kernels.bnEvalBackward(gy, x, f32n(gamma), runMean, runVar, n, c, s, eps, f32n(gx), f32n(ggamma), f32n(gbeta));
-    } else super.batchNormEvalBackward(gy, x, gamma, runMean, runVar, n, c, s, eps, gx, ggamma, gbeta);
+      this.kernels.bnEvalBackward(gy, x, f32n(gamma), runMean, runVar, g.n, g.c, g.s, g.eps, f32n(gx), f32n(ggamma), f32n(gbeta));
+    } else super.batchNormEvalBackward(a, g);
   }
 }
 

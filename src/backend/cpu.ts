@@ -1,6 +1,9 @@
-import type { Backend, BinaryOp, DType, FusedEvalKernels, Storage, UnaryOp } from './backend.js';
+import type {
+  AdamStepArgs, Backend, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormRunningArgs, BatchNormTrainForwardArgs, BinaryOp,
+  CrossEntropyArgs, DType, FusedEvalKernels, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, Storage, UnaryOp,
+} from './backend.js';
 import { makeRegistry, type Registry } from './finalize.js';
-import type { Conv2dGeom, FloatArray, Gemm, Pool2dGeom, Workspace } from './kernels.js';
+import type { Conv2dGeom, FloatArray, Gemm, GroupNormGeom, LayerNormGeom, NormGeom, Pool2dGeom, Workspace } from './kernels.js';
 import { binaryKernel, copyRegionKernel, permuteKernel, sumToKernel, unaryBackwardKernel, unaryKernel } from './cpu/elementwise.js';
 import { argmaxRowsKernel, crossEntropyKernel, softmaxBackwardKernel, softmaxKernel } from './cpu/softmax.js';
 import { adamKernel, sgdKernel } from './cpu/optim.js';
@@ -109,6 +112,11 @@ class BufferPool {
 
 const f = (s: Storage): FloatArray => s as unknown as FloatArray;
 const fn = (s: Storage | null): FloatArray | null => (s === null ? null : (s as unknown as FloatArray));
+/** The Int32Array behind an index storage (see allocIndex); throws for a float storage. */
+const ix = (s: Storage, where: string): Int32Array => {
+  if (!(s instanceof Int32Array)) throw new TypeError(`${where}: expected an index storage (from allocIndex), got a float storage`);
+  return s;
+};
 
 /**
  * The CPU backends: storage is a Float32Array (or Float64Array for gradient checks) and every kernel
@@ -144,19 +152,28 @@ export class CpuBackend implements Backend {
     if (this.poisonEmpty) a.fill(NaN);
     return a;
   }
+  /** An Int32Array: indices stay exact whatever the float type. Not pooled (release leaves it to the collector). */
+  allocIndex(n: number): Storage { return new Int32Array(n); }
   /** Large storages go back to the pool at once (detached: a later use sees an empty array). */
   release(s: Storage): void { this.pool?.release(f(s)); }
   /** Bytes of collected storages waiting for reuse (0 without a pool). */
   get pooledBytes(): number { return this.pool?.pooledBytes ?? 0; }
   fromArray(data: ArrayLike<number>): Storage { return this.Arr.from(data); }
-  read(s: Storage): Float32Array | Float64Array { return f(s).slice(); }
+  read(s: Storage): Float32Array | Float64Array {
+    if (s instanceof Int32Array) throw new TypeError('read: this is an index storage; read it with readIndex');
+    return f(s).slice();
+  }
+  readIndex(s: Storage): Int32Array { return ix(s, 'readIndex').slice(); }
   write(s: Storage, data: ArrayLike<number>, offset = 0): void { f(s).set(data, offset); }
   fill(s: Storage, value: number): void { f(s).fill(value); }
   clone(s: Storage): Storage { return f(s).slice(); }
   /** Direct view of a CPU storage's array (CPU backends only; for data loading and tests). */
   view(s: Storage): FloatArray { return f(s); }
   /** The storage is the host array. */
-  hostView(s: Storage): FloatArray { return f(s); }
+  hostView(s: Storage): FloatArray {
+    if (s instanceof Int32Array) throw new TypeError('hostView: this is an index storage; read it with readIndex');
+    return f(s);
+  }
   /** An array of this backend's float type is a storage as it is. */
   wrapHost(a: Float32Array | Float64Array): Storage | null { return a instanceof this.Arr ? a : null; }
   /**
@@ -192,8 +209,7 @@ export class CpuBackend implements Backend {
     return c;
   }
 
-  matmul(a: Storage, b: Storage, c: Storage, batch: number, m: number, n: number, k: number,
-    transA: boolean, transB: boolean, aBatched: boolean, bBatched: boolean, accumulate: boolean): void {
+  matmul({ a, b, c, batch, m, n, k, transA = false, transB = false, aBatched = false, bBatched = false, accumulate = false }: MatmulArgs): void {
     const A = f(a), B = f(b), C = f(c);
     const lda = transA ? m : k, ldb = transB ? k : n;
     if (bBatched === false && aBatched && !transA && batch > 1) {
@@ -216,40 +232,31 @@ export class CpuBackend implements Backend {
     conv2dBackwardWeight(f(gy), f(x), f(gw), g, this.gemm, this.ws);
   }
 
-  /** A host array: the garbage collector frees it. */
-  releaseArgmax(_argmax: Int32Array): void {}
-  maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array {
-    const argmax = new Int32Array(g.n * g.c * g.oh * g.ow);
-    maxPool2dForward(f(x), f(y), argmax, g);
-    return argmax;
-  }
-  maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void { maxPool2dBackward(f(gy), argmax, f(gx), g); }
+  maxPool2dForward(x: Storage, y: Storage, argmax: Storage, g: Pool2dGeom): void { maxPool2dForward(f(x), f(y), ix(argmax, 'maxPool2dForward'), g); }
+  maxPool2dBackward(gy: Storage, argmax: Storage, gx: Storage, g: Pool2dGeom): void { maxPool2dBackward(f(gy), ix(argmax, 'maxPool2dBackward'), f(gx), g); }
   avgPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): void { avgPool2dForward(f(x), f(y), g); }
   avgPool2dBackward(gy: Storage, gx: Storage, g: Pool2dGeom): void { avgPool2dBackward(f(gy), f(gx), g); }
 
-  batchNormTrainForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, eps: number,
-    y: Storage, mean: Storage, invstd: Storage, varBiased: Storage): void {
-    batchNormTrainForward(f(x), fn(gamma), fn(beta), n, c, s, eps, f(y), f(mean), f(invstd), f(varBiased));
+  batchNormTrainForward(a: BatchNormTrainForwardArgs, g: NormGeom): void {
+    batchNormTrainForward(f(a.x), fn(a.gamma), fn(a.beta), g.n, g.c, g.s, g.eps, f(a.y), f(a.mean), f(a.invstd), f(a.varBiased));
   }
-  batchNormTrainBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
-    if (gx === null) {
+  batchNormTrainBackward(a: NormBackwardArgs, g: NormGeom): void {
+    const { n, c, s } = g;
+    if (a.gx === null) {
       // Only parameter gradients needed: they do not depend on the path through the batch statistics.
       const scratch = this.ws.get(n * c * s, 7).subarray(0, n * c * s);
-      batchNormTrainBackward(f(gy), f(x), fn(gamma), f(mean), f(invstd), n, c, s, scratch, fn(ggamma), fn(gbeta));
+      batchNormTrainBackward(f(a.gy), f(a.x), fn(a.gamma), f(a.mean), f(a.invstd), n, c, s, scratch, fn(a.ggamma), fn(a.gbeta));
       return;
     }
-    batchNormTrainBackward(f(gy), f(x), fn(gamma), f(mean), f(invstd), n, c, s, f(gx), fn(ggamma), fn(gbeta));
+    batchNormTrainBackward(f(a.gy), f(a.x), fn(a.gamma), f(a.mean), f(a.invstd), n, c, s, f(a.gx), fn(a.ggamma), fn(a.gbeta));
   }
-  batchNormEvalForward(x: Storage, gamma: Storage | null, beta: Storage | null, runMean: Storage, runVar: Storage,
-    n: number, c: number, s: number, eps: number, y: Storage): void {
-    batchNormEvalForward(f(x), fn(gamma), fn(beta), f(runMean), f(runVar), n, c, s, eps, f(y));
+  batchNormEvalForward(a: BatchNormEvalForwardArgs, g: NormGeom): void {
+    batchNormEvalForward(f(a.x), fn(a.gamma), fn(a.beta), f(a.runMean), f(a.runVar), g.n, g.c, g.s, g.eps, f(a.y));
   }
-  batchNormEvalBackward(gy: Storage, x: Storage, gamma: Storage | null, runMean: Storage, runVar: Storage, n: number, c: number, s: number, eps: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
-    batchNormEvalBackward(f(gy), f(x), fn(gamma), f(runMean), f(runVar), n, c, s, eps, fn(gx), fn(ggamma), fn(gbeta));
+  batchNormEvalBackward(a: BatchNormEvalBackwardArgs, g: NormGeom): void {
+    batchNormEvalBackward(f(a.gy), f(a.x), fn(a.gamma), f(a.runMean), f(a.runVar), g.n, g.c, g.s, g.eps, fn(a.gx), fn(a.ggamma), fn(a.gbeta));
   }
-  batchNormUpdateRunning(runMean: Storage, runVar: Storage, mean: Storage, varBiased: Storage, momentum: number, m: number): void {
+  batchNormUpdateRunning({ runMean, runVar, mean, varBiased, momentum, m }: BatchNormRunningArgs): void {
     const rm = f(runMean), rv = f(runVar), bm = f(mean), bv = f(varBiased);
     const unbias = m > 1 ? m / (m - 1) : 1;
     for (let i = 0; i < rm.length; i++) {
@@ -257,32 +264,31 @@ export class CpuBackend implements Backend {
       rv[i] = (1 - momentum) * rv[i]! + momentum * bv[i]! * unbias;
     }
   }
-  groupNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, groups: number, eps: number,
-    y: Storage, mean: Storage, invstd: Storage): void {
-    groupNormForward(f(x), fn(gamma), fn(beta), n, c, s, groups, eps, f(y), f(mean), f(invstd));
+  groupNormForward(a: NormForwardArgs, g: GroupNormGeom): void {
+    groupNormForward(f(a.x), fn(a.gamma), fn(a.beta), g.n, g.c, g.s, g.groups, g.eps, f(a.y), f(a.mean), f(a.invstd));
   }
-  groupNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number, groups: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
-    const gxa = gx === null ? this.ws.get(n * c * s, 7).subarray(0, n * c * s) : f(gx);
-    groupNormBackward(f(gy), f(x), fn(gamma), f(mean), f(invstd), n, c, s, groups, gxa, fn(ggamma), fn(gbeta));
+  groupNormBackward(a: NormBackwardArgs, g: GroupNormGeom): void {
+    const { n, c, s } = g;
+    const gxa = a.gx === null ? this.ws.get(n * c * s, 7).subarray(0, n * c * s) : f(a.gx);
+    groupNormBackward(f(a.gy), f(a.x), fn(a.gamma), f(a.mean), f(a.invstd), n, c, s, g.groups, gxa, fn(a.ggamma), fn(a.gbeta));
   }
-  layerNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, rows: number, d: number, eps: number, y: Storage, mean: Storage, invstd: Storage): void {
-    layerNormForward(f(x), fn(gamma), fn(beta), rows, d, eps, f(y), f(mean), f(invstd));
+  layerNormForward(a: NormForwardArgs, g: LayerNormGeom): void {
+    layerNormForward(f(a.x), fn(a.gamma), fn(a.beta), g.rows, g.d, g.eps, f(a.y), f(a.mean), f(a.invstd));
   }
-  layerNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, rows: number, d: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
-    const gxa = gx === null ? this.ws.get(rows * d, 7).subarray(0, rows * d) : f(gx);
-    layerNormBackward(f(gy), f(x), fn(gamma), f(mean), f(invstd), rows, d, gxa, fn(ggamma), fn(gbeta));
+  layerNormBackward(a: NormBackwardArgs, g: LayerNormGeom): void {
+    const { rows, d } = g;
+    const gxa = a.gx === null ? this.ws.get(rows * d, 7).subarray(0, rows * d) : f(a.gx);
+    layerNormBackward(f(a.gy), f(a.x), fn(a.gamma), f(a.mean), f(a.invstd), rows, d, gxa, fn(a.ggamma), fn(a.gbeta));
   }
 
-  softmax(x: Storage, y: Storage, rows: number, cols: number, log: boolean): void { softmaxKernel(f(x), f(y), rows, cols, log); }
-  softmaxBackward(y: Storage, gy: Storage, gx: Storage, rows: number, cols: number, log: boolean): void {
+  softmax(x: Storage, y: Storage, { rows, cols, log }: SoftmaxArgs): void { softmaxKernel(f(x), f(y), rows, cols, log); }
+  softmaxBackward(y: Storage, gy: Storage, gx: Storage, { rows, cols, log }: SoftmaxArgs): void {
     softmaxBackwardKernel(f(y), f(gy), f(gx), rows, cols, log);
   }
-  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null, loss: Storage): void {
+  crossEntropy({ logits, labels, rows, cols, smoothing, grad, loss }: CrossEntropyArgs): void {
     f(loss)[0] = crossEntropyKernel(f(logits), labels, rows, cols, smoothing, fn(grad));
   }
-  argmaxRows(x: Storage, rows: number, cols: number, out: Int32Array): void { argmaxRowsKernel(f(x), rows, cols, out); }
+  argmaxRows(x: Storage, rows: number, cols: number, out: Storage): void { argmaxRowsKernel(f(x), rows, cols, ix(out, 'argmaxRows')); }
 
   permute(x: Storage, shape: readonly number[], perm: readonly number[], y: Storage): void { permuteKernel(f(x), shape, perm, f(y)); }
   copyRegion(src: Storage, srcShape: readonly number[], srcStart: readonly number[],
@@ -290,13 +296,11 @@ export class CpuBackend implements Backend {
     copyRegionKernel(f(src), srcShape, srcStart, f(dst), dstShape, dstStart, region);
   }
 
-  adamStep(p: Storage, g: Storage, m: Storage, v: Storage, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number, decoupled: boolean): void {
-    adamKernel(f(p), f(g), f(m), f(v), lr, beta1, beta2, eps, weightDecay, step, decoupled);
+  adamStep(a: AdamStepArgs): void {
+    adamKernel(f(a.p), f(a.g), f(a.m), f(a.v), a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step, a.decoupled);
   }
-  sgdStep(p: Storage, g: Storage, buf: Storage | null, lr: number, momentum: number, dampening: number,
-    weightDecay: number, nesterov: boolean, first: boolean): void {
-    sgdKernel(f(p), f(g), fn(buf), lr, momentum, dampening, weightDecay, nesterov, first);
+  sgdStep(a: SgdStepArgs): void {
+    sgdKernel(f(a.p), f(a.g), fn(a.buf), a.lr, a.momentum, a.dampening, a.weightDecay, a.nesterov, a.first);
   }
   emaUpdate(y: Storage, x: Storage, decay: number): void {
     const ya = f(y), xa = f(x);

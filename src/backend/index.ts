@@ -4,7 +4,12 @@ import { jsGemm } from './gemm.js';
 import { loadBlas } from './native.js';
 import { loadWebgpu } from './webgpu.js';
 
-export type { Backend, Storage, UnaryOp, BinaryOp, DType } from './backend.js';
+export type {
+  Backend, Storage, UnaryOp, BinaryOp, DType, MatmulArgs, NormForwardArgs, BatchNormTrainForwardArgs, NormBackwardArgs,
+  BatchNormEvalForwardArgs, BatchNormEvalBackwardArgs, BatchNormRunningArgs, SoftmaxArgs, CrossEntropyArgs, AdamStepArgs, SgdStepArgs,
+} from './backend.js';
+export { readArgmaxRows } from './backend.js';
+export type { Conv2dGeom, Pool2dGeom, NormGeom, GroupNormGeom, LayerNormGeom } from './kernels.js';
 export { CpuBackend } from './cpu.js';
 
 export type BackendName = 'auto' | 'js' | 'blas' | 'webgpu';

@@ -45,6 +45,41 @@ export interface Pool2dGeom {
   oh: number; ow: number;
 }
 
+/**
+ * Geometry of a batch norm over x viewed as [n, c, s]: statistics per channel over n s values;
+ * gamma, beta and the statistics have one value per channel.
+ */
+export interface NormGeom {
+  /** Samples (axis 0). */
+  n: number;
+  /** Channels (axis 1). */
+  c: number;
+  /** Values per (sample, channel): the product of the axes after the channel axis (1 for [n, c]). */
+  s: number;
+  /** Added to the variance before its square root. */
+  eps: number;
+}
+
+/**
+ * Geometry of a group norm: x [n, c, s] with the channels split into `groups` contiguous groups;
+ * statistics per (sample, group) over (c / groups) s values; gamma, beta per channel [c].
+ * Instance norm is groups = c.
+ */
+export interface GroupNormGeom extends NormGeom {
+  /** Number of channel groups; divides c. */
+  groups: number;
+}
+
+/** Geometry of a layer norm over the last axis: x [rows, d], statistics per row, gamma, beta [d]. */
+export interface LayerNormGeom {
+  /** Rows normalised independently (the product of all axes but the last). */
+  rows: number;
+  /** Length of the normalised last axis. */
+  d: number;
+  /** Added to the variance before its square root. */
+  eps: number;
+}
+
 export function convOutSize(inp: number, k: number, stride: number, pad: number): number {
   return Math.floor((inp + 2 * pad - k) / stride) + 1;
 }

@@ -1,8 +1,8 @@
 /**
- * Loader for the OpenBLAS addon (native/pdiff_blas.c, built by `npm install` through node-gyp
+ * Loader for the OpenBLAS addon (native/*.c, built by `npm install` through node-gyp
  * into native/build/Release/pdiff_blas.node): cblas_sgemm plus the C kernels the blas backend
  * runs (src/backend/blas.ts). The addon is optional: when it is missing, broken or stale (built
- * from an older pdiff_blas.c without every kernel), loadBlas says why and pdiff runs on the
+ * from older native/ sources without every kernel), loadBlas says why and pdiff runs on the
  * pure-TS `js` backend.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import type { FloatArray, Gemm } from './kernels.js';
 type F32 = Float32Array;
 
 /**
- * The C kernels of native/pdiff_blas.c (Float32Array only; the semantics of the TS kernels in
+ * The C kernels of the addon in native/ (Float32Array only; the semantics of the TS kernels in
  * src/backend/cpu/*.ts, to float32 rounding). Each checks its arguments and throws a TypeError
  * (wrong type) or RangeError (an array too short for the sizes given) before touching memory.
  * Geometry arguments are the fields of Pool2dGeom / Conv2dGeom in declaration order.
@@ -71,7 +71,7 @@ const KERNEL_NAMES = [
   'conv2dBackwardWeight', 'kernelThreads', 'setKernelThreads',
 ] as const satisfies readonly (keyof BlasKernels)[];
 
-/** What native/pdiff_blas.c exports. */
+/** What the addon exports (registered in native/module.c). */
 interface PdiffBlasAddon extends BlasKernels {
   sgemm(
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
@@ -171,7 +171,7 @@ function load(path: string): BlasLoad {
     if (typeof addon[fn] !== 'function') {
       return {
         ok: false,
-        reason: `OpenBLAS addon ${path} has no ${fn}() (a stale build from an older native/pdiff_blas.c? ` +
+        reason: `OpenBLAS addon ${path} has no ${fn}() (a stale build from older native/ sources? ` +
           'rebuild it with `npx node-gyp rebuild --directory native`)',
       };
     }

@@ -5,51 +5,104 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { resolveBackend } from '../backend/index.js';
-import { PRESETS, describeConfig, resolveConfig, type Config } from '../config/index.js';
+import { DEFAULT_PRESET, PRESETS, describeConfig, parseSet, resolveConfig, type Config } from '../config/index.js';
 import { compareRuns, loadRunForCompare, renderComparison } from '../report/compare.js';
+import { headlineLines } from '../report/headline.js';
 import { summaryTable } from '../report/render.js';
+import { runFolderState } from '../run/folder.js';
 import { STAGES, runPipeline, type StageName } from '../run/pipeline.js';
 import { setQuiet } from '../util/progress.js';
 import { inspectSafetensors } from '../zoo/safetensors.js';
-import { PdiffError } from '../util/errors.js';
+import { ConfigError, PdiffError } from '../util/errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-interface CommonOpts { preset: string; config?: string; set: string[]; out?: string; seed?: string; backend?: string; json?: boolean; quiet?: boolean }
+interface CommonOpts { preset?: string; config?: string; set: string[]; out?: string; seed?: string; backend?: string; json?: boolean; quiet?: boolean; reconfigure?: boolean }
 
 const collectSet = (v: string, prev: string[]): string[] => [...prev, v];
 
 function withCommon(cmd: Command): Command {
   return cmd
-    .option('--preset <name>', `preset to start from (${Object.keys(PRESETS).join(', ')})`, 'fmnist-bn')
+    .option('--preset <name>', `preset to start a new run from (${Object.keys(PRESETS).join(', ')}; default ${DEFAULT_PRESET})`)
     .option('-c, --config <file>', 'JSON config file merged over the preset')
     .option('-s, --set <key=value>', 'override one config key, e.g. --set ae.steps=500 (repeatable)', collectSet, [])
     .option('-o, --out <dir>', 'run folder (default: the config\'s "out", e.g. runs/fmnist-bn)')
     .option('--seed <n>', 'random seed (default: the config\'s "seed", 0)')
     .addOption(new Option('--backend <name>', 'compute backend (default: auto = blas when the OpenBLAS addon loads, else js)').choices(['auto', 'js', 'blas', 'webgpu']))
     .option('--json', 'print machine-readable JSON on stdout instead of text', false)
-    .option('-q, --quiet', 'no progress bars or log lines on stderr', false);
+    .option('-q, --quiet', 'no progress bars or log lines on stderr', false)
+    .option('--reconfigure', 'allow a config that differs from the run folder\'s own (the stages it affects are redone)', false)
+    .addHelpText('after', RUN_FOLDER_HELP);
 }
 
-function configFrom(o: CommonOpts): Config {
+const RUN_FOLDER_HELP = `
+A run folder is the record of one run. On a folder that holds a run, a command without --preset,
+--config, --set or --seed continues it with its own config.json (--backend may change). Any
+setting that differs from the folder's is refused, naming the keys, unless --reconfigure is given;
+then the stages that depend on those keys are redone. --set without --preset changes keys of the
+folder's config. Only one process works in a folder at a time (run.lock). Commands other than
+run and collect start a new run only when a --preset, --config, --set or --seed says how.`;
+
+/** The run folder a command means: --out, else an `out` named by --set or the config file, else the preset's. */
+function folderOf(o: CommonOpts): string {
+  if (o.out) return o.out;
+  for (const text of [...o.set].reverse()) {
+    const { key, value } = parseSet(text);
+    if (key === 'out') return String(value);
+  }
+  if (o.config) {
+    try {
+      const f = JSON.parse(readFileSync(o.config, 'utf8')) as { out?: unknown };
+      if (typeof f.out === 'string') return f.out;
+    } catch { /* resolveConfig reports the file's problem */ }
+  }
+  return resolveConfig({ preset: o.preset }).out;
+}
+
+/**
+ * The config of a command. On a folder that holds a run: the folder's config when no setting is
+ * given, the folder's config with --config/--set over it when no preset is named, else the named
+ * preset (runPipeline refuses a difference without --reconfigure). On a new folder: the preset,
+ * file and sets; commands that do not start a run (`starts` false) then need one of them.
+ */
+function configFrom(o: CommonOpts, starts = true): Config {
   const sets = [...o.set];
-  if (o.out) sets.push(`out=${JSON.stringify(o.out)}`);
   if (o.seed !== undefined) sets.push(`seed=${o.seed}`);
-  if (o.backend) sets.push(`backend=${JSON.stringify(o.backend)}`);
-  return resolveConfig({ preset: o.preset, file: o.config, sets });
+  const explicit = o.preset !== undefined || o.config !== undefined || sets.length > 0;
+  const dir = folderOf(o);
+  const local = [`out=${JSON.stringify(dir)}`, ...(o.backend ? [`backend=${JSON.stringify(o.backend)}`] : [])];
+  const state = runFolderState(dir);
+  if (state.kind === 'run' && o.preset === undefined) {
+    return resolveConfig({ base: { name: `run folder ${dir}`, config: state.config }, file: o.config, sets: [...sets, ...local] });
+  }
+  if (state.kind !== 'run' && !explicit && !starts) {
+    throw new ConfigError(`config: ${dir} holds no pdiff run yet; start one with "pdiff run --out ${dir}", or name a --preset or --config for this command to start it`);
+  }
+  return resolveConfig({ preset: o.preset, file: o.config, sets: [...sets, ...local] });
 }
 
-async function runUntil(stage: StageName, o: CommonOpts, extraSets: string[] = []): Promise<void> {
+async function runUntil(stage: StageName, o: CommonOpts, extraSets: string[] = [], starts = false): Promise<void> {
   o.set = [...o.set, ...extraSets];
-  const cfg = configFrom(o);
+  const cfg = configFrom(o, starts);
   setQuiet(!!o.quiet);
-  const res = await runPipeline(cfg, { until: stage, quiet: !!o.quiet });
+  // Under bin/supervise.js (the `pdiff` command): tell the parent which folder Ctrl-C would interrupt.
+  if (process.env.PDIFF_SUPERVISED && process.send) {
+    process.send({ runDir: cfg.out });
+    process.channel?.unref();
+  }
+  const command = ['pdiff', ...process.argv.slice(2)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const res = await runPipeline(cfg, { until: stage, quiet: !!o.quiet, reconfigure: !!o.reconfigure, command });
   if (o.json) {
-    console.log(JSON.stringify({ runDir: res.runDir, stages: res.stages, report: res.reportPath ?? null, summary: res.report ? summaryTable(res.report) : null }));
+    console.log(JSON.stringify({
+      runDir: res.runDir, stages: res.stages, report: res.reportPath ?? null, reportHtml: res.reportHtmlPath ?? null,
+      summary: res.report ? summaryTable(res.report) : null,
+    }));
   } else {
     for (const s of res.stages) console.log(`${s.name.padEnd(16)} ${s.skipped ? 'up to date' : `${s.seconds.toFixed(1)} s`}`);
-    if (res.reportPath) console.log(res.reportPath);
-    else console.log(res.runDir);
+    if (res.report && res.reportPath) {
+      console.log('');
+      for (const l of headlineLines(res.report, { md: res.reportPath, html: res.reportHtmlPath })) console.log(l);
+    } else console.log(res.runDir);
   }
 }
 
@@ -65,9 +118,9 @@ program
   .configureHelp({ showGlobalOptions: true });
 
 withCommon(program.command('run').description('run the whole pipeline (skips stages that are up to date, resumes an interrupted one) and write the report'))
-  .action((o: CommonOpts) => runUntil('report', o));
+  .action((o: CommonOpts) => runUntil('report', o, [], true));
 withCommon(program.command('collect').description('train the base model and collect the checkpoint zoo (ckpts-<mode>.safetensors)'))
-  .action((o: CommonOpts) => runUntil('eval-originals', o));
+  .action((o: CommonOpts) => runUntil('eval-originals', o, [], true));
 withCommon(program.command('train-ae').description('train the parameter autoencoder on the collected checkpoints (runs earlier stages if needed)'))
   .action((o: CommonOpts) => runUntil('ae', o));
 withCommon(program.command('train-diffusion').description('train the latent diffusion model (runs earlier stages if needed)'))
@@ -125,7 +178,7 @@ withCommon(configCmd.command('print').description('print the resolved config (pr
       else for (const r of rows) console.log(`${r.key.padEnd(28)} ${r.type.padEnd(24)} ${JSON.stringify(r.default).padEnd(28)} ${r.description}`);
       return;
     }
-    console.log(JSON.stringify(configFrom(o), null, 2));
+    console.log(JSON.stringify(configFrom(o, true), null, 2));
   });
 
 program.command('backend').description('print which compute backend pdiff would use, and why').action(() => {

@@ -1,6 +1,7 @@
 /** Configuration: schema (defaults + descriptions), presets, resolving and hashing. */
 export {
   ARCHS,
+  CONDITIONAL_KEYS,
   ConfigSchema,
   DATASETS,
   SHIFT_KINDS,
@@ -28,3 +29,4 @@ export {
   type ConfigKeyInfo,
   type ResolveOptions,
 } from './load.js';
+export { RUN_LOCAL_KEYS, changeLines, diffConfigs, type ConfigChange } from './diff.js';

@@ -10,12 +10,18 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
+import { describeJsonError } from '../util/json-error.js';
 import { DEFAULT_PRESET, PRESETS } from './presets.js';
-import { ConfigSchema, type Config, type DeepPartial } from './schema.js';
+import { CONDITIONAL_KEYS, ConfigSchema, type Config, type DeepPartial } from './schema.js';
 
 export interface ResolveOptions {
-  /** Preset name (default 'fmnist-bn'). */
+  /** Preset name (default 'fmnist-bn'). Ignored when `base` is given. */
   preset?: string;
+  /**
+   * Start from this config instead of a preset (e.g. a run folder's stored config.json, so that
+   * `--set` changes one key of that run). `name` appears in error messages.
+   */
+  base?: { name: string; config: DeepPartial<Config> };
   /** Path of a JSON file holding a (partial) config. */
   file?: string;
   /** `key=value` strings with dotted keys; the value is JSON when it parses, else a string. */
@@ -281,7 +287,7 @@ function checkPath(key: string): { node: JsonSchema } | { error: string } {
 // Merging, with a record of where each explicit value came from
 
 type Obj = Record<string, unknown>;
-type Source = { kind: 'preset' | 'file' | 'overrides' | 'set'; name: string };
+type Source = { kind: 'preset' | 'base' | 'file' | 'overrides' | 'set'; name: string };
 
 function isPlainObject(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -329,6 +335,7 @@ function sourceOf(path: readonly PropertyKey[], prov: Map<string, Source>): Sour
 function sourceSuffix(src: Source | undefined): string {
   if (src?.kind === 'file') return ` (from file "${src.name}")`;
   if (src?.kind === 'preset') return ` (from preset "${src.name}")`;
+  if (src?.kind === 'base') return ` (from ${src.name})`;
   return '';
 }
 
@@ -384,9 +391,35 @@ function fail(lines: readonly string[]): never {
 
 function validate(raw: unknown, prov: Map<string, Source>, extra: readonly string[] = []): Config {
   const r = ConfigSchema.safeParse(raw, { reportInput: true });
-  const lines = [...extra, ...(r.success ? [] : issueLines(r.error.issues, prov))];
+  const lines = [...extra, ...(r.success ? noEffectLines(r.data, prov) : issueLines(r.error.issues, prov))];
   if (lines.length > 0 || !r.success) fail(lines.length > 0 ? lines : ['invalid configuration']);
   return r.data;
+}
+
+/** The value at a dotted key. */
+function valueAtKey(obj: unknown, key: string): unknown {
+  let cur: unknown = obj;
+  for (const seg of key.split('.')) cur = isPlainObject(cur) ? cur[seg] : undefined;
+  return cur;
+}
+
+/**
+ * A key the user set (in a file, overrides or --set; presets and a run's own config are trusted)
+ * to a non-default value although the setting it depends on makes it do nothing: an error naming
+ * both keys, since the run would silently ignore it.
+ */
+function noEffectLines(cfg: Config, prov: Map<string, Source>): string[] {
+  const defaults = defaultConfig();
+  const lines: string[] = [];
+  for (const rule of CONDITIONAL_KEYS) {
+    const src = sourceOf(rule.key.split('.'), prov);
+    if (!src || src.kind === 'preset' || src.kind === 'base') continue;
+    if (rule.applies(cfg)) continue;
+    if (canonicalJson(valueAtKey(cfg, rule.key)) === canonicalJson(valueAtKey(defaults, rule.key))) continue;
+    const current = valueAtKey(cfg, rule.when);
+    lines.push(`${rule.key} has no effect unless ${rule.when} is ${rule.needs} (${rule.when} is ${JSON.stringify(current)})${sourceSuffix(src)}; set ${rule.when} too, or leave ${rule.key} out`);
+  }
+  return lines;
 }
 
 /**
@@ -395,11 +428,12 @@ function validate(raw: unknown, prov: Map<string, Source>, extra: readonly strin
  */
 export function parseConfig(raw: unknown, source?: string): Config {
   const prov = new Map<string, Source>();
-  if (source !== undefined && isPlainObject(raw)) for (const k of Object.keys(raw)) prov.set(k, { kind: 'file', name: source });
+  // kind 'base': a stored config is trusted like a preset (no "has no effect" errors for its keys).
+  if (source !== undefined && isPlainObject(raw)) for (const k of Object.keys(raw)) prov.set(k, { kind: 'base', name: `file "${source}"` });
   return validate(raw, prov);
 }
 
-/** The default config (SPEC cpu preset, bn mode). */
+/** The default config (the cpu recipe, bn mode). */
 export function defaultConfig(): Config {
   return ConfigSchema.parse({});
 }
@@ -437,7 +471,7 @@ function wantsString(n: JsonSchema): boolean {
  */
 export function resolveConfig(opts: ResolveOptions = {}): Config {
   const presetName = opts.preset ?? DEFAULT_PRESET;
-  const preset = Object.hasOwn(PRESETS, presetName) ? PRESETS[presetName] : undefined;
+  const preset = opts.base ? { overrides: opts.base.config } : Object.hasOwn(PRESETS, presetName) ? PRESETS[presetName] : undefined;
   if (!preset) {
     const names = Object.keys(PRESETS);
     const close = names.filter((n) => editDistance(n, presetName) <= 2);
@@ -448,7 +482,7 @@ export function resolveConfig(opts: ResolveOptions = {}): Config {
 
   const raw: Obj = {};
   const prov = new Map<string, Source>();
-  mergeInto(raw, preset.overrides as Obj, '', { kind: 'preset', name: presetName }, prov);
+  mergeInto(raw, preset.overrides as Obj, '', opts.base ? { kind: 'base', name: opts.base.name } : { kind: 'preset', name: presetName }, prov);
 
   if (opts.file !== undefined) {
     const file = opts.file;
@@ -462,7 +496,8 @@ export function resolveConfig(opts: ResolveOptions = {}): Config {
     try {
       data = JSON.parse(text);
     } catch (e) {
-      fail([`config file "${file}" is not valid JSON: ${(e as Error).message}`]);
+      // "line 3, column 7: ...": V8 gives a position at best, and for some errors none
+      fail([`config file "${file}" is not valid JSON: ${describeJsonError(text, e)}`]);
     }
     if (!isPlainObject(data)) fail([`config file "${file}" must hold a JSON object, got ${gotTyped(data)}`]);
     mergeInto(raw, data, '', { kind: 'file', name: file }, prov);

@@ -1,6 +1,6 @@
 /**
- * Named presets: partial configs applied on top of the schema defaults (which are the SPEC
- * `cpu` preset in `bn` mode). A preset, once published, is only added to, never silently
+ * Named presets: partial configs applied on top of the schema defaults (which are the cpu
+ * recipe in `bn` mode, docs/README.md). A preset, once published, is only added to, never silently
  * changed: stored run configs name the values, but people remember presets by name.
  */
 import type { Config, DeepPartial } from './schema.js';
@@ -17,27 +17,27 @@ export const DEFAULT_PRESET = 'fmnist-bn';
 
 export const PRESETS: Record<string, Preset> = {
   'fmnist-bn': {
-    description: 'Fashion-MNIST cnn-s, last two BN layers (192 floats); SPEC cpu preset, bn mode, denoiser EMA 0.999 (about 15 min on 2 cores)',
+    description: 'Fashion-MNIST cnn-s, last two BN layers (192 floats); the cpu recipe, bn mode, denoiser EMA 0.999 (about 15 min on 2 cores)',
     // Measured (RESULTS.md, seed 0, same checkpoints and autoencoder): sampling from an EMA of the
-    // denoiser weights (decay 0.999 over the 3,000 steps; the SPEC is silent on EMA) gives a
+    // denoiser weights (decay 0.999 over the 3,000 steps; the recipe is silent on EMA; docs/diffusion.md#ema) gives a
     // tighter generated group than the raw weights: test mean 88.38 vs 88.35, min 87.70 vs 87.31,
     // std 0.13 vs 0.16, test@best-val 88.47 vs 88.45.
     overrides: { diffusion: { ema: 0.999 } },
   },
 
   'fmnist-full': {
-    description: 'Fashion-MNIST cnn-s, all 24,058 parameters; SPEC cpu preset, whole mode, per-coordinate normalisation and rescaled latents (about 40 min on 2 cores)',
+    description: 'Fashion-MNIST cnn-s, all 24,058 parameters; the cpu recipe, whole mode, per-coordinate normalisation and rescaled latents (about 40 min on 2 cores)',
     overrides: {
       out: 'runs/fmnist-full',
       collect: { mode: 'whole', lr: 1e-4, weightDecay: 5e-3 },
-      // Measured (RESULTS.md, seed 0): with the SPEC's per-tensor normalisation the differences
+      // Measured (RESULTS.md, seed 0): with per-tensor normalisation (docs/zoo.md#normalisation) the differences
       // between checkpoints (~1e-4 of weights of size ~0.1) sit at the level of the AE's 0.001
       // input noise; the AE learns a blurred average (reconstructions: test std 0.02, NN-L2 0.98
       // against 0.0033 between checkpoints) and the generated models land 1.3 points below the
       // checkpoints (mean 86.94, best 88.13). Per-coordinate normalisation makes the differences
       // the signal: reconstructions 88.30 (std 0.15, NN-L2 0.011), generated mean 88.42.
       ae: { channels: [8, 16, 32, 32, 16], latentDim: 128, steps: 600, batchSize: 16, normalize: 'coordinate' },
-      // Measured: with the SPEC's AE settings the whole-network latents explode (std 16-32, range
+      // Measured: with the recipe's AE settings (docs/diffusion.md#latent-scale) the whole-network latents explode (std 16-32, range
       // about -70..95), and a DDPM on unit-variance noise cannot fit them (loss stuck near 0.3).
       // Dividing the latents by their std before diffusion (and multiplying samples back) fixes it.
       diffusion: { steps: 2000, latentScale: 'std' },
@@ -72,7 +72,7 @@ export const PRESETS: Record<string, Preset> = {
   },
 
   paper: {
-    description: 'Fashion-MNIST cnn-s, bn mode, with the official full-scale values (SPEC paper column)',
+    description: 'Fashion-MNIST cnn-s, bn mode, with the official full-scale values',
     overrides: {
       out: 'runs/fmnist-paper',
       data: { augment: true },

@@ -1,7 +1,7 @@
 /**
  * The configuration schema: every setting with its default and a one-line description
  * (nanoGPT style). Every object is strict, so an unknown key is an error, never ignored.
- * Defaults are the SPEC `cpu` preset in `bn` mode; other presets live in presets.ts.
+ * Defaults are the cpu recipe (docs/README.md) in `bn` mode; other presets live in presets.ts.
  *
  * Parsing `{}` gives the complete default config; sections use `.prefault({})` so that their
  * own defaults are filled in when a section is absent.
@@ -127,7 +127,7 @@ const aeSchema = z
     normalize: z
       .enum(['tensor', 'coordinate'])
       .default('tensor')
-      .describe('checkpoint normalisation before the AE: "tensor" = one mean/std per tensor (SPEC section 5), "coordinate" = per parameter over the K checkpoints'),
+      .describe('checkpoint normalisation before the AE: "tensor" = one mean/std per tensor (docs/zoo.md#normalisation), "coordinate" = per parameter over the K checkpoints'),
     kernel: posInt()
       .refine((k) => k % 2 === 1, { error: (iss) => `expected an odd integer (same padding), got ${String(iss.input)}` })
       .default(7)
@@ -245,7 +245,7 @@ const reportSchema = z
   .prefault({})
   .describe('report');
 
-/** The whole configuration. `ConfigSchema.parse({})` is the default (SPEC cpu, bn mode). */
+/** The whole configuration. `ConfigSchema.parse({})` is the default (the cpu recipe, bn mode). */
 export const ConfigSchema = z
   .strictObject({
     seed: z.int().min(0).max(0xffffffff).default(0).describe('seed of every random generator in the run'),
@@ -287,6 +287,24 @@ export const ConfigSchema = z
       });
     }
   });
+
+/**
+ * Keys that only act under another setting. A user who sets one of them (to a non-default value)
+ * while its condition does not hold gets an error naming both keys instead of a silently ignored
+ * setting; presets and a run folder's own config are exempt.
+ */
+export const CONDITIONAL_KEYS: readonly { key: string; when: string; needs: string; applies: (c: z.output<typeof ConfigSchema>) => boolean }[] = [
+  { key: 'collect.params', when: 'collect.mode', needs: '"custom"', applies: (c) => c.collect.mode === 'custom' },
+  { key: 'model.mlpHidden', when: 'model.arch', needs: '"mlp"', applies: (c) => c.model.arch === 'mlp' },
+  { key: 'base.momentum', when: 'base.optimizer', needs: '"sgd"', applies: (c) => c.base.optimizer === 'sgd' },
+  { key: 'diffusion.betaStart', when: 'diffusion.schedule', needs: '"linear"', applies: (c) => c.diffusion.schedule === 'linear' },
+  { key: 'diffusion.betaEnd', when: 'diffusion.schedule', needs: '"linear"', applies: (c) => c.diffusion.schedule === 'linear' },
+  { key: 'generate.ddimSteps', when: 'generate.sampler', needs: '"ddim"', applies: (c) => c.generate.sampler === 'ddim' },
+  { key: 'generate.eta', when: 'generate.sampler', needs: '"ddim"', applies: (c) => c.generate.sampler === 'ddim' },
+  { key: 'eval.shift.kinds', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
+  { key: 'eval.shift.severities', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
+  { key: 'eval.shift.models', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
+];
 
 /** The fully resolved configuration: every field present. */
 export type Config = z.output<typeof ConfigSchema>;

@@ -1,8 +1,8 @@
 /**
- * In-memory image classification datasets, the SPEC splits, and batch helpers.
+ * In-memory image classification datasets, the train/val/test splits, and batch helpers.
  *
  * A dataset is plain typed arrays: normalised float32 images [N, C, H, W] and integer labels.
- * Splits (SPEC section 1): train = the first (60,000 - 5,000) training images, val = the last
+ * Splits (docs/data.md#splits): train = the first (60,000 - 5,000) training images, val = the last
  * 5,000, test = the 10,000 test images. Anything chosen is chosen on val; test is reported.
  */
 import { existsSync } from 'node:fs';
@@ -35,14 +35,14 @@ export interface Dataset {
   norm?: Norm;
 }
 
-/** The three SPEC splits. */
+/** The three splits (docs/data.md#splits). */
 export interface Splits {
   train: Dataset;
   val: Dataset;
   test: Dataset;
 }
 
-/** Fashion-MNIST statistics (SPEC section 1). */
+/** Fashion-MNIST statistics (docs/data.md#normalisation). */
 export const FASHION_MNIST_NORM: Norm = { mean: [0.286], std: [0.353] };
 /** MNIST statistics (the usual torchvision constants). */
 export const MNIST_NORM: Norm = { mean: [0.1307], std: [0.3081] };
@@ -84,7 +84,7 @@ export interface IdxDatasetOptions {
   mean: number;
   std: number;
   /** Validation images taken from the end of the (possibly limited) training set. Default 5000,
-   * or round(limitTrain/12) when limitTrain is set (the SPEC's 55:5 ratio). */
+   * or round(limitTrain/12) when limitTrain is set (Fashion-MNIST's 55:5 ratio). */
   valSize?: number;
   /** Use only the first `limitTrain` training images (train + val). For tests and quick runs. */
   limitTrain?: number;
@@ -199,7 +199,7 @@ export interface FashionMnistOptions {
 }
 
 /**
- * Fashion-MNIST with the SPEC splits (55,000 / 5,000 / 10,000) and normalisation
+ * Fashion-MNIST with the standard splits (55,000 / 5,000 / 10,000; docs/data.md#splits) and normalisation
  * x = (p/255 - 0.2860)/0.3530, images [N, 1, 28, 28].
  * @throws DatasetNotFoundError when the files are missing, FormatError when they are malformed.
  */
@@ -268,7 +268,7 @@ export function epochOrder(n: number, rng: Rng): Int32Array {
 }
 
 /**
- * `k` indices drawn uniformly with replacement from 0..n-1 (the SPEC's checkpoint-collection
+ * `k` indices drawn uniformly with replacement from 0..n-1 (the checkpoint-collection
  * batches), written into `out` when given.
  */
 export function sampleWithReplacement(n: number, k: number, rng: Rng, out: Int32Array = new Int32Array(k)): Int32Array {
@@ -298,7 +298,7 @@ export interface Batch {
 export interface BatchIteratorOptions {
   /** Shuffle with `rng` (a new permutation per call); default true when an rng is given. */
   shuffle?: boolean;
-  /** Drop the last partial batch (SPEC section 3); default true. */
+  /** Drop the last partial batch (docs/zoo.md#base-training); default true. */
   dropLast?: boolean;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Cheap baselines for generated parameters (SPEC section 8, from the memorisation critique of
+ * Cheap baselines for generated parameters (docs/evaluation.md#baselines, from the memorisation critique of
  * parameter diffusion). Each works on a stack of checkpoints ckpts [K, total] (row-major, one
  * flattened subset per row, layout order) and returns a new stack [count, total]. All draws come
  * from the Rng passed in, in a fixed order, so a seed reproduces the sets exactly. Statistics are

@@ -17,7 +17,7 @@
  * the generic one that every classifier has: model.forwardTo / model.forwardFrom through the ops
  * (GenericTail in src/models/tail.ts). Nothing here depends on the architecture.
  */
-import type { Backend } from '../backend/backend.js';
+import { readArgmaxRows, type Backend } from '../backend/backend.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Classifier, TailChoice, TailKind, TailRunner } from '../models/classifier.js';
 import { GenericTail } from '../models/tail.js';
@@ -327,7 +327,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         this.withFeatures(ch, (feats) => {
           for (let p = 0; p < P; p++) {
             this.layout.write(this.model, this.vec(vecs, p));
-            scope(() => this.be.argmaxRows(this.runner.run(feats, ch.rows), ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
+            scope(() => readArgmaxRows(this.be, this.runner.run(feats, ch.rows), ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
           }
         });
         done += P;
@@ -379,7 +379,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         this.layout.write(this.model, this.vec(vecs, p));
         for (const ch of this.chunks) {
           const x = imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be);
-          scope(() => this.be.argmaxRows(this.model.forward(x).storage, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
+          scope(() => readArgmaxRows(this.be, this.model.forward(x).storage, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
           dispose(x);
           opts.onProgress?.(++done, total);
         }

@@ -1,5 +1,5 @@
 /**
- * Evaluation (SPEC section 8): scoring many parameter sets of one base model fast, the cheap
+ * Evaluation (docs/evaluation.md): scoring many parameter sets of one base model fast, the cheap
  * baselines, novelty against the checkpoints, group statistics, cost, distribution shift and
  * 2-D projections for the report.
  */

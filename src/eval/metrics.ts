@@ -3,7 +3,7 @@
  * Nothing here knows about models; the evaluator hands in what the forward pass produced.
  *
  * Conventions:
- * - prediction = argmax of the logits, first index on ties (SPEC section 2);
+ * - prediction = argmax of the logits, first index on ties (docs/README.md#conventions);
  * - accuracies are in percent; macro-F1 is a fraction in [0, 1];
  * - confusion[trueClass][predictedClass] counts examples.
  */

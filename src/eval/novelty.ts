@@ -1,5 +1,5 @@
 /**
- * Novelty of a model against the K training checkpoints (SPEC section 8):
+ * Novelty of a model against the K training checkpoints (docs/evaluation.md#novelty):
  * - IoU-max: the wrong set of a model is the set of test images it misclassifies;
  *   IoU(a, b) = |a ∩ b| / |a ∪ b|; IoU-max = max over the checkpoints. Near 1 = "behaves like a
  *   training checkpoint".

@@ -12,7 +12,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Classifier } from '../models/classifier.js';
 import type { Rng } from '../tensor/random.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
-import { ParamSetEvaluator, type ParamLayoutLike } from './evaluate.js';
+import { ParamSetEvaluator, type EvaluateOptions, type ParamLayoutLike } from './evaluate.js';
 
 /** The base model and the layout of the parameter sets (a ParamSetEvaluator has both). */
 export interface ShiftSource {
@@ -41,6 +41,18 @@ export interface ShiftEvalOptions {
   includeClean?: boolean;
   /** Called after each (kind, severity) with a one-line status. */
   onProgress?: (message: string) => void;
+  /**
+   * Called after each image chunk with the (image chunk x parameter set) passes done so far over
+   * the whole evaluation (every kind and severity), their total, and the test set being
+   * evaluated: what a progress bar needs, since one (kind, severity) can take many seconds.
+   */
+  onPass?: (done: number, total: number, at: ShiftPoint) => void;
+}
+
+/** One test set of a shift evaluation: a corruption at a severity, or the clean set (severity 0). */
+export interface ShiftPoint {
+  kind: ShiftKind | 'clean';
+  severity: number;
 }
 
 export interface ShiftEvalRow {
@@ -87,8 +99,8 @@ function stackGroups(source: ShiftSource, vecsByGroup: Record<string, GroupSets>
   return { vecs, P, ranges };
 }
 
-function groupAccs(ev: ParamSetEvaluator<'test'>, stacked: ReturnType<typeof stackGroups>): Array<{ group: string; meanAcc: number; accs: number[] }> {
-  const res = ev.evaluate(stacked.vecs, stacked.P);
+function groupAccs(ev: ParamSetEvaluator<'test'>, stacked: ReturnType<typeof stackGroups>, opts: EvaluateOptions = {}): Array<{ group: string; meanAcc: number; accs: number[] }> {
+  const res = ev.evaluate(stacked.vecs, stacked.P, opts);
   return stacked.ranges.map(([group, start, n]) => {
     const accs = res.slice(start, start + n).map((r) => r.test.acc);
     return { group, meanAcc: accs.reduce((s, v) => s + v, 0) / accs.length, accs };
@@ -118,9 +130,16 @@ export function evaluateUnderShift(
   }
   const stacked = stackGroups(source, vecsByGroup, opts.models);
   const rows: ShiftEvalRow[] = [];
+  const sets = (opts.includeClean ? 1 : 0) + kinds.length * severities.length;
+  // passes done on the test sets before the current one (all have the same number of images, so the same chunks)
+  let passesBefore = 0;
   const run = (ds: Dataset, kind: ShiftKind | 'clean', severity: number): void => {
     const ev = new ParamSetEvaluator({ model: source.model, layout: source.layout, datasets: { test: ds }, batch: opts.batch, maxCacheBytes: opts.maxCacheBytes });
-    for (const g of groupAccs(ev, stacked)) rows.push({ kind, severity, ...g });
+    const perSet = ev.chunkCount * stacked.P, before = passesBefore;
+    const onPass = opts.onPass;
+    const progress = onPass ? { onProgress: (d: number) => onPass(before + d, sets * perSet, { kind, severity }) } : {};
+    for (const g of groupAccs(ev, stacked, progress)) rows.push({ kind, severity, ...g });
+    passesBefore += perSet;
     opts.onProgress?.(`shift ${kind} ${severity}: ${rows.slice(-stacked.ranges.length).map((r) => `${r.group} ${r.meanAcc.toFixed(2)}`).join(', ')}`);
   };
   if (opts.includeClean) run(test, 'clean', 0);
@@ -138,7 +157,7 @@ export function evaluateOnDataset(
   source: ShiftSource,
   vecsByGroup: Record<string, GroupSets>,
   ds: Dataset,
-  opts: Omit<ShiftEvalOptions, 'includeClean'> = {},
+  opts: Omit<ShiftEvalOptions, 'includeClean' | 'onPass'> = {},
 ): DatasetEvalRow[] {
   const stacked = stackGroups(source, vecsByGroup, opts.models);
   const ev = new ParamSetEvaluator({ model: source.model, layout: source.layout, datasets: { test: ds }, batch: opts.batch, maxCacheBytes: opts.maxCacheBytes });

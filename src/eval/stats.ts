@@ -1,5 +1,5 @@
 /**
- * Group statistics for the result tables (SPEC section 8): best/mean/median/min/std of a group's
+ * Group statistics for the result tables (docs/evaluation.md#statistics): best/mean/median/min/std of a group's
  * accuracies, test accuracy at the best validation accuracy, and fractions above a threshold.
  * All sums are in float64.
  */
@@ -64,7 +64,7 @@ export function argmaxFirst(values: ArrayLike<number>): number {
 
 /**
  * Test accuracy of the member with the highest validation accuracy (first such member on ties):
- * the selection rule of SPEC section 1 (choose on val, report test).
+ * the selection rule (docs/data.md#selection-rule: choose on val, report test).
  */
 export function testAtBestVal(val: ArrayLike<number>, test: ArrayLike<number>): number {
   if (val.length !== test.length) throw new ShapeError(`testAtBestVal: val has ${val.length} values, test has ${test.length}`);

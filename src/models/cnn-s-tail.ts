@@ -21,8 +21,8 @@
  * (firstExactTail); otherwise the next, more literal variant is tried, and finally the generic
  * tail, with a warning. On a backend without fused passes (webgpu) the tail calls its kernels.
  */
-import type { Backend, EvalNormParams, FusedEvalKernels, Storage } from '../backend/backend.js';
-import { convOutSize, type Conv2dGeom, type FloatArray, type Pool2dGeom } from '../backend/kernels.js';
+import type { Backend, BatchNormEvalForwardArgs, FusedEvalKernels, Storage } from '../backend/backend.js';
+import { convOutSize, type Conv2dGeom, type FloatArray, type NormGeom, type Pool2dGeom } from '../backend/kernels.js';
 import type { BatchNorm, Conv2d, Linear } from '../nn/layers.js';
 import * as ops from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -102,10 +102,13 @@ function bnScaleShift(bn: BatchNorm, host: (s: Storage) => Float32Array | Float6
   }
 }
 
-/** An eval-mode BatchNorm as the backend's kernels take it. */
-function normOf(bn: BatchNorm): EvalNormParams {
-  return { gamma: bn.weight ? bn.weight.storage : null, beta: bn.bias ? bn.bias.storage : null, runMean: bn.runningMean!.storage, runVar: bn.runningVar!.storage, eps: bn.eps };
+/** An eval-mode BatchNorm's storages as batchNormEvalForward takes them, reading x and writing y. */
+function bnArgs(bn: BatchNorm, x: Storage, y: Storage): BatchNormEvalForwardArgs {
+  return { x, gamma: bn.weight ? bn.weight.storage : null, beta: bn.bias ? bn.bias.storage : null, runMean: bn.runningMean!.storage, runVar: bn.runningVar!.storage, y };
 }
+
+/** The geometry of a batch norm over [n, c, s]. */
+const normGeom = (bn: BatchNorm, n: number, c: number, s: number): NormGeom => ({ n, c, s, eps: bn.eps });
 
 /**
  * cnn-s forward from stage `start` on preallocated buffers. Unfused, it calls the kernels the
@@ -222,11 +225,11 @@ export class CnnSTail implements TailRunner {
       const g = b3.conv, plane = g.oh * g.ow;
       if (this.fusedGap) {
         // One pass instead of BN, relu and sum passes over the largest activation of the tail.
-        this.fe!.bnReluMean({ x, norm: normOf(m.bn3), n: rows, c: g.o, s: plane, y: buf.gap });
+        this.fe!.bnReluMean(bnArgs(m.bn3, x, buf.gap), normGeom(m.bn3, rows, g.o, plane));
       } else {
         this.bnEval(m.bn3, x, buf.t3!, rows, g.o, plane);
         if (this.fe) {
-          this.fe.reluRowSums({ x: buf.t3!, rows: rows * g.o, s: plane, y: buf.gap }); // relu + sumTo in one pass
+          this.fe.reluRowSums(buf.t3!, buf.gap, rows * g.o, plane); // relu + sumTo in one pass
         } else {
           be.unary('relu', buf.t3!, buf.t3!, 0, 0);
           be.sumTo(buf.t3!, [rows, g.o, g.oh, g.ow], buf.gap, [rows, g.o, 1, 1]);
@@ -241,7 +244,7 @@ export class CnnSTail implements TailRunner {
   /** ops.linear: x W^T, then the bias broadcast over rows. */
   private head(x: Storage, logits: Storage, rows: number): Storage {
     const fc = this.m.fc, out = fc.outFeatures, be = this.be;
-    be.matmul(x, fc.weight.storage, logits, 1, rows, out, fc.inFeatures, false, true, false, false, false);
+    be.matmul({ a: x, b: fc.weight.storage, c: logits, batch: 1, m: rows, n: out, k: fc.inFeatures, transB: true });
     if (fc.bias) be.binary('add', logits, [rows, out], fc.bias.storage, [1, out], logits, [rows, out]);
     return logits;
   }
@@ -281,18 +284,18 @@ export class CnnSTail implements TailRunner {
         if (s < 2) {
           const y = part(fb.p1!, poolSize(b1.pool!));
           if (s === 1) this.pooledFused(m.bn1, x, f1!.subarray(r0 * per, (r0 + n) * per), y, b1.pool!, n);
-          else fe.bnReluMaxPool2({ x: this.wrap(x), norm: normOf(m.bn1), g: { ...b1.pool!, n }, y: this.wrap(y) });
+          else fe.bnReluMaxPool2(bnArgs(m.bn1, this.wrap(x), this.wrap(y)), { ...b1.pool!, n, eps: m.bn1.eps });
           x = y;
         }
         if (s < 3) x = this.convView(m.conv2, x, part(fb.c2!, convSize(b2.conv)), b2.conv, n);
         if (s < 4) {
           const y = part(fb.p2!, poolSize(b2.pool!));
           if (s === 3) this.pooledFused(m.bn2, x, f1!.subarray(r0 * per, (r0 + n) * per), y, b2.pool!, n);
-          else fe.bnReluMaxPool2({ x: this.wrap(x), norm: normOf(m.bn2), g: { ...b2.pool!, n }, y: this.wrap(y) });
+          else fe.bnReluMaxPool2(bnArgs(m.bn2, this.wrap(x), this.wrap(y)), { ...b2.pool!, n, eps: m.bn2.eps });
           x = y;
         }
         if (s < 5) x = this.convView(m.conv3, x, part(fb.c3!, convSize(b3.conv)), b3.conv, n);
-        fe.bnReluMean({ x: this.wrap(x), norm: normOf(m.bn3), n, c: c3o, s: b3.conv.oh * b3.conv.ow, y: this.wrap(gap.subarray(r0 * c3o, (r0 + n) * c3o)) });
+        fe.bnReluMean(bnArgs(m.bn3, this.wrap(x), this.wrap(gap.subarray(r0 * c3o, (r0 + n) * c3o))), normGeom(m.bn3, n, c3o, b3.conv.oh * b3.conv.ow));
       }
     }
     return this.head(head, fb.logits, rows);
@@ -327,7 +330,7 @@ export class CnnSTail implements TailRunner {
 
   private pooledFused(bn: BatchNorm, pmax: FloatArray, pmin: FloatArray, y: FloatArray, pg: Pool2dGeom, n: number): void {
     this.scaleShiftChecked(bn);
-    this.fe!.bnReluSelect({ pmax: this.wrap(pmax), pmin: this.wrap(pmin), norm: normOf(bn), n, c: pg.c, s: pg.oh * pg.ow, y: this.wrap(y) });
+    this.fe!.bnReluSelect({ ...bnArgs(bn, this.wrap(pmax), this.wrap(y)), xNeg: this.wrap(pmin) }, normGeom(bn, n, pg.c, pg.oh * pg.ow));
   }
 
   /** bnScaleShift, refusing a non-finite scale (the pooled identity needs a finite, signed scale). */
@@ -347,8 +350,7 @@ export class CnnSTail implements TailRunner {
   }
 
   private bnEval(bn: BatchNorm, x: Storage, y: Storage, rows: number, c: number, plane: number): void {
-    this.be.batchNormEvalForward(x, bn.weight ? bn.weight.storage : null, bn.bias ? bn.bias.storage : null,
-      bn.runningMean!.storage, bn.runningVar!.storage, rows, c, plane, bn.eps, y);
+    this.be.batchNormEvalForward(bnArgs(bn, x, y), normGeom(bn, rows, c, plane));
   }
 
   /** bn -> relu -> 2x2 max-pool on the conv output x. */
@@ -356,8 +358,12 @@ export class CnnSTail implements TailRunner {
     this.bnEval(bn, x, t!, rows, g.o, g.oh * g.ow);
     this.be.unary('relu', t!, t!, 0, 0);
     const geom = { ...pg, n: rows };
-    if (this.fe) this.fe.maxPool2d({ x: t!, g: geom, y: p }); // no argmax allocation per call
-    else this.be.releaseArgmax(this.be.maxPool2dForward(t!, p, geom));
+    if (this.fe) this.fe.maxPool2d(t!, p, geom); // no argmax allocation per call
+    else {
+      const am = this.be.allocIndex(geom.n * geom.c * geom.oh * geom.ow);
+      this.be.maxPool2dForward(t!, p, am, geom);
+      this.be.release(am);
+    }
     return p;
   }
 

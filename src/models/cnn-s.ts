@@ -8,7 +8,7 @@ import type { Classifier, EvalTailRequest, TailRunner } from './classifier.js';
 import { cnnSEvalTail } from './cnn-s-tail.js';
 
 /**
- * The SPEC's cnn-s (section 2): three 3x3 conv + BN + ReLU blocks (max-pool after the first two,
+ * cnn-s (docs/zoo.md#classifiers): three 3x3 conv + BN + ReLU blocks (max-pool after the first two,
  * global average pool after the third) and a linear head. 24,058 learnable parameters for 1x28x28.
  */
 export class CnnS extends Module implements Classifier {

@@ -53,7 +53,10 @@ export class Adam implements Optimizer {
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;
       if (!p.grad) continue;
-      p.backend.adamStep(p.storage, p.grad.storage, this.m[i]!, this.v[i]!, this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, this.t, this.decoupled);
+      p.backend.adamStep({
+        p: p.storage, g: p.grad.storage, m: this.m[i]!, v: this.v[i]!,
+        lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step: this.t, decoupled: this.decoupled,
+      });
     }
   }
   zeroGrad(): void { dropGrads(this.params); }
@@ -101,7 +104,10 @@ export class SGD implements Optimizer {
     for (let i = 0; i < this.params.length; i++) {
       const p = this.params[i]!;
       if (!p.grad) continue;
-      p.backend.sgdStep(p.storage, p.grad.storage, this.bufs[i]!, this.lr, this.momentum, this.dampening, this.weightDecay, this.nesterov, this.t === 1);
+      p.backend.sgdStep({
+        p: p.storage, g: p.grad.storage, buf: this.bufs[i]!,
+        lr: this.lr, momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov, first: this.t === 1,
+      });
     }
   }
   zeroGrad(): void { dropGrads(this.params); }

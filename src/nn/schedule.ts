@@ -3,7 +3,7 @@ export type LrSchedule = (iter: number) => number;
 
 export const constantLr = (lr: number): LrSchedule => () => lr;
 
-/** SPEC convention: lr_i = min + (lr0 - min)(1 + cos(pi i / T)) / 2 (CosineAnnealingLR). */
+/** cosine(T, min): lr_i = min + (lr0 - min)(1 + cos(pi i / T)) / 2 (CosineAnnealingLR; docs/README.md#conventions). */
 export const cosineLr = (lr0: number, total: number, min = 0): LrSchedule => (i) =>
   min + ((lr0 - min) * (1 + Math.cos((Math.PI * i) / total))) / 2;
 

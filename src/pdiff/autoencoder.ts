@@ -1,5 +1,5 @@
 /**
- * The parameter autoencoder of P-Diff (SPEC section 6): a 1-D convolutional encoder that maps a
+ * The parameter autoencoder of P-Diff (docs/autoencoder.md#architecture): a 1-D convolutional encoder that maps a
  * normalised checkpoint vector [B, L] to a latent [B, d], and a mirrored transposed-conv decoder.
  *
  * state_dict (channels c = [c1..c5], r = reversed(c)):
@@ -24,7 +24,7 @@ export interface ParamAutoencoderArgs {
   channels: readonly number[];
   /** Latent size d. */
   latentDim: number;
-  /** Odd kernel size of every conv (SPEC: 7); padding is (kernel - 1) / 2. */
+  /** Odd kernel size of every conv (default 7); padding is (kernel - 1) / 2. */
   kernel?: number;
   /** Generator for the initial weights (PyTorch's default initialisation). */
   rng: Rng;
@@ -119,7 +119,7 @@ export class ParamAutoencoder extends Module {
     this.decFc = this.registerModule('dec_fc', new Linear(latentDim, flat, { rng, backend }));
     const r = [...c].reverse();
     const dec: DecoderStage[] = [];
-    // 4 stages r_i -> r_{i+1}, then c1 -> c1 (SPEC: the fifth upsampling keeps the channels).
+    // 4 stages r_i -> r_{i+1}, then c1 -> c1 (the fifth upsampling keeps the channels; docs/autoencoder.md#architecture).
     for (let i = 0; i < STAGES - 1; i++) dec.push(new DecoderStage(r[i]!, r[i + 1]!, kernel, rng, backend));
     dec.push(new DecoderStage(c[0]!, c[0]!, kernel, rng, backend));
     this.decoder = this.registerModule('decoder', new ModuleList(dec, backend));

@@ -1,5 +1,5 @@
 /**
- * The latent denoiser eps_theta(x_t, t) of P-Diff (SPEC section 7): a 1-D CNN over the latent
+ * The latent denoiser eps_theta(x_t, t) of P-Diff (docs/diffusion.md#denoiser): a 1-D CNN over the latent
  * vector (length d, one input channel) with skip connections, and a sinusoidal time embedding
  * added to the input of every conv.
  *
@@ -16,7 +16,7 @@ import type { Rng } from '../tensor/random.js';
 import { graphConstant, type Tensor } from '../tensor/tensor.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
 
-/** Width of the sinusoidal timestep embedding (SPEC: 128 frequencies, cos and sin). */
+/** Width of the sinusoidal timestep embedding: 128 frequencies, cos and sin (docs/diffusion.md#denoiser). */
 export const TIME_EMBED_DIM = 256;
 
 export interface LatentDenoiserArgs {
@@ -24,7 +24,7 @@ export interface LatentDenoiserArgs {
   d: number;
   /** Channel list [1, a, b, c, e, c, b, a, 1] (9 entries). */
   channels: readonly number[];
-  /** Odd kernel size of every conv (SPEC: 7); padding (kernel - 1) / 2 keeps the length. */
+  /** Odd kernel size of every conv (default 7); padding (kernel - 1) / 2 keeps the length. */
   kernel?: number;
   /** Generator for the initial weights (PyTorch's default initialisation). */
   rng: Rng;

@@ -1,6 +1,6 @@
 /**
  * The P-Diff generator: parameter autoencoder, noise schedules, latent denoiser, samplers and
- * their training loops (SPEC sections 6-7).
+ * their training loops (docs/autoencoder.md, docs/diffusion.md).
  */
 export { ParamAutoencoder, type ParamAutoencoderArgs } from './autoencoder.js';
 export { DiffusionSchedule, cosineBetas, linearBetas, makeSchedule, type QPosterior, type ScheduleArgs, type ScheduleName } from './schedule.js';
@@ -9,9 +9,11 @@ export {
   ddimSampleLoop, ddimSigma, ddimStep, ddimTimesteps, ddpmStep, denoiserEpsModel, pSampleLoop,
   type DdimOptions, type EpsModel, type OnStep, type StepBuffers, type StepResult,
 } from './samplers.js';
+export { latentStats, type LatentStats, type TrainLog, type TrainOptions as GeneratorTrainOptions } from './train-loop.js';
 export {
-  decodeAll, deserializeTrainState, encodeAll, generateLatents, latentStats, scheduleFromConfig, serializeTrainState,
-  trainAutoencoder, trainDiffusion,
-  type AeTrainResult, type AeTrainState, type DiffusionTrainResult, type DiffusionTrainState,
-  type LatentStats, type LossPoint, type NamedArray, type TrainLog, type TrainOptions as GeneratorTrainOptions, type TrainState,
-} from './train.js';
+  deserializeTrainState, serializeTrainState,
+  type AeTrainState, type DiffusionTrainState, type LossPoint, type NamedArray, type TrainState,
+} from './train-state.js';
+export { decodeAll, encodeAll, trainAutoencoder, type AeTrainResult } from './train-ae.js';
+export { scheduleFromConfig, trainDiffusion, type DiffusionTrainResult } from './train-diffusion.js';
+export { generateLatents } from './generate.js';

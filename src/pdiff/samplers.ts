@@ -149,7 +149,7 @@ export function ddimSigma(abar: number, abarPrev: number, eta: number): number {
 }
 
 export interface DdimOptions {
-  /** Number of timesteps (SPEC: 60), evenly spaced over [0, T-1]. */
+  /** Number of timesteps (default 60), evenly spaced over [0, T-1] (docs/diffusion.md#ddim). */
   steps?: number;
   /** 0 = deterministic DDIM; 1 = DDPM-like variance. */
   eta?: number;

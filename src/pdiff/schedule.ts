@@ -12,9 +12,9 @@ import { ConfigError, ShapeError } from '../util/errors.js';
 export type ScheduleName = 'linear' | 'cosine';
 
 export interface ScheduleArgs {
-  /** beta_0 of the linear schedule (SPEC: 1e-4). Ignored by 'cosine'. */
+  /** beta_0 of the linear schedule (default 1e-4; docs/diffusion.md#schedule). Ignored by 'cosine'. */
   betaStart: number;
-  /** beta_{T-1} of the linear schedule (SPEC: 0.02). Ignored by 'cosine'. */
+  /** beta_{T-1} of the linear schedule (default 0.02). Ignored by 'cosine'. */
   betaEnd: number;
 }
 

@@ -34,18 +34,86 @@ const BASE_CONFIG = {
   title: { fontSize: 14 },
 } as const;
 
-/** Colour scale shared by all charts so a group keeps its colour everywhere. */
-function groupColor(names: string[]): { field: string; type: 'nominal'; title: string; scale: { domain: string[]; scheme: string } } {
-  return {
-    field: 'group',
-    type: 'nominal',
-    title: 'group',
-    scale: { domain: names, scheme: names.length <= 10 ? 'tableau10' : 'category20' },
-  };
+/**
+ * Group colours shared by all charts, so a group keeps its colour everywhere. The groups a reader
+ * compares are drawn in strong colours (originals blue, generated red, the best baseline green);
+ * every other group gets a muted tone, so nine groups of points still let the generated ones be
+ * picked out.
+ */
+export interface GroupColors {
+  /** Group names in legend order. */
+  domain: string[];
+  /** One colour per name of `domain`. */
+  range: string[];
+  /** The names drawn in strong colours, in drawing order (drawn last, on top). */
+  strong: string[];
+  /** The baseline drawn in strong colours, if any. */
+  bestBaseline?: string;
+}
+
+const STRONG_COLORS: Record<string, string> = { original: '#1f5fbf', generated: '#d62728' };
+const BEST_BASELINE_COLOR = '#2ca02c';
+/** Light, greyish tones that stay apart from each other but recede behind the strong colours. */
+const MUTED_COLORS = ['#c9b48f', '#a9bfd6', '#c7a9c9', '#a8c8a0', '#d9a9a0', '#9fc9c4', '#c9c49a', '#b8b0d8', '#d0b8a0', '#b0b0b0'];
+
+/**
+ * Groups that are not part of the pipeline itself (originals, AE reconstructions, generated) are
+ * the baselines; the best is the one with the highest test mean (the first on a tie).
+ */
+export function bestBaseline(groups: readonly GroupReport[]): string | undefined {
+  let best: GroupReport | undefined;
+  for (const g of groups) {
+    if (g.name === 'original' || g.name === 'generated' || g.name === 'ae_recon') continue;
+    if (!Number.isFinite(g.test.mean)) continue;
+    if (best === undefined || g.test.mean > best.test.mean) best = g;
+  }
+  return best?.name;
+}
+
+/** The colours of `names`; `best` (see {@link bestBaseline}) is drawn strong too. */
+export function groupColors(names: readonly string[], best?: string): GroupColors {
+  const range: string[] = [];
+  let muted = 0;
+  for (const n of names) {
+    const strong = STRONG_COLORS[n] ?? (n === best ? BEST_BASELINE_COLOR : undefined);
+    range.push(strong ?? MUTED_COLORS[muted++ % MUTED_COLORS.length]!);
+  }
+  const strong = ['original', ...(best !== undefined && names.includes(best) ? [best] : []), 'generated'].filter((n) => names.includes(n));
+  return { domain: [...names], range, strong, ...(best !== undefined && names.includes(best) ? { bestBaseline: best } : {}) };
+}
+
+/** Colours of `colors` restricted to `names` (same colour per group, legend in `names` order). */
+function colorsFor(colors: GroupColors, names: readonly string[]): GroupColors {
+  const domain: string[] = [];
+  const range: string[] = [];
+  for (const n of names) {
+    const i = colors.domain.indexOf(n);
+    domain.push(n);
+    range.push(i >= 0 ? colors.range[i]! : MUTED_COLORS[domain.length % MUTED_COLORS.length]!);
+  }
+  const best = colors.bestBaseline !== undefined && names.includes(colors.bestBaseline) ? colors.bestBaseline : undefined;
+  return { domain, range, strong: colors.strong.filter((n) => names.includes(n)), ...(best !== undefined ? { bestBaseline: best } : {}) };
+}
+
+function groupColor(colors: GroupColors): { field: string; type: 'nominal'; title: string; scale: { domain: string[]; range: string[] } } {
+  return { field: 'group', type: 'nominal', title: 'group', scale: { domain: colors.domain, range: colors.range } };
+}
+
+/** "red: generated, blue: originals, green: best baseline (avg16)" for the groups drawn strong. */
+function strongLegend(colors: GroupColors): string {
+  const parts: string[] = [];
+  if (colors.domain.includes('generated')) parts.push('red: generated');
+  if (colors.domain.includes('original')) parts.push('blue: originals');
+  if (colors.bestBaseline !== undefined) parts.push(`green: best baseline (${colors.bestBaseline})`);
+  return parts.length > 0 ? `${parts.join(', ')}; other groups muted` : '';
 }
 
 /** (a) Test-accuracy histogram per group, one row per group, shared bins and x axis. */
-export function accuracyHistogramSpec(groups: GroupReport[], referenceLines?: { bestOriginal?: number; meanOriginal?: number }): TopLevelSpec {
+export function accuracyHistogramSpec(
+  groups: GroupReport[],
+  referenceLines?: { bestOriginal?: number; meanOriginal?: number },
+  colors: GroupColors = groupColors(groups.map((g) => g.name), bestBaseline(groups)),
+): TopLevelSpec {
   const names = groups.map((g) => g.name);
   const values: Array<{ group: string; test: number }> = [];
   for (const g of groups) for (const t of g.accuracies.test) values.push({ group: g.name, test: t });
@@ -55,7 +123,7 @@ export function accuracyHistogramSpec(groups: GroupReport[], referenceLines?: { 
       encoding: {
         x: { field: 'test', type: 'quantitative', bin: { maxbins: 40 }, title: 'test accuracy (%)', axis: { tickCount: 8 } },
         y: { aggregate: 'count', type: 'quantitative', title: 'models' },
-        color: { ...groupColor(names), legend: null },
+        color: { ...groupColor(colorsFor(colors, names)), legend: null },
       },
     },
   ];
@@ -87,14 +155,22 @@ export function accuracyHistogramSpec(groups: GroupReport[], referenceLines?: { 
   } as TopLevelSpec;
 }
 
-/** (b) Test accuracy against IoU-max, one point per model, coloured by group. */
-export function noveltyScatterSpec(groups: GroupReport[]): TopLevelSpec {
+/**
+ * (b) Test accuracy against IoU-max, one point per model. Originals, generated and the best
+ * baseline are drawn in strong colours on top of the other groups' muted points.
+ */
+export function noveltyScatterSpec(groups: GroupReport[], colors: GroupColors = groupColors(groups.map((g) => g.name), bestBaseline(groups))): TopLevelSpec {
   const withNovelty = groups.filter((g) => g.novelty !== undefined && g.novelty.iou.length > 0);
   const names = withNovelty.map((g) => g.name);
+  const c = colorsFor(colors, names);
+  // Drawn in data order: muted groups first, then the strong ones (generated last, on top).
   // Single-model groups (the ensemble) are drawn larger so they stand out of the clouds.
-  const values: Array<{ group: string; iou: number; test: number; nnL2: number | null; single: 'yes' | 'no' }> = [];
-  for (const g of withNovelty) {
+  const rank = (name: string): number => c.strong.indexOf(name);
+  const drawOrder = [...withNovelty].sort((x, y) => rank(x.name) - rank(y.name));
+  const values: Array<{ group: string; iou: number; test: number; nnL2: number | null; size: number; alpha: number }> = [];
+  for (const g of drawOrder) {
     const nov = g.novelty!;
+    const strong = rank(g.name) >= 0;
     const m = Math.min(nov.iou.length, g.accuracies.test.length);
     for (let i = 0; i < m; i++) {
       const iou = nov.iou[i]!;
@@ -105,23 +181,29 @@ export function noveltyScatterSpec(groups: GroupReport[]): TopLevelSpec {
         iou,
         test: g.accuracies.test[i]!,
         nnL2: l2 !== undefined && Number.isFinite(l2) ? l2 : null,
-        single: g.n === 1 ? 'yes' : 'no',
+        size: g.n === 1 ? 160 : strong ? 34 : 22,
+        alpha: g.n === 1 ? 1 : strong ? 0.8 : 0.5,
       });
     }
   }
+  const legend = strongLegend(c);
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Accuracy against novelty', subtitle: 'IoU-max near 1 = behaves like a training checkpoint' },
+    title: {
+      text: 'Accuracy against novelty',
+      subtitle: ['IoU-max near 1 = behaves like a training checkpoint', ...(legend ? [legend] : [])],
+      anchor: 'start',
+    },
     width: 460,
     height: 320,
     data: { values },
-    mark: { type: 'point', filled: true, opacity: 0.6, tooltip: true },
+    mark: { type: 'point', filled: true, tooltip: true },
     encoding: {
       x: { field: 'iou', type: 'quantitative', title: 'IoU-max of wrong sets vs checkpoints', scale: { zero: false } },
       y: { field: 'test', type: 'quantitative', title: 'test accuracy (%)', scale: { zero: false } },
-      color: groupColor(names),
-      size: { field: 'single', type: 'ordinal', scale: { domain: ['no', 'yes'], range: [28, 160] }, legend: null },
-      opacity: { field: 'single', type: 'ordinal', scale: { domain: ['no', 'yes'], range: [0.55, 1] }, legend: null },
+      color: groupColor(c),
+      size: { field: 'size', type: 'quantitative', scale: null, legend: null },
+      opacity: { field: 'alpha', type: 'quantitative', scale: null, legend: null },
     },
     config: BASE_CONFIG,
   } as TopLevelSpec;
@@ -185,25 +267,31 @@ export function lossCurvesSpec(curves: ReportData['curves']): TopLevelSpec {
 }
 
 /** (d) 2-D projection of the parameter vectors, coloured by group. */
-export function projectionSpec(projection: ProjectionReport, groupOrder?: string[]): TopLevelSpec {
+export function projectionSpec(projection: ProjectionReport, groupOrder?: string[], colors?: GroupColors): TopLevelSpec {
   const seen = new Set<string>();
   for (const p of projection.points) seen.add(p.group);
   const names = groupOrder ? [...groupOrder.filter((g) => seen.has(g)), ...[...seen].filter((g) => !groupOrder.includes(g))] : [...seen];
+  const c = colorsFor(colors ?? groupColors(names), names);
+  // Strong groups drawn last, on top of the muted ones.
+  const rank = (name: string): number => c.strong.indexOf(name);
+  const points = projection.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  const drawn = [...points].sort((p, q) => rank(p.group) - rank(q.group));
+  const legend = strongLegend(c);
   const label = projection.method === 'pca' ? 'PC' : 't-SNE ';
   const ex = projection.explained;
   const axis = (k: 0 | 1): string =>
     projection.method === 'pca' && ex ? `${label}${k + 1} (${(100 * ex[k]).toFixed(1)} % of variance)` : `${label}${k + 1}`;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: `Parameter space (${projection.method === 'pca' ? 'PCA' : 't-SNE'})`, subtitle: 'one point per model' },
+    title: { text: `Parameter space (${projection.method === 'pca' ? 'PCA' : 't-SNE'})`, subtitle: ['one point per model', ...(legend ? [legend] : [])], anchor: 'start' },
     width: 420,
     height: 340,
-    data: { values: projection.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)) },
+    data: { values: drawn },
     mark: { type: 'point', filled: true, opacity: 0.65, size: 26, tooltip: true },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: axis(0), scale: { zero: false } },
       y: { field: 'y', type: 'quantitative', title: axis(1), scale: { zero: false } },
-      color: groupColor(names),
+      color: groupColor(c),
     },
     config: BASE_CONFIG,
   } as TopLevelSpec;
@@ -214,15 +302,16 @@ export function reportCharts(data: ReportData): ChartSpec[] {
   const charts: ChartSpec[] = [];
   const groups = data.groups.filter((g) => g.accuracies.test.length > 0);
   const orig = data.groups.find((g) => g.name === 'original');
+  const colors = groupColors(data.groups.map((g) => g.name), bestBaseline(data.groups));
   if (groups.length > 0) {
     charts.push({
       name: 'accuracy-hist',
       title: 'Test accuracy per group',
-      spec: accuracyHistogramSpec(groups, orig ? { bestOriginal: orig.test.best, meanOriginal: orig.test.mean } : undefined),
+      spec: accuracyHistogramSpec(groups, orig ? { bestOriginal: orig.test.best, meanOriginal: orig.test.mean } : undefined, colors),
     });
   }
   if (data.groups.some((g) => g.novelty !== undefined && g.novelty.iou.some(Number.isFinite))) {
-    charts.push({ name: 'accuracy-vs-novelty', title: 'Test accuracy against IoU-max', spec: noveltyScatterSpec(data.groups) });
+    charts.push({ name: 'accuracy-vs-novelty', title: 'Test accuracy against IoU-max', spec: noveltyScatterSpec(data.groups, colors) });
   }
   const c = data.curves;
   if ([c.base, c.ae, c.diffusion].some((p) => p !== undefined && downsampleCurve(p).length > 0)) {
@@ -232,7 +321,7 @@ export function reportCharts(data: ReportData): ChartSpec[] {
     charts.push({
       name: 'projection',
       title: `Parameter-space projection (${data.projection.method})`,
-      spec: projectionSpec(data.projection, data.groups.map((g) => g.name)),
+      spec: projectionSpec(data.projection, data.groups.map((g) => g.name), colors),
     });
   }
   return charts;

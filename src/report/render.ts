@@ -2,15 +2,22 @@
  * report.md, report.html and plots/ of a run, from a ReportData.
  *
  * Tables are built once as plain cells and printed twice (markdown, HTML). The HTML is
- * self-contained: inline CSS and inline SVG plots, no scripts, no external requests.
- * The verdict paragraph is phrased from the numbers, following SPEC section 9's reading:
- * compare with the originals of the same run (seed noise is about +-0.5 points), and judge
- * novelty by where IoU-max / NN-L2 sit between the originals and the ensemble.
+ * self-contained: inline CSS and inline SVG plots, no scripts, no external requests; it has a
+ * table of contents, and fits a narrow window (wide tables scroll in their own box, plots shrink;
+ * test/report/browser.test.ts checks this in headless Chromium).
+ * The verdict is phrased from the numbers, a headline sentence then a paragraph, following the
+ * reading in docs/evaluation.md#verdict: compare with the originals of the same run (seed noise is about +-0.5
+ * points), and judge novelty by where IoU-max / NN-L2 sit between the originals and the ensemble.
+ * A reproducibility section names version, commit, backend, command line and config hash, and
+ * links every file of the run folder.
  */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
 import { reportCharts, renderSvg, svgToPng } from './charts.js';
-import { GROUP, type GroupReport, type ReportData, type SummaryRow } from './types.js';
+import { listRunFiles } from './provenance.js';
+import { GROUP, groupLabel, type GroupReport, type ReportData, type RunFile, type SummaryRow } from './types.js';
+
+export { groupLabel, GROUP_LABELS } from './types.js';
 
 export interface WriteReportOptions {
   /** Also rasterise every plot to plots/<name>.png (markdown then links the PNGs). */
@@ -28,7 +35,7 @@ export interface WrittenReport {
   plots: string[];
 }
 
-/** Seed-to-seed spread of group means (SPEC section 9): differences below it are not evidence. */
+/** Seed-to-seed spread of group means (docs/evaluation.md#verdict): differences below it are not evidence. */
 const SEED_NOISE = 0.5;
 /** A generated mean this far below the originals means samples are off the checkpoint manifold. */
 const OFF_MANIFOLD_DROP = 1.0;
@@ -64,7 +71,8 @@ function fSeconds(v: number): string {
   return v >= 10 ? `${v.toFixed(1)} s` : `${v.toFixed(2)} s`;
 }
 
-function groupLabel(g: GroupReport): string {
+/** The group's table cell: its longer label when it has one, else its id. */
+function groupCell(g: GroupReport): string {
   return g.label ?? g.name;
 }
 
@@ -110,7 +118,54 @@ function fracAbove(values: number[], threshold: number): number {
   return c / values.length;
 }
 
-/** A short paragraph reading the run's numbers (SPEC section 9), phrased from the data. */
+/** Where the generated models sit between the checkpoints and their average (docs/evaluation.md#verdict). */
+type NoveltyReading = 'copying' | 'near-ensemble' | 'like-checkpoints' | 'novel';
+
+/** The reading of IoU-max / NN-L2, or undefined when novelty was not measured. */
+function noveltyReading(o: GroupReport, g: GroupReport, e: GroupReport | undefined): NoveltyReading | undefined {
+  if (!finite(g.iouMax) || !finite(o.iouMax)) return undefined;
+  if (g.iouMax >= COPY_IOU && (!finite(g.nnL2) || !finite(o.nnL2) || g.nnL2 <= o.nnL2)) return 'copying';
+  if (e && finite(e.iouMax) && Math.abs(g.iouMax - e.iouMax) < Math.abs(g.iouMax - o.iouMax)) return 'near-ensemble';
+  return g.iouMax >= o.iouMax ? 'like-checkpoints' : 'novel';
+}
+
+/**
+ * The verdict in one sentence, for the top of the report and the CLI: how the generated models'
+ * test mean compares with the originals' (within the seed-to-seed spread or not), and where their
+ * novelty sits, by the same thresholds as {@link verdict}.
+ */
+export function verdictHeadline(data: ReportData): string {
+  const by = (name: string): GroupReport | undefined => data.groups.find((g) => g.name === name);
+  const o = by(GROUP.original);
+  const g = by(GROUP.generated);
+  if (!o) return 'No original group in this run, so there is nothing to compare against.';
+  if (!g) return `No generated models in this run; the originals reach test mean ${fAcc(o.test.mean)} (best ${fAcc(o.test.best)}).`;
+  const d = g.test.mean - o.test.mean;
+  const nums = `(test mean ${fAcc(g.test.mean)} vs ${fAcc(o.test.mean)})`;
+  // Accuracy decides the tone: a "but" introduces bad news after good, an "and" more of the same.
+  if (d < -OFF_MANIFOLD_DROP) return `Generated models fall well below the originals ${nums}: the samples are off the checkpoint manifold.`;
+  const good = d >= -SEED_NOISE;
+  const acc =
+    d < -SEED_NOISE ? `Generated models score below the originals ${nums}`
+    : d > SEED_NOISE ? `Generated models beat the originals ${nums}`
+    : `Generated models match the originals ${nums}`;
+  const e = by(GROUP.ensemble);
+  const iou = `IoU-max ${fIou(g.iouMax)} vs originals ${fIou(o.iouMax)}`;
+  switch (noveltyReading(o, g, e)) {
+    case undefined:
+      return `${acc}; their novelty was not measured.`;
+    case 'copying':
+      return `${acc} ${good ? 'but' : 'and'} behave like, and lie as close as, individual checkpoints (${iou}): the pipeline may be copying them.`;
+    case 'near-ensemble':
+      return `${acc} ${good ? 'but' : 'and'} sit as close to the checkpoints as their average does (IoU-max ${fIou(g.iouMax)} vs ensemble ${fIou(e?.iouMax)}): interpolation, not new networks.`;
+    case 'like-checkpoints':
+      return `${acc} ${good ? 'but' : 'and'} behave like individual training checkpoints (${iou}): no sign of new networks.`;
+    case 'novel':
+      return `${acc} ${good ? 'and' : 'but'} differ from the checkpoints more than the checkpoints differ from each other (${iou}).`;
+  }
+}
+
+/** A short paragraph reading the run's numbers (docs/evaluation.md#verdict), phrased from the data. */
 export function verdict(data: ReportData): string {
   const by = (name: string): GroupReport | undefined => data.groups.find((g) => g.name === name);
   const o = by(GROUP.original);
@@ -159,12 +214,12 @@ export function verdict(data: ReportData): string {
       if (e && finite(e.nnL2)) s += ` and ensemble ${fL2(e.nnL2)}`;
     }
     s += ': ';
-    const copying = g.iouMax >= COPY_IOU && (!finite(g.nnL2) || !finite(o.nnL2) || g.nnL2 <= o.nnL2);
-    if (copying) {
+    const reading = noveltyReading(o, g, e);
+    if (reading === 'copying') {
       s += 'the generated models behave like, and lie as close as, individual checkpoints. Warning: the pipeline may be copying checkpoints.';
-    } else if (e && finite(e.iouMax) && Math.abs(g.iouMax - e.iouMax) < Math.abs(g.iouMax - o.iouMax)) {
+    } else if (reading === 'near-ensemble') {
       s += 'generated models sit near the checkpoint average (closer to the ensemble than to individual checkpoints).';
-    } else if (g.iouMax >= o.iouMax) {
+    } else if (reading === 'like-checkpoints') {
       s += 'generated models behave like individual training checkpoints.';
     } else {
       s += 'generated models differ from the checkpoints more than the checkpoints differ from each other.';
@@ -198,6 +253,13 @@ interface Table {
   /** 'l' or 'r' per column. */
   align: Array<'l' | 'r'>;
   rows: string[][];
+  /**
+   * The group id each row is about, when the first column names a group: the HTML then prints
+   * the group's readable name beside it and highlights the generated row.
+   */
+  groups?: string[];
+  /** Index of a column about the generated group (highlighted in HTML, like the generated row). */
+  generatedColumn?: number;
 }
 
 function mainTable(data: ReportData): Table {
@@ -209,7 +271,7 @@ function mainTable(data: ReportData): Table {
     'test@best-val', 'Δ test mean', 'IoU-max', 'NN-L2', '>= best orig.',
   ];
   const rows = data.groups.map((g) => [
-    groupLabel(g),
+    groupCell(g),
     String(g.n),
     fAcc(g.val.best), fAcc(g.val.mean), fAcc(g.val.median), fAcc(g.val.min), fAcc(g.val.std),
     fAcc(g.test.best), fAcc(g.test.mean), fAcc(g.test.median), fAcc(g.test.min), fAcc(g.test.std),
@@ -217,7 +279,13 @@ function mainTable(data: ReportData): Table {
     orig ? fSigned(g.test.mean - orig.test.mean) : DASH,
     fIou(g.iouMax), fL2(g.nnL2), fFrac(g.fracAtLeastBestOriginal),
   ]);
-  return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows };
+  return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows, groups: data.groups.map((g) => g.name) };
+}
+
+/** The groups of the run with their readable names (the markdown's legend to the tables). */
+function groupsTable(data: ReportData): Table {
+  const rows = data.groups.map((g) => [groupCell(g), groupLabel(g.name), String(g.n)]);
+  return { headers: ['group', 'what it is', 'models'], align: ['l', 'l', 'r'], rows };
 }
 
 function perClassTable(data: ReportData): Table | undefined {
@@ -230,7 +298,7 @@ function perClassTable(data: ReportData): Table | undefined {
     ...pc.classNames.map((_, c) => fAcc(r.accuracy[c])),
     ...(hasF1 ? [fNum(r.macroF1, 4)] : []),
   ]);
-  return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows };
+  return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows, groups: pc.rows.map((r) => r.group) };
 }
 
 function shiftTable(data: ReportData): Table | undefined {
@@ -246,7 +314,8 @@ function shiftTable(data: ReportData): Table | undefined {
   }
   const headers = ['shift', 'severity', ...groups.map((g) => `${g} mean`)];
   const rows = conds.map((c) => [c.kind, String(c.severity), ...groups.map((g) => fAcc(cell.get(`${c.kind}\u0000${c.severity}\u0000${g}`)))]);
-  return { headers, align: headers.map((_, i) => (i < 1 ? 'l' : 'r')), rows };
+  const gen = groups.indexOf(GROUP.generated);
+  return { headers, align: headers.map((_, i) => (i < 1 ? 'l' : 'r')), rows, ...(gen >= 0 ? { generatedColumn: 2 + gen } : {}) };
 }
 
 function costTable(data: ReportData): Table | undefined {
@@ -289,11 +358,31 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
+/**
+ * A table wrapped in a horizontal scroll box, so a wide table scrolls inside the page instead of
+ * widening it (or being clipped) on a narrow window. Rows about a group start with a row header
+ * holding the id and its readable name; it stays in view while the table scrolls sideways.
+ */
 function htmlTable(t: Table): string {
-  const cls = (i: number): string => (t.align[i] === 'r' ? ' class="num"' : '');
-  const head = `<tr>${t.headers.map((h, i) => `<th${cls(i)}>${esc(h)}</th>`).join('')}</tr>`;
-  const body = t.rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${esc(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table>`;
+  const cls = (i: number): string => {
+    const c = [...(t.align[i] === 'r' ? ['num'] : []), ...(i === t.generatedColumn ? ['hl'] : [])];
+    return c.length > 0 ? ` class="${c.join(' ')}"` : '';
+  };
+  const head = `<tr>${t.headers.map((h, i) => `<th${i === 0 && t.groups ? ' class="grp"' : cls(i)}>${esc(h)}</th>`).join('')}</tr>`;
+  const body = t.rows
+    .map((r, ri) => {
+      const id = t.groups?.[ri];
+      const cells = r.map((c, i) => {
+        if (i !== 0 || id === undefined) return `<td${cls(i)}>${esc(c)}</td>`;
+        const label = groupLabel(id);
+        // The last two words stay together: 'checkpoints + noise' over a lone '0.05' reads badly.
+        const name = label !== id && label !== c ? `<span class="gname">${esc(label).replace(/ (\S+)$/, '&nbsp;$1')}</span>` : '';
+        return `<th scope="row" class="grp">${esc(c)}${name}</th>`;
+      });
+      return `<tr${id === GROUP.generated ? ' class="hl"' : ''}>${cells.join('')}</tr>`;
+    })
+    .join('\n');
+  return `<div class="scroll"><table>\n<thead>${head}</thead>\n<tbody>\n${body}\n</tbody>\n</table></div>`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,27 +408,136 @@ function headerLines(data: ReportData): string[] {
   ];
 }
 
+const MAIN_NOTE =
+  'test@best-val: test accuracy of the member with the best val accuracy. Δ test mean: against the originals. ' +
+  'IoU-max: wrong-set overlap with the nearest checkpoint (1 = same errors). ' +
+  'NN-L2: distance to the nearest checkpoint in raw parameter space. Novelty is averaged over the group.';
+
+/** The result tables after the main one, with their section ids. */
+function resultTables(data: ReportData): Array<{ id: string; title: string; table: Table }> {
+  const all: Array<{ id: string; title: string; table: Table | undefined }> = [
+    { id: 'per-class', title: 'Per-class test accuracy (%)', table: perClassTable(data) },
+    { id: 'shift', title: 'Distribution shift: mean test accuracy (%)', table: shiftTable(data) },
+    { id: 'cost', title: 'Cost', table: costTable(data) },
+    { id: 'stages', title: 'Stage wall times', table: stageTable(data) },
+  ];
+  return all.filter((s): s is { id: string; title: string; table: Table } => s.table !== undefined);
+}
+
+function fBytes(n: number | undefined): string {
+  if (!finite(n)) return '';
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** A relative link to a run file: each path segment URI-encoded. */
+function fileHref(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+/** Files grouped by folder ('' for the run folder itself), in listing order. */
+function filesByFolder(files: readonly RunFile[]): Array<{ folder: string; files: RunFile[] }> {
+  const out: Array<{ folder: string; files: RunFile[] }> = [];
+  for (const f of files) {
+    const cut = f.path.lastIndexOf('/');
+    const folder = cut < 0 ? '' : f.path.slice(0, cut + 1);
+    let bucket = out.find((b) => b.folder === folder);
+    if (!bucket) out.push((bucket = { folder, files: [] }));
+    bucket.files.push(f);
+  }
+  return out;
+}
+
+/** The reproducibility facts as label/value pairs; `code` values are printed as code. */
+function provenanceItems(data: ReportData): Array<{ label: string; value: string; code?: boolean; note?: string }> {
+  const p = data.provenance;
+  if (!p) return [];
+  return [
+    { label: 'pdiff version', value: p.pdiffVersion },
+    p.git
+      ? { label: 'git commit', value: p.git.commit, code: true, note: p.git.branch !== null ? `branch ${p.git.branch}` : 'detached HEAD' }
+      : { label: 'git commit', value: 'none (not a git checkout)' },
+    { label: 'Node.js', value: p.node },
+    { label: 'backend', value: p.backend, note: p.device },
+    { label: 'command', value: p.command, code: true, note: 'this report' },
+    ...(p.earlierCommands ?? []).map((c) => ({ label: 'earlier command', value: c, code: true })),
+    { label: 'config hash', value: p.configHash, code: true, note: 'sha256 of the canonical JSON of config.json without "out"' },
+  ];
+}
+
+/** Inline code in markdown: a backtick fence longer than any run of backticks inside. */
+function mdCode(s: string): string {
+  const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${s.replace(/\r?\n/g, ' ')}${pad}${fence}`;
+}
+
+function mdLinkText(s: string): string {
+  return s.replace(/([\\[\]])/g, '\\$1');
+}
+
+const NO_PROVENANCE = 'Version, commit, backend and command line were not recorded for this report.';
+
+function reproducibilityMarkdown(data: ReportData): string[] {
+  const out: string[] = [];
+  const items = provenanceItems(data);
+  if (items.length === 0) out.push(NO_PROVENANCE, '');
+  else {
+    for (const it of items) out.push(`- ${it.label}: ${it.code ? mdCode(it.value) : it.value}${it.note ? ` (${it.note.replace(/\r?\n/g, ' ')})` : ''}`);
+    out.push('');
+  }
+  const files = data.files ?? [];
+  if (files.length > 0) {
+    out.push('Files of the run folder:', '');
+    for (const b of filesByFolder(files)) {
+      const links = b.files.map((f) => `[${mdLinkText(f.path.slice(b.folder.length))}](${fileHref(f.path)})${f.bytes !== undefined ? ` (${fBytes(f.bytes)})` : ''}`);
+      out.push(`- ${b.folder === '' ? 'run folder' : mdCode(b.folder)}: ${links.join(', ')}`);
+    }
+    out.push('');
+  }
+  return out;
+}
+
+function reproducibilityHtml(data: ReportData): string {
+  const out: string[] = [];
+  const items = provenanceItems(data);
+  if (items.length === 0) out.push(`<p>${esc(NO_PROVENANCE)}</p>`);
+  else {
+    out.push('<dl class="repro">');
+    for (const it of items) {
+      const v = it.code ? `<code>${esc(it.value)}</code>` : esc(it.value);
+      out.push(`<dt>${esc(it.label)}</dt><dd>${v}${it.note ? ` <span class="note">(${esc(it.note)})</span>` : ''}</dd>`);
+    }
+    out.push('</dl>');
+  }
+  const files = data.files ?? [];
+  if (files.length > 0) {
+    out.push('<h3>Files of the run folder</h3>', '<dl class="files">');
+    for (const b of filesByFolder(files)) {
+      const links = b.files.map((f) => {
+        const size = f.bytes !== undefined ? ` <span class="size">${esc(fBytes(f.bytes))}</span>` : '';
+        return `<li><a href="${esc(fileHref(f.path))}">${esc(f.path.slice(b.folder.length))}</a>${size}</li>`;
+      });
+      out.push(`<dt>${b.folder === '' ? 'run folder' : `<code>${esc(b.folder)}</code>`}</dt><dd><ul>${links.join('')}</ul></dd>`);
+    }
+    out.push('</dl>');
+  }
+  return out.join('\n');
+}
+
 /** The markdown report; `plots` are the rendered charts with their relative links. */
 export function renderMarkdown(data: ReportData, plots: Array<{ title: string; link: string }>): string {
   const out: string[] = [];
   out.push(`# ${data.title}`, '');
   for (const l of headerLines(data)) out.push(`- ${l}`);
-  out.push('', '## Verdict', '', verdict(data), '');
+  out.push('', '## Verdict', '', `**${verdictHeadline(data)}**`, '', verdict(data), '');
+  out.push('## Groups', '', mdTable(groupsTable(data)), '');
   out.push('## Accuracy (%) and novelty', '');
-  out.push(
-    'Accuracies in percent. test@best-val: test accuracy of the member with the best val accuracy. ' +
-      'Δ test mean: against the originals. IoU-max: wrong-set overlap with the nearest checkpoint (1 = same errors). ' +
-      'NN-L2: distance to the nearest checkpoint in raw parameter space. Novelty is averaged over the group.',
-    '',
-  );
+  out.push(`Accuracies in percent. ${MAIN_NOTE}`, '');
   out.push(mdTable(mainTable(data)), '');
-  const sections: Array<[string, Table | undefined]> = [
-    ['Per-class test accuracy (%)', perClassTable(data)],
-    ['Distribution shift: mean test accuracy (%)', shiftTable(data)],
-    ['Cost', costTable(data)],
-    ['Stage wall times', stageTable(data)],
-  ];
-  for (const [title, t] of sections) if (t) out.push(`## ${title}`, '', mdTable(t), '');
+  for (const s of resultTables(data)) out.push(`## ${s.title}`, '', mdTable(s.table), '');
   if (plots.length > 0) {
     out.push('## Plots', '');
     for (const p of plots) out.push(`![${p.title}](${p.link})`, '');
@@ -350,6 +548,7 @@ export function renderMarkdown(data: ReportData, plots: Array<{ title: string; l
     for (const w of data.warnings) out.push(`- ${w.replace(/\r?\n/g, ' ')}`);
     out.push('');
   }
+  out.push('## Reproducibility', '', ...reproducibilityMarkdown(data));
   out.push('## Configuration', '', '```json', configJson(data), '```', '');
   return out.join('\n');
 }
@@ -362,49 +561,83 @@ function inlineSvg(svg: string, title: string): string {
     .replace(/^<svg\b/, `<svg role="img" aria-label="${esc(title)}"`);
 }
 
+// Narrow windows: wide tables scroll inside .scroll boxes, plots shrink to the column (their
+// viewBox keeps the proportions), long paths and hashes break anywhere; nothing may widen the page.
 const CSS = `
-body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; line-height: 1.45; }
+body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; line-height: 1.45; overflow-wrap: break-word; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
+h3 { font-size: 1rem; margin: 1.2rem 0 0.4rem; }
+a { color: #1f5fbf; }
+.meta li, .repro dd, .files dd { overflow-wrap: anywhere; }
+nav.toc { background: #f7f7f7; border: 1px solid #e2e2e2; padding: 0.5rem 1rem; font-size: 0.9rem; }
+nav.toc ol { margin: 0.3rem 0 0; padding-left: 1.4rem; columns: 3 12rem; column-gap: 2rem; }
+.scroll { overflow-x: auto; max-width: 100%; margin: 0.5rem 0; }
+table { border-collapse: collapse; font-size: 0.85rem; }
 th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; }
 th { background: #f3f3f3; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafafa; }
-.verdict { background: #f5f8ff; border-left: 4px solid #4a74c9; padding: 0.6rem 0.9rem; }
+th.grp { text-align: left; position: sticky; left: 0; z-index: 1; }
+tbody th.grp { background: #fff; font-weight: 600; min-width: 9rem; }
+tbody tr:nth-child(even) th.grp { background: #fafafa; }
+.gname { display: block; font-weight: normal; font-size: 0.75rem; color: #666; }
+tbody tr.hl, tbody tr.hl th.grp, td.hl, th.hl { background: #fde8e8; }
+tbody tr.hl th.grp { box-shadow: inset 4px 0 #d62728; }
+.verdict { background: #f5f8ff; border-left: 4px solid #4a74c9; padding: 0.2rem 0.9rem; }
+.verdict .headline { font-size: 1.05rem; font-weight: 600; }
 .note { color: #555; font-size: 0.85rem; }
-figure { margin: 1rem 0; } figcaption { color: #555; font-size: 0.85rem; }
+figure { margin: 1rem 0; overflow-x: auto; } figure svg { max-width: 100%; height: auto; display: block; }
+figcaption { color: #555; font-size: 0.85rem; }
 pre { background: #f6f6f6; padding: 0.6rem; overflow-x: auto; font-size: 0.8rem; }
+code { font-size: 0.85rem; }
+.repro { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.2rem 1rem; margin: 0.5rem 0; }
+.repro dt { font-weight: 600; } .repro dd { margin: 0; }
+.files dt { font-weight: 600; margin-top: 0.4rem; } .files dd { margin: 0 0 0 1rem; }
+.files ul { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 0.1rem 1.2rem; }
+.files .size { color: #777; font-size: 0.8rem; }
 .warn li { color: #8a4b00; }
+@media (max-width: 1000px) {
+  body { margin: 1rem auto; }
+  table { font-size: 0.8rem; } th, td { padding: 0.15rem 0.3rem; }
+}
 `;
 
 /** The self-contained HTML report (inline CSS, inline SVG, no scripts or external references). */
 export function renderHtml(data: ReportData, plots: Array<{ title: string; svg: string }>): string {
-  const out: string[] = [];
-  out.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">');
-  out.push(`<title>${esc(data.title)}</title>`, `<style>${CSS}</style>`, '</head>', '<body>');
-  out.push(`<h1>${esc(data.title)}</h1>`, '<ul>');
-  for (const l of headerLines(data)) out.push(`<li>${esc(l)}</li>`);
-  out.push('</ul>', '<h2>Verdict</h2>', `<p class="verdict">${esc(verdict(data))}</p>`);
-  out.push('<h2>Accuracy (%) and novelty</h2>');
-  out.push(
-    '<p class="note">test@best-val: test accuracy of the member with the best val accuracy. Δ test mean: against the originals. ' +
-      'IoU-max: wrong-set overlap with the nearest checkpoint (1 = same errors). NN-L2: distance to the nearest checkpoint in raw parameter space.</p>',
-  );
-  out.push(htmlTable(mainTable(data)));
-  const sections: Array<[string, Table | undefined]> = [
-    ['Per-class test accuracy (%)', perClassTable(data)],
-    ['Distribution shift: mean test accuracy (%)', shiftTable(data)],
-    ['Cost', costTable(data)],
-    ['Stage wall times', stageTable(data)],
+  const tables = resultTables(data);
+  const toc: Array<[string, string]> = [
+    ['verdict', 'Verdict'],
+    ['accuracy', 'Accuracy (%) and novelty'],
+    ...tables.map((s): [string, string] => [s.id, s.title]),
+    ...(plots.length > 0 ? [['plots', 'Plots'] as [string, string]] : []),
+    ['warnings', `Warnings (${data.warnings.length})`],
+    ['reproducibility', 'Reproducibility'],
+    ['configuration', 'Configuration'],
   ];
-  for (const [title, t] of sections) if (t) out.push(`<h2>${esc(title)}</h2>`, htmlTable(t));
+  const h2 = (id: string, title: string): string => `<h2 id="${id}">${esc(title)}</h2>`;
+  const out: string[] = [];
+  out.push('<!DOCTYPE html>', '<html lang="en">', '<head>', '<meta charset="utf-8">', '<meta name="viewport" content="width=device-width, initial-scale=1">');
+  out.push(`<title>${esc(data.title)}</title>`, `<style>${CSS}</style>`, '</head>', '<body>');
+  out.push(`<h1>${esc(data.title)}</h1>`, '<ul class="meta">');
+  for (const l of headerLines(data)) out.push(`<li>${esc(l)}</li>`);
+  out.push('</ul>');
+  out.push('<nav class="toc" aria-label="Contents"><strong>Contents</strong><ol>');
+  for (const [id, title] of toc) out.push(`<li><a href="#${id}">${esc(title)}</a></li>`);
+  out.push('</ol></nav>');
+  out.push(h2('verdict', 'Verdict'), `<div class="verdict"><p class="headline">${esc(verdictHeadline(data))}</p><p>${esc(verdict(data))}</p></div>`);
+  out.push(h2('accuracy', 'Accuracy (%) and novelty'));
+  out.push(`<p class="note">${esc(MAIN_NOTE)} The generated row is highlighted.</p>`);
+  out.push(htmlTable(mainTable(data)));
+  for (const s of tables) out.push(h2(s.id, s.title), htmlTable(s.table));
   if (plots.length > 0) {
-    out.push('<h2>Plots</h2>');
+    out.push(h2('plots', 'Plots'));
     for (const p of plots) out.push(`<figure>${inlineSvg(p.svg, p.title)}<figcaption>${esc(p.title)}</figcaption></figure>`);
   }
-  out.push('<h2>Warnings</h2>');
+  out.push(h2('warnings', 'Warnings'));
   if (data.warnings.length === 0) out.push('<p>None.</p>');
   else out.push(`<ul class="warn">${data.warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>`);
-  out.push('<h2>Configuration</h2>', `<details><summary>resolved configuration</summary><pre>${esc(configJson(data))}</pre></details>`);
+  out.push(h2('reproducibility', 'Reproducibility'), reproducibilityHtml(data));
+  out.push(h2('configuration', 'Configuration'), `<details><summary>resolved configuration</summary><pre>${esc(configJson(data))}</pre></details>`);
   out.push('</body>', '</html>', '');
   return out.join('\n');
 }
@@ -412,7 +645,8 @@ export function renderHtml(data: ReportData, plots: Array<{ title: string; svg: 
 /**
  * Write report.md (and report.html), with plots/<name>.svg (and .png) under `runDir`; every file
  * is written atomically. A chart that fails to render is reported as a warning in the documents
- * instead of failing the whole report. Returns the paths written.
+ * instead of failing the whole report. The documents link every file of `runDir` (as listed after
+ * the plots are written, plus the documents themselves). Returns the paths written.
  */
 export async function writeReport(runDir: string, data: ReportData, opts: WriteReportOptions): Promise<WrittenReport> {
   const plotsDir = join(runDir, 'plots');
@@ -437,7 +671,13 @@ export async function writeReport(runDir: string, data: ReportData, opts: WriteR
       extraWarnings.push(`plot ${chart.name} could not be rendered: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  const doc: ReportData = extraWarnings.length > 0 ? { ...data, warnings: [...data.warnings, ...extraWarnings] } : data;
+  // The documents about to be written are listed without a size (an older copy's would be stale).
+  const docs = ['report.md', ...(opts.html ? ['report.html'] : [])];
+  const files: RunFile[] = [
+    ...docs.map((path) => ({ path })),
+    ...listRunFiles(runDir).filter((f) => !docs.includes(f.path)),
+  ];
+  const doc: ReportData = { ...data, files, warnings: [...data.warnings, ...extraWarnings] };
   const mdPath = join(runDir, 'report.md');
   writeFileAtomic(mdPath, renderMarkdown(doc, refs));
   const result: WrittenReport = { md: mdPath, plots: written };

@@ -11,7 +11,7 @@ import type { GroupStats } from '../eval/stats.js';
 export type { GroupStats };
 
 /**
- * Group names the verdict recognises (SPEC section 8). Other names are shown in the tables and
+ * Group names the verdict recognises (docs/evaluation.md#groups). Other names are shown in the tables and
  * plots but not interpreted. Noise baselines are named `noise_<s>`, e.g. `noise_0.05`.
  */
 export const GROUP = {
@@ -22,6 +22,27 @@ export const GROUP = {
   avg16: 'avg16',
   gaussFit: 'gauss_fit',
 } as const;
+
+/** Readable names of the evaluation groups, shown beside their ids. */
+export const GROUP_LABELS: Readonly<Record<string, string>> = {
+  [GROUP.original]: 'training checkpoints',
+  [GROUP.ensemble]: 'mean of all checkpoints',
+  [GROUP.aeRecon]: 'autoencoder reconstructions',
+  [GROUP.generated]: 'sampled by the diffusion model',
+  [GROUP.avg16]: 'means of random checkpoints',
+  [GROUP.gaussFit]: 'Gaussian fit to the checkpoints',
+};
+
+/**
+ * The readable name of a group id: 'ae_recon' -> 'autoencoder reconstructions', 'noise_0.05' ->
+ * 'checkpoints + noise 0.05'. An id without a readable name is returned as it is.
+ */
+export function groupLabel(id: string): string {
+  if (Object.hasOwn(GROUP_LABELS, id)) return GROUP_LABELS[id]!;
+  const noise = /^noise_(.+)$/.exec(id);
+  if (noise) return `checkpoints + noise ${noise[1]}`;
+  return id;
+}
 
 export interface GroupReport {
   /** Group name, e.g. 'original', 'generated', 'noise_0.05' (see {@link GROUP}). */
@@ -62,7 +83,7 @@ export interface PerClassReport {
   rows: PerClassRow[];
 }
 
-/** Cost of the classifier and of the pipeline (SPEC section 8: wall time, peak memory). */
+/** Cost of the classifier and of the pipeline (docs/evaluation.md#cost: wall time, peak memory). */
 export interface CostReport {
   /** Learnable parameters of the classifier. */
   params: number;
@@ -116,6 +137,42 @@ export interface StageTime {
   seconds: number;
 }
 
+/** The git commit of the checkout pdiff ran from. */
+export interface GitInfo {
+  /** Full commit hash HEAD resolves to. */
+  commit: string;
+  /** Branch checked out (without refs/heads/); null for a detached HEAD. */
+  branch: string | null;
+}
+
+/** What a reader needs to reproduce the run (the report's reproducibility block). */
+export interface Provenance {
+  /** pdiff's version (package.json). */
+  pdiffVersion: string;
+  /** Commit of the checkout pdiff ran from; null when it is not a git checkout (an installed package). */
+  git: GitInfo | null;
+  /** Node.js version, e.g. 'v20.19.0'. */
+  node: string;
+  /** Compute backend name ('js', 'blas', 'webgpu'). */
+  backend: string;
+  /** The backend's description of its device (CPU threads, GPU adapter). */
+  device: string;
+  /** The command line of the process that wrote this report, or "(library call)". */
+  command: string;
+  /** The other commands that ran in this run folder, oldest first (absent: none recorded). */
+  earlierCommands?: string[];
+  /** sha256 of the canonical JSON of the resolved configuration without `out`. */
+  configHash: string;
+}
+
+/** One file of the run folder. */
+export interface RunFile {
+  /** Relative to the run folder, '/' separators. */
+  path: string;
+  /** Size in bytes; absent for the report files being written. */
+  bytes?: number;
+}
+
 export interface ReportData {
   title: string;
   /** Run folder (shown in the report; files are written where writeReport is told). */
@@ -138,6 +195,10 @@ export interface ReportData {
   stages: StageTime[];
   /** Messages the pipeline raised (divergence, clipped values, skipped stages). */
   warnings: string[];
+  /** Version, commit, backend, command line and config hash of the run. */
+  provenance?: Provenance;
+  /** Files of the run folder, linked from the report; writeReport fills it from the folder it writes to. */
+  files?: RunFile[];
 }
 
 /** One row of `pdiff ... --json` output: a group's numbers, null where not measured. */

@@ -1,5 +1,5 @@
 /**
- * The evaluation stage (SPEC section 8): every group of parameter sets is written into the base
+ * The evaluation stage (docs/evaluation.md): every group of parameter sets is written into the base
  * model and scored on val and test; novelty against the training checkpoints; per-class metrics
  * of each group's best-on-val member; cost; optional distribution shift. Each group's result is
  * saved on its own (eval/<group>.json + eval/<group>.preds.safetensors), so an interrupted
@@ -190,6 +190,9 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   const origRows = rowsOf(ck, K);
   const bestOriginalTest = Math.max(...groups.original!.test);
   const reports: GroupReport[] = [];
+  // The phases below take seconds to minutes on a full run: each says what it did and how long it took.
+  const seconds = (t: number): string => `${((performance.now() - t) / 1000).toFixed(1)} s`;
+  let tPhase = performance.now();
   for (const name of names) {
     const g = groups[name]!;
     const isOrig = name === 'original';
@@ -204,6 +207,8 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
       accuracies: { val: g.val, test: g.test }, novelty: { iou, nnL2: l2 },
     });
   }
+  ctx.say(`[evaluate] novelty (IoU-max, nearest L2) of ${names.length} groups against the ${K} originals (${seconds(tPhase)})`);
+  tPhase = performance.now();
 
   // Per-class metrics of each group's best-on-val member (selection on val, reported on test).
   const ev = evaluator(ctx);
@@ -217,6 +222,8 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     const m = ev.evaluateDetailed(sets.subarray(bi * layout.total, (bi + 1) * layout.total));
     perClass.rows.push({ group: r.name, accuracy: m.test.perClassAccuracy, macroF1: m.test.macroF1 });
   }
+  ctx.say(`[evaluate] per-class metrics of each group's best-on-val model (${seconds(tPhase)})`);
+  tPhase = performance.now();
 
   // Cost of the classifier and of generation against training.
   const model = ctx.baseModel();
@@ -231,6 +238,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   const manifest = JSON.parse(readFileSync(store.path('manifest.json'), 'utf8')) as { collectSeconds: number };
   if (gen) cost.generateSecondsPerModel = gen.seconds / gen.n;
   cost.trainSecondsPerCheckpoint = manifest.collectSeconds / K;
+  ctx.say(`[evaluate] cost: ${cost.params} parameters, ${cost.macs} MACs per image${cost.latencyMsBatch1 !== undefined ? `, latency ${cost.latencyMsBatch1.toFixed(2)} ms at batch 1` : ''} (${seconds(tPhase)})`);
 
   // Distribution shift: originals against generated (and the ensemble), on corrupted test sets.
   let shift: ShiftRow[] | undefined;
@@ -242,8 +250,21 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
       return { vecs: sets.subarray(0, P * layout.total), P };
     };
     const vecsByGroup: Record<string, { vecs: Float32Array; P: number }> = { original: pick('original'), generated: pick('generated'), ensemble: pick('ensemble') };
-    const rows = evaluateUnderShift({ model, layout }, vecsByGroup, test, cfg.eval.shift.kinds, cfg.eval.shift.severities, new Rng(deriveSeed(cfg.seed, 'shift')), { batch: cfg.eval.evalBatch });
+    const { kinds, severities } = cfg.eval.shift;
+    ctx.say(`[evaluate] distribution shift: ${kinds.length} corruptions x ${severities.length} severities, ` +
+      `${Object.entries(vecsByGroup).map(([g, v]) => `${g} ${v.P}`).join(', ')} models`);
+    // The bar is made at the first pass, when the total (which depends on the evaluator's chunks) is known.
+    let bar: Progress | undefined;
+    const rows = evaluateUnderShift({ model, layout }, vecsByGroup, test, kinds, severities, new Rng(deriveSeed(cfg.seed, 'shift')), {
+      batch: cfg.eval.evalBatch,
+      onPass: (done, total, at) => {
+        bar ??= new Progress({ label: 'evaluate shift', total, enabled: ctx.progress, unit: 'model-chunk' });
+        bar.tick(done - bar.current, { on: `${at.kind} ${at.severity}` });
+      },
+    });
     shift = rows.map((r) => ({ kind: r.kind, severity: r.severity, group: r.group, meanAcc: r.meanAcc, bestAcc: Math.max(...r.accs) }));
+    const meanOf = (g: string): string => { const rs = rows.filter((r) => r.group === g); return (rs.reduce((s, r) => s + r.meanAcc, 0) / rs.length).toFixed(2); };
+    bar?.done(`mean test accuracy under shift: ${Object.keys(vecsByGroup).map((g) => `${g} ${meanOf(g)}`).join(', ')}`);
   }
 
   const base = JSON.parse(readFileSync(store.path('base.json'), 'utf8')) as { val: number; test: number };

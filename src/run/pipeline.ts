@@ -11,19 +11,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Backend } from '../backend/backend.js';
 import { resolveBackend } from '../backend/index.js';
-import { canonicalJson, configHash, type Config } from '../config/index.js';
+import { canonicalJson, changeLines, configHash, diffConfigs, type Config, type ConfigChange } from '../config/index.js';
 import { loadCifar10, loadCifar100 } from '../data/cifar.js';
 import { KMNIST_NORM, MNIST_NORM, loadFashionMnist, loadIdxDataset, type Dataset, type Splits } from '../data/dataset.js';
 import { buildClassifier, type Classifier } from '../models/index.js';
 import {
   decodeAll, deserializeTrainState, encodeAll, generateLatents, latentStats, scheduleFromConfig, serializeTrainState,
   trainAutoencoder, trainDiffusion, type AeTrainState, type DiffusionTrainState, type LossPoint,
-} from '../pdiff/train.js';
+} from '../pdiff/index.js';
 import { ParamAutoencoder } from '../pdiff/autoencoder.js';
 import { LatentDenoiser } from '../pdiff/denoiser.js';
 import { Rng, deriveSeed } from '../tensor/random.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { FormatError, NumericError } from '../util/errors.js';
+import { ConfigError, FormatError, NumericError } from '../util/errors.js';
+import { PathError, makeDir } from '../util/fsdir.js';
 import { JsonlLog } from '../util/jsonl.js';
 import { collectCheckpoints, type CollectResume } from '../zoo/collect.js';
 import { Normalizer, ParamLayout, selectParams } from '../zoo/layout.js';
@@ -32,6 +33,8 @@ import { readSafetensors, writeSafetensors } from '../zoo/safetensors.js';
 import { evaluateClassifier, trainClassifier } from '../zoo/train.js';
 import { evaluateGroups, type EvalOutputs } from './evaluate-stage.js';
 import { buildReport } from './report-stage.js';
+import { runFolderState } from './folder.js';
+import { RunLock } from './lock.js';
 import { RunStore, StageClock, maybeKill, sha256 } from './store.js';
 import type { ReportData } from '../report/types.js';
 
@@ -59,6 +62,11 @@ export interface PipelineOptions {
   say?: (line: string) => void;
   /** The command line that started this run, for the report's reproducibility block (default: "(library call)"). */
   command?: string;
+  /**
+   * Allow a config that differs from the one the run folder was made with (default false: refused
+   * with the keys that differ). Stages that depend on the changed keys are then redone.
+   */
+  reconfigure?: boolean;
 }
 
 export interface StageResult { name: StageName; seconds: number; skipped: boolean }
@@ -68,6 +76,8 @@ export interface RunResult {
   stages: StageResult[];
   /** Path of report.md when the report stage ran. */
   reportPath?: string;
+  /** Path of report.html when the report stage wrote one. */
+  reportHtmlPath?: string;
   report?: ReportData;
 }
 
@@ -91,7 +101,7 @@ export interface RunContext {
   command: string;
 }
 
-/** Load the dataset named by the config, with the SPEC's splits. */
+/** Load the dataset named by the config, with its train/val/test splits (docs/data.md#splits). */
 export function loadData(cfg: Config): Splits {
   const d = cfg.data;
   const opts = { valSize: d.valSize, limitTrain: d.limitTrain ?? undefined, limitTest: d.limitTest ?? undefined };
@@ -151,12 +161,41 @@ function loadTrainState<S extends AeTrainState | DiffusionTrainState>(path: stri
 
 /** Run the pipeline up to `opts.until`, skipping stages that are up to date. */
 export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Promise<RunResult> {
-  const until = opts.until ?? 'report';
   const say = opts.say ?? ((l: string) => { if (!opts.quiet) process.stderr.write(`${l}\n`); });
+  const command = opts.command ?? '(library call)';
+  const state = runFolderState(cfg.out);
+  if (state.kind === 'other') {
+    const shown = state.entries.slice(0, 5).join(', ') + (state.entries.length > 5 ? ', ...' : '');
+    throw new PathError(`run folder ${cfg.out} is not empty and holds no pdiff run (no config.json; it has ${shown}); choose a new or empty folder with --out`);
+  }
+  makeDir(cfg.out);
+  const lock = RunLock.acquire(cfg.out, command, (o) => say(`[run] ${cfg.out}: took over the lock of pid ${o.pid}, which is no longer running`));
+  try {
+    const changes = state.kind === 'run' ? diffConfigs(state.config, cfg) : [];
+    if (changes.length > 0 && !opts.reconfigure) {
+      throw new ConfigError([
+        `config: run folder ${cfg.out} was made with another config; ${changes.length === 1 ? 'this key differs' : `these ${changes.length} keys differ`} (folder -> now):`,
+        ...changeLines(changes).map((l) => `  ${l}`),
+        `To continue that run, give no --preset, --config, --set or --seed; to change it, add --reconfigure (stages that depend on these keys are redone); or use another --out.`,
+      ].join('\n'));
+    }
+    return await runStages(cfg, opts, say, command, changes);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runStages(cfg: Config, opts: PipelineOptions, say: (line: string) => void, command: string, changes: ConfigChange[]): Promise<RunResult> {
+  const until = opts.until ?? 'report';
   const be = resolveBackend(cfg.backend, opts.quiet);
   const store = new RunStore(cfg.out);
-  writeFileAtomic(store.path('config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const log = new JsonlLog(store.path('metrics.jsonl'));
+  log.write({ event: 'invocation', command, at: new Date().toISOString(), until });
+  if (changes.length > 0) {
+    log.write({ event: 'reconfigure', command, changes });
+    say(`[run] reconfigured: ${changeLines(changes).join('; ')}`);
+  }
+  writeFileAtomic(store.path('config.json'), JSON.stringify(cfg, null, 2) + '\n');
   const mode = cfg.collect.mode;
 
   let splits: Splits | null = null;
@@ -164,7 +203,7 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
   let layout: ParamLayout | null = null;
   let ckpts: Float32Array | null = null;
   const ctx: RunContext = {
-    cfg, be, store, log, progress: !opts.quiet, say, mode, K: cfg.collect.k, command: opts.command ?? '(library call)',
+    cfg, be, store, log, progress: !opts.quiet, say, mode, K: cfg.collect.k, command,
     clock: store.clock('pipeline', ''), // replaced by the stage's own clock before each stage runs
     splits: () => {
       if (!splits) {
@@ -218,14 +257,15 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
     }
     if (stage === until) break;
   }
-  return { runDir: store.dir, stages: results, report, reportPath };
+  const html = store.path('report.html');
+  return { runDir: store.dir, stages: results, report, reportPath, ...(reportPath && existsSync(html) ? { reportHtmlPath: html } : {}) };
 }
 
 interface StageOutputs { files: string[]; report?: ReportData; reportPath?: string }
 type StageFn = (ctx: RunContext, hash: string) => Promise<StageOutputs>;
 
 const STAGE_FNS: Record<StageName, StageFn> = {
-  // ---- train the base classifier (SPEC section 3)
+  // ---- train the base classifier (docs/zoo.md#base-training)
   async base(ctx) {
     const { cfg, be, store } = ctx;
     const { train, val, test } = ctx.splits();
@@ -245,7 +285,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: ['base.safetensors', 'base.json'] };
   },
 
-  // ---- collect K checkpoints of the subset (SPEC section 4), resumable
+  // ---- collect K checkpoints of the subset (docs/zoo.md#collection), resumable
   async collect(ctx, hash) {
     const { cfg, store } = ctx;
     const model = ctx.baseModel();
@@ -314,7 +354,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: out.files };
   },
 
-  // ---- train the parameter autoencoder (SPEC section 6), resumable
+  // ---- train the parameter autoencoder (docs/autoencoder.md#training), resumable
   async ae(ctx, hash) {
     const { cfg, store, be } = ctx;
     const layout = ctx.layout();
@@ -343,7 +383,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: ['ae.safetensors', 'latents.safetensors', `recon-${ctx.mode}.safetensors`, 'ae.json'] };
   },
 
-  // ---- train the latent DDPM (SPEC section 7), resumable
+  // ---- train the latent DDPM (docs/diffusion.md#training), resumable
   async diffusion(ctx, hash) {
     const { cfg, store, be } = ctx;
     const lat = readStack(store.path('latents.safetensors'));
@@ -363,7 +403,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: ['diffusion.safetensors', 'diffusion.json'] };
   },
 
-  // ---- sample latents, decode, un-normalise (SPEC section 7, "Generation")
+  // ---- sample latents, decode, un-normalise (docs/diffusion.md#generation)
   async generate(ctx) {
     const { cfg, store, be } = ctx;
     const layout = ctx.layout();
@@ -391,7 +431,7 @@ const STAGE_FNS: Record<StageName, StageFn> = {
     return { files: [`generated-${ctx.mode}.safetensors`, 'generate.json'] };
   },
 
-  // ---- evaluate every group (SPEC section 8)
+  // ---- evaluate every group (docs/evaluation.md)
   async evaluate(ctx) {
     const out: EvalOutputs = await evaluateGroups(ctx, null);
     return { files: out.files };

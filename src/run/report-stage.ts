@@ -1,10 +1,13 @@
 /**
  * The report stage: gathers what earlier stages wrote (summary.json, loss curves, stage times)
- * plus a 2-D projection of the parameter sets, and renders report.md / report.html / plots.
+ * plus a 2-D projection of the parameter sets and what is needed to reproduce the run (version,
+ * commit, backend, command line, config hash), and renders report.md / report.html / plots.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { pca2, tsne2 } from '../eval/projection.js';
+import { gatherProvenance } from '../report/provenance.js';
+import { readJsonl } from '../util/jsonl.js';
 import { writeReport } from '../report/render.js';
 import type { LossPoint, ProjectionReport, ReportData, StageTime } from '../report/types.js';
 import { Rng, deriveSeed } from '../tensor/random.js';
@@ -17,6 +20,19 @@ import { STAGES } from './pipeline.js';
 
 function readJson<T>(path: string): T | null {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+}
+
+/** The distinct commands logged in metrics.jsonl before `current` (at most the last 10), oldest first. */
+function earlierCommands(metricsPath: string, current: string): string[] {
+  if (!existsSync(metricsPath)) return [];
+  const seen: string[] = [];
+  for (const r of readJsonl<{ event?: string; command?: string }>(metricsPath)) {
+    if (r.event !== 'invocation' || typeof r.command !== 'string') continue;
+    const i = seen.indexOf(r.command);
+    if (i >= 0) seen.splice(i, 1);
+    seen.push(r.command);
+  }
+  return seen.filter((c) => c !== current).slice(-10);
 }
 
 export async function buildReport(ctx: RunContext): Promise<{ files: string[]; data: ReportData; mdPath: string }> {
@@ -74,6 +90,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
     projection,
     stages,
     warnings: summary.warnings,
+    provenance: gatherProvenance({ config: cfg, command: ctx.command, earlierCommands: earlierCommands(store.path('metrics.jsonl'), ctx.command), backend: ctx.be.name, device: ctx.be.description }),
   };
   const w = await writeReport(store.dir, data, { png: cfg.report.png, html: cfg.report.html });
   const files = [w.md, ...(w.html ? [w.html] : []), ...w.plots].map((p) => relative(store.dir, p));

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { makeDir } from '../util/fsdir.js';
 
 /**
  * The run folder's bookkeeping: one marker per finished stage (stages/<name>.json) holding the hash
@@ -20,8 +21,8 @@ export interface StageMarker {
 
 export class RunStore {
   constructor(readonly dir: string) {
-    mkdirSync(join(dir, 'stages'), { recursive: true });
-    mkdirSync(join(dir, 'state'), { recursive: true });
+    makeDir(join(dir, 'stages'));
+    makeDir(join(dir, 'state'));
   }
 
   path(...parts: string[]): string { return join(this.dir, ...parts); }

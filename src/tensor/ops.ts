@@ -3,7 +3,7 @@
  * grad, records a backward closure on the tape. Shapes are checked up front with ShapeError.
  */
 import type { Backend, BinaryOp, Storage, UnaryOp } from '../backend/backend.js';
-import { convOutSize, type Conv2dGeom, type Pool2dGeom } from '../backend/kernels.js';
+import { convOutSize, type Conv2dGeom, type GroupNormGeom, type LayerNormGeom, type NormGeom, type Pool2dGeom } from '../backend/kernels.js';
 import { ShapeError } from '../util/errors.js';
 import type { Rng } from './random.js';
 import { Tensor, graphConstant, needsGrad, record, shapeSize, scalar, track, type BackwardFn } from './tensor.js';
@@ -54,6 +54,8 @@ export const silu = (x: Tensor): Tensor => unaryOp('silu', x);
 export const gelu = (x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor => unaryOp(approximate === 'tanh' ? 'gelu_tanh' : 'gelu', x);
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x);
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x);
+/** log(1 + exp(x)), a smooth relu (PyTorch's softplus with beta 1 and no threshold). */
+export const softplus = (x: Tensor): Tensor => unaryOp('softplus', x);
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
 export const log = (x: Tensor): Tensor => unaryOp('log', x);
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
@@ -232,20 +234,20 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const batch = Math.max(batchA, batchB);
   const shape = a.rank === 3 ? [batch, m, n] : [m, n];
   const y = outFull(be, shape);
-  be.matmul(a.storage, b.storage, y.storage, batch, m, n, k, false, false, a.rank === 3, b.rank === 3, false);
+  be.matmul({ a: a.storage, b: b.storage, c: y.storage, batch, m, n, k, aBatched: a.rank === 3, bBatched: b.rank === 3 });
   if (needsGrad(a, b)) {
     record(y, [a, b], (gy) => {
       let ga: Storage | null = null, gb: Storage | null = null;
       if (a.requiresGrad) {
         ga = be.empty(a.size);
         // dA = dY B^T
-        be.matmul(gy, b.storage, ga, batch, m, k, n, false, true, true, b.rank === 3, false);
+        be.matmul({ a: gy, b: b.storage, c: ga, batch, m, n: k, k: n, transB: true, aBatched: true, bBatched: b.rank === 3 });
       }
       if (b.requiresGrad) {
         gb = be.empty(b.size);
-        if (b.rank === 3) be.matmul(a.storage, gy, gb, batch, k, n, m, true, false, true, true, false);
+        if (b.rank === 3) be.matmul({ a: a.storage, b: gy, c: gb, batch, m: k, n, k: m, transA: true, aBatched: true, bBatched: true });
         // shared B: dB = sum_i A_i^T dY_i = A_flat^T dY_flat
-        else be.matmul(a.storage, gy, gb, 1, k, n, batch * m, true, false, false, false, false);
+        else be.matmul({ a: a.storage, b: gy, c: gb, batch: 1, m: k, n, k: batch * m, transA: true });
       }
       return [ga, gb];
     });
@@ -263,13 +265,13 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const rows = x.size / inF;
   const shape = [...x.shape.slice(0, -1), outF];
   const y = outFull(be, shape);
-  be.matmul(x.storage, w.storage, y.storage, 1, rows, outF, inF, false, true, false, false, false);
+  be.matmul({ a: x.storage, b: w.storage, c: y.storage, batch: 1, m: rows, n: outF, k: inF, transB: true });
   if (b) be.binary('add', y.storage, [rows, outF], b.storage, [1, outF], y.storage, [rows, outF]);
   if (needsGrad(x, w, b)) {
     record(y, [x, w, b], (gy) => {
       let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
-      if (x.requiresGrad) { gx = be.empty(x.size); be.matmul(gy, w.storage, gx, 1, rows, inF, outF, false, false, false, false, false); }
-      if (w.requiresGrad) { gw = be.empty(w.size); be.matmul(gy, x.storage, gw, 1, outF, inF, rows, true, false, false, false, false); }
+      if (x.requiresGrad) { gx = be.empty(x.size); be.matmul({ a: gy, b: w.storage, c: gx, batch: 1, m: rows, n: inF, k: outF }); }
+      if (w.requiresGrad) { gw = be.empty(w.size); be.matmul({ a: gy, b: x.storage, c: gw, batch: 1, m: outF, n: inF, k: rows, transA: true }); }
       if (b && b.requiresGrad) { gb = be.alloc(outF); be.sumTo(gy, [rows, outF], gb, [1, outF]); }
       return [gx, gw, gb];
     });
@@ -382,15 +384,13 @@ export function maxPool2d(x: Tensor, args: Pool2dArgs): Tensor {
   const be = x.backend;
   const g = poolGeom(x, args, 'maxPool2d');
   const y = outFull(be, [g.n, g.c, g.oh, g.ow]);
-  const argmax = be.maxPool2dForward(x.storage, y.storage, g);
-  if (needsGrad(x)) {
-    record(y, [x], (gy) => {
-      const gx = be.empty(x.size);
-      be.maxPool2dBackward(gy, argmax, gx, g);
-      be.releaseArgmax(argmax); // a tape's backward runs once
-      return [gx];
-    });
-  } else be.releaseArgmax(argmax);
+  const argmax = be.allocIndex(y.size);
+  be.maxPool2dForward(x.storage, y.storage, argmax, g);
+  recordReleasing(be, y, [x], [argmax], (gy) => {
+    const gx = be.empty(x.size);
+    be.maxPool2dBackward(gy, argmax, gx, g);
+    return [gx];
+  });
   return y;
 }
 
@@ -426,30 +426,33 @@ export function batchNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   for (const [nm, t] of [['weight', gamma], ['bias', beta], ['running_mean', runMean], ['running_var', runVar]] as const) {
     if (t && t.size !== c) throw new ShapeError(`batchNorm: ${nm} ${fmt(t.shape)} does not fit ${c} channels of input ${fmt(x.shape)}`);
   }
-  const eps = args.eps ?? 1e-5;
+  const g: NormGeom = { n, c, s, eps: args.eps ?? 1e-5 };
   const y = outFull(be, x.shape);
+  const gs = gamma?.storage ?? null;
   if (args.training) {
     if (n * s <= 1) throw new ShapeError(`batchNorm: training mode needs more than one value per channel, got input ${fmt(x.shape)}`);
     const mean = be.alloc(c), invstd = be.alloc(c), varB = be.alloc(c);
-    be.batchNormTrainForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, n, c, s, eps, y.storage, mean, invstd, varB);
-    if (runMean && runVar) be.batchNormUpdateRunning(runMean.storage, runVar.storage, mean, varB, args.momentum ?? 0.1, n * s);
+    be.batchNormTrainForward({ x: x.storage, gamma: gs, beta: beta?.storage ?? null, y: y.storage, mean, invstd, varBiased: varB }, g);
+    if (runMean && runVar) {
+      be.batchNormUpdateRunning({ runMean: runMean.storage, runVar: runVar.storage, mean, varBiased: varB, momentum: args.momentum ?? 0.1, m: n * s });
+    }
     be.release(varB);
     recordReleasing(be, y, [x, gamma, beta], [mean, invstd], (gy) => {
       const gx = x.requiresGrad ? be.empty(x.size) : null;
       const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
       const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
-      be.batchNormTrainBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, gx, gg, gb);
+      be.batchNormTrainBackward({ gy, x: x.storage, gamma: gs, mean, invstd, gx, ggamma: gg, gbeta: gb }, g);
       return [gx, gg, gb];
     });
   } else {
     if (!runMean || !runVar) throw new ShapeError('batchNorm: eval mode needs running_mean and running_var');
-    be.batchNormEvalForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, runMean.storage, runVar.storage, n, c, s, eps, y.storage);
+    be.batchNormEvalForward({ x: x.storage, gamma: gs, beta: beta?.storage ?? null, runMean: runMean.storage, runVar: runVar.storage, y: y.storage }, g);
     if (needsGrad(x, gamma, beta)) {
       record(y, [x, gamma, beta], (gy) => {
         const gx = x.requiresGrad ? be.empty(x.size) : null;
         const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
         const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
-        be.batchNormEvalBackward(gy, x.storage, gamma?.storage ?? null, runMean.storage, runVar.storage, n, c, s, eps, gx, gg, gb);
+        be.batchNormEvalBackward({ gy, x: x.storage, gamma: gs, runMean: runMean.storage, runVar: runVar.storage, gx, ggamma: gg, gbeta: gb }, g);
         return [gx, gg, gb];
       });
     }
@@ -465,12 +468,14 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   const rows = x.size / d;
   const y = outFull(be, x.shape);
   const mean = be.alloc(rows), invstd = be.alloc(rows);
-  be.layerNormForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, rows, d, eps, y.storage, mean, invstd);
+  const g: LayerNormGeom = { rows, d, eps };
+  const gs = gamma?.storage ?? null;
+  be.layerNormForward({ x: x.storage, gamma: gs, beta: beta?.storage ?? null, y: y.storage, mean, invstd }, g);
   recordReleasing(be, y, [x, gamma, beta], [mean, invstd], (gy) => {
     const gx = x.requiresGrad ? be.empty(x.size) : null;
     const gg = gamma && gamma.requiresGrad ? be.alloc(d) : null;
     const gb = beta && beta.requiresGrad ? be.alloc(d) : null;
-    be.layerNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, rows, d, gx, gg, gb);
+    be.layerNormBackward({ gy, x: x.storage, gamma: gs, mean, invstd, gx, ggamma: gg, gbeta: gb }, g);
     return [gx, gg, gb];
   });
   return y;
@@ -484,12 +489,14 @@ export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta:
   if (gamma && gamma.size !== c) throw new ShapeError(`groupNorm: weight ${fmt(gamma.shape)} does not fit ${c} channels`);
   const y = outFull(be, x.shape);
   const mean = be.alloc(n * groups), invstd = be.alloc(n * groups);
-  be.groupNormForward(x.storage, gamma?.storage ?? null, beta?.storage ?? null, n, c, s, groups, eps, y.storage, mean, invstd);
+  const g: GroupNormGeom = { n, c, s, groups, eps };
+  const gs = gamma?.storage ?? null;
+  be.groupNormForward({ x: x.storage, gamma: gs, beta: beta?.storage ?? null, y: y.storage, mean, invstd }, g);
   recordReleasing(be, y, [x, gamma, beta], [mean, invstd], (gy) => {
     const gx = x.requiresGrad ? be.empty(x.size) : null;
     const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;
     const gb = beta && beta.requiresGrad ? be.alloc(c) : null;
-    be.groupNormBackward(gy, x.storage, gamma?.storage ?? null, mean, invstd, n, c, s, groups, gx, gg, gb);
+    be.groupNormBackward({ gy, x: x.storage, gamma: gs, mean, invstd, gx, ggamma: gg, gbeta: gb }, g);
     return [gx, gg, gb];
   });
   return y;
@@ -604,8 +611,9 @@ function softmaxImpl(x: Tensor, logMode: boolean): Tensor {
   const be = x.backend;
   const [rows, cols] = lastAxis(x);
   const y = outFull(be, x.shape);
-  be.softmax(x.storage, y.storage, rows, cols, logMode);
-  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.empty(x.size); be.softmaxBackward(y.storage, gy, gx, rows, cols, logMode); return [gx]; });
+  const a = { rows, cols, log: logMode };
+  be.softmax(x.storage, y.storage, a);
+  if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.empty(x.size); be.softmaxBackward(y.storage, gy, gx, a); return [gx]; });
   return y;
 }
 
@@ -619,7 +627,7 @@ export function crossEntropy(logits: Tensor, labels: Int32Array, opts: { labelSm
   const [rows, cols] = [logits.shape[0]!, logits.shape[1]!];
   const grad = needsGrad(logits) ? be.alloc(logits.size) : null;
   const y = outFull(be, []);
-  be.crossEntropy(logits.storage, labels, rows, cols, opts.labelSmoothing ?? 0, grad, y.storage);
+  be.crossEntropy({ logits: logits.storage, labels, rows, cols, smoothing: opts.labelSmoothing ?? 0, grad, loss: y.storage });
   if (grad) {
     record(y, [logits], (gy) => {
       // scaled by gy on the backend (reading gy would make a device backend wait)
@@ -650,7 +658,7 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
 }
 
 /**
- * Sinusoidal timestep embedding (SPEC section 7): f_i = exp(-ln(10000) i / half), i < half,
+ * Sinusoidal timestep embedding (docs/diffusion.md#denoiser): f_i = exp(-ln(10000) i / half), i < half,
  * output [cos(t f), sin(t f)] of width `dim` per timestep. Not differentiable (t are integers).
  */
 export function timestepEmbedding(ts: ArrayLike<number>, dim: number, backend: Backend): Tensor {

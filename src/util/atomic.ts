@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { makeDir, pathError } from './fsdir.js';
 
 /**
  * Write a file atomically: write to a temporary file in the same directory, fsync, then rename.
@@ -7,9 +8,14 @@ import { dirname, basename, join } from 'node:path';
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw pathError('cannot write', path, e);
+  }
   try {
     const parts = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
     for (const p of parts) {
@@ -20,7 +26,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw e;
+    throw pathError('cannot write', path, e);
   }
   closeSync(fd);
   renameSync(tmp, path);

@@ -2,14 +2,15 @@
  * JSON Lines logs (one JSON object per line), appended as a run goes so that a crash loses at
  * most the line being written. Non-finite numbers are written as null (JSON has no NaN).
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FormatError } from './errors.js';
+import { makeDir } from './fsdir.js';
 
 /** An append-only JSONL file; the folder is created on construction. */
 export class JsonlLog {
   constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDir(dirname(path));
   }
 
   /** Append `obj` as one line. */

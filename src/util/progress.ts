@@ -1,6 +1,7 @@
 /**
  * Progress reporting on stderr. On a terminal: one line redrawn with \r at most ~10 times a
- * second (bar, percent, count, rate, ETA and the latest loss/accuracy). Elsewhere (a log file,
+ * second (bar, percent, count, rate, ETA and the latest loss/accuracy), kept shorter than the
+ * terminal's width so that a redraw never wraps (a wrapped line leaves a trail). Elsewhere (a log file,
  * CI): plain lines, at most one per ~10 % of the work or per `logEverySeconds`, e.g.
  * `[base] epoch 2/4 step 300/1716 loss 0.412 acc 86.1% 12.3 s elapsed, ETA 20 s`.
  * Nothing at all is printed when quiet (`setQuiet(true)`, `enabled: false`, or PDIFF_PROGRESS=0).
@@ -10,6 +11,8 @@
 export interface ProgressStream {
   write(s: string): unknown;
   isTTY?: boolean;
+  /** Width of the terminal in characters (a TTY stream has it). */
+  columns?: number;
 }
 
 /** Values shown after the count: `loss` (3 significant digits), `acc` (percent), anything else as given. */
@@ -32,6 +35,11 @@ export interface ProgressOptions {
   now?: () => number;
   /** Units done before this process started (a resumed run): in the count, not in the rate or ETA. Default 0. */
   start?: number;
+  /**
+   * Terminal width in characters; every redrawn line is kept strictly shorter. Default: the
+   * stream's `columns` (read at each redraw, so a resized terminal is followed), else $COLUMNS, else 80.
+   */
+  columns?: number;
 }
 
 let quiet = false;
@@ -50,6 +58,27 @@ const REDRAW_MS = 100;
 /** Non-terminal mode prints a line per this fraction of the work. */
 const LOG_FRACTION = 0.1;
 const BAR_WIDTH = 20;
+/** A bar narrower than this says little; below it the bar is left out (the percent stays). */
+const MIN_BAR_WIDTH = 5;
+/** The label is shortened to no fewer characters than this (with an ellipsis) before the line is cut. */
+const MIN_LABEL = 8;
+/** Width assumed when neither the stream nor $COLUMNS gives one. */
+const DEFAULT_COLUMNS = 80;
+
+/** Terminal width: `columns` if given, else the stream's, else $COLUMNS, else 80. */
+export function terminalColumns(stream: ProgressStream, columns?: number): number {
+  const valid = (n: number | undefined): n is number => n !== undefined && Number.isInteger(n) && n > 0;
+  if (valid(columns)) return columns;
+  if (stream.isTTY === true && valid(stream.columns)) return stream.columns;
+  const env = Number(process.env.COLUMNS);
+  return valid(env) ? env : DEFAULT_COLUMNS;
+}
+
+/** `s` cut to at most `n` characters, ending in an ellipsis when cut. */
+function shorten(s: string, n: number): string {
+  if (s.length <= n) return s;
+  return n <= 1 ? s.slice(0, Math.max(0, n)) : `${s.slice(0, n - 1)}…`;
+}
 
 /** "12.3 s", "4 min 05 s", "1 h 02 min". */
 export function formatDuration(seconds: number): string {
@@ -106,6 +135,7 @@ export class Progress {
   private readonly t0: number;
   private count: number;
   private readonly start: number;
+  private readonly columns: number | undefined;
   private info: ProgressInfo | undefined;
   private lastDraw = -Infinity;
   private lastLogTime: number;
@@ -126,6 +156,7 @@ export class Progress {
     this.t0 = this.now();
     this.lastLogTime = this.t0;
     this.start = Math.max(0, opts.start ?? 0);
+    this.columns = opts.columns;
     this.count = this.start;
     const every = Math.max(1, Math.ceil(this.total * LOG_FRACTION));
     this.nextLogCount = this.total > 0 ? (Math.floor(this.start / every) + 1) * every : Infinity;
@@ -188,17 +219,43 @@ export class Progress {
     return `[${this.label}] ${withCount(this.info, this.countText())} ${formatDuration(elapsed)} elapsed${eta_}`;
   }
 
-  private draw(t: number): void {
+  /**
+   * The redrawn line, strictly shorter than the terminal width (a line of exactly the width
+   * wraps on some terminals). What gives way, in order: the bar shrinks (to 5 characters), the
+   * rate goes, the bar goes, the label is shortened; what still does not fit is cut at the end.
+   */
+  drawLine(t = this.now()): string {
     const { rate, eta } = this.rateAndEta(t);
-    let bar = '';
-    if (this.total > 0) {
-      const frac = Math.min(1, this.count / this.total);
-      const filled = Math.round(frac * BAR_WIDTH);
-      bar = `${(100 * frac).toFixed(0).padStart(3)}% ${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)} `;
-    }
+    const max = terminalColumns(this.stream, this.columns) - 1;
+    const frac = this.total > 0 ? Math.min(1, this.count / this.total) : 0;
+    const pct = this.total > 0 ? `${(100 * frac).toFixed(0).padStart(3)}% ` : '';
     const eta_ = Number.isFinite(eta) ? ` ETA ${formatDuration(eta)}` : '';
-    const count = `${this.count}${this.total > 0 ? `/${this.total}` : ''}`;
-    const line = `[${this.label}] ${bar}${withCount(this.info, count)} ${rate.toFixed(1)} ${this.unit}/s${eta_}`;
+    const count = withCount(this.info, `${this.count}${this.total > 0 ? `/${this.total}` : ''}`);
+    const rate_ = ` ${rate.toFixed(1)} ${this.unit}/s`;
+    const line = (label: string, barWidth: number, withRate: boolean): string => {
+      const filled = Math.round(frac * barWidth);
+      const bar = barWidth > 0 ? `${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)} ` : '';
+      return `[${label}] ${pct}${bar}${count}${withRate ? rate_ : ''}${eta_}`;
+    };
+    // the widest bar (and the space after it) that fits beside the rest, or 0 below MIN_BAR_WIDTH
+    const barFor = (withRate: boolean): number => {
+      const w = this.total > 0 ? Math.min(BAR_WIDTH, max - line(this.label, 0, withRate).length - 1) : 0;
+      return w >= MIN_BAR_WIDTH ? w : 0;
+    };
+    for (const withRate of [true, false]) {
+      const w = barFor(withRate);
+      if (w > 0 || this.total <= 0) {
+        const l = line(this.label, w, withRate);
+        if (l.length <= max) return l;
+      }
+    }
+    const bare = line(this.label, 0, false);
+    const label = bare.length <= max ? this.label : shorten(this.label, Math.max(MIN_LABEL, this.label.length - (bare.length - max)));
+    return shorten(line(label, 0, false), max);
+  }
+
+  private draw(t: number): void {
+    const line = this.drawLine(t);
     // \x1b[K clears what a longer previous line left behind.
     this.stream.write(`\r${line}${line.length < this.lastWidth ? '\x1b[K' : ''}`);
     this.lastWidth = line.length;

@@ -1,6 +1,6 @@
 /**
  * Checkpoint files: full state_dicts (`base.safetensors`), stacks of collected or generated
- * subsets (`ckpts-<mode>.safetensors`, `generated-<mode>.safetensors`; SPEC section 4) and the
+ * subsets (`ckpts-<mode>.safetensors`, `generated-<mode>.safetensors`; docs/zoo.md#checkpoint-files) and the
  * JSON manifest that describes a zoo. Every file is written atomically.
  */
 import { readFileSync } from 'node:fs';
@@ -57,7 +57,7 @@ export function loadStateDict(path: string, model: Module): Record<string, strin
 
 /**
  * Write a stack of subset vectors ckpts [K, total] as one tensor per layout name with a leading
- * dimension K (e.g. bn2.weight [200, 32]), in layout order (SPEC section 4).
+ * dimension K (e.g. bn2.weight [200, 32]), in layout order (docs/zoo.md#checkpoint-files).
  */
 export function saveCheckpointStack(path: string, layout: ParamLayout, ckpts: Float32Array, metadata: Record<string, string> = {}): void {
   const total = layout.total;

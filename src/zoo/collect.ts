@@ -1,5 +1,5 @@
 /**
- * Checkpoint collection (SPEC section 4): starting from the trained base model, train only the
+ * Checkpoint collection (docs/zoo.md#collection): starting from the trained base model, train only the
  * subset (everything else frozen) with AdamW at a constant learning rate on batches drawn
  * uniformly with replacement, and save the flattened subset after every `saveEvery` iterations
  * until K rows [K, total] are collected.

@@ -1,5 +1,5 @@
 /**
- * Parameter subsets, their flat layout and their normalisation (SPEC sections 4 and 5).
+ * Parameter subsets, their flat layout and their normalisation (docs/zoo.md#subsets, #layout, #normalisation).
  *
  * A checkpoint is one flat Float32Array: the subset's tensors concatenated in manifest order
  * (state_dict order unless chosen otherwise). Many checkpoints are stacked row-major as
@@ -257,7 +257,7 @@ export class ParamLayout {
 
 /**
  * How the Normalizer's statistics are taken:
- * - 'tensor' (SPEC section 5): one scalar pair per tensor, mu_k = mean over checkpoints of the
+ * - 'tensor' (docs/zoo.md#normalisation): one scalar pair per tensor, mu_k = mean over checkpoints of the
  *   tensor's mean, sd_k = mean over checkpoints of its unbiased standard deviation.
  * - 'coordinate': one pair per parameter, the mean and unbiased standard deviation of that
  *   parameter over the K checkpoints. Every coordinate then varies with unit spread across the
@@ -281,7 +281,7 @@ export interface NormalizerJSON {
 }
 
 /**
- * Maps checkpoints w [K, total] to the autoencoder's input z [K, L] and back (SPEC section 5):
+ * Maps checkpoints w [K, total] to the autoencoder's input z [K, L] and back (docs/zoo.md#normalisation):
  * forward z = (w - mu) / sd with the statistics of `kind` (see NormalizeKind), concatenated,
  * zero-padded to L (a multiple of padMultiple); inverse drops the padding and applies
  * w = z sd + mu.

@@ -103,12 +103,27 @@ function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(',')}]`;
 }
 
+/** Bytes in hex and as text, e.g. `7b 0a 20 20 22 6f 22 3a / "{\n  "o":"` (control bytes escaped, quotes not). */
+function showBytes(bytes: Uint8Array): string {
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ');
+  const escapes: Record<number, string> = { 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
+  const text = Array.from(bytes, (b) => escapes[b] ?? (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+  return `${hex} / "${text}"`;
+}
+
 /** Read and validate the header; allocates nothing proportional to the tensor data. */
 function parseHeader(file: string, src: ByteSource): SafetensorsHeader {
   if (src.size < 8) throw new FormatError(file, `file is ${src.size} bytes, too short for the 8-byte header length`);
   const lenBuf = new Uint8Array(8);
   src.read(lenBuf, 0);
   const n64 = new DataView(lenBuf.buffer).getBigUint64(0, true);
+  if (n64 > BigInt(MAX_HEADER_BYTES) || 8n + n64 > BigInt(src.size)) {
+    // A header length that cannot be right, and no header after it (the format requires it to
+    // start with "{"): another kind of file (a JSON config, a .pt, text), not a damaged one.
+    const next = new Uint8Array(src.size > 8 ? 1 : 0);
+    src.read(next, 8);
+    if (next[0] !== 0x7b) throw new FormatError(file, `not a safetensors file (the first 8 bytes are ${showBytes(lenBuf)})`);
+  }
   if (n64 > BigInt(MAX_HEADER_BYTES)) {
     throw new FormatError(file, `header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   }
@@ -273,8 +288,28 @@ export function f16ToF32(src: Uint16Array, dst: Float32Array): void {
   for (let i = 0; i < src.length; i++) bits[i] = table[src[i]!]!;
 }
 
+/** Open `path` for reading, with a FormatError naming it for a missing file or a folder. */
+function openFile(path: string): number {
+  const folder = (): FormatError => new FormatError(path, 'is a folder, not a safetensors file');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FormatError(path, 'no such file');
+    if (code === 'EISDIR') throw folder();
+    throw e;
+  }
+  // Linux opens a folder for reading; the read would fail with a bare EISDIR.
+  if (fstatSync(fd).isDirectory()) {
+    closeSync(fd);
+    throw folder();
+  }
+  return fd;
+}
+
 function withFile<T>(path: string, fn: (src: ByteSource) => T): T {
-  const fd = openSync(path, 'r');
+  const fd = openFile(path);
   try {
     return fn(fileSource(path, fd));
   } finally {

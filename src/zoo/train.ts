@@ -1,11 +1,11 @@
 /**
- * Base-model training and evaluation (SPEC section 3).
+ * Base-model training and evaluation (docs/zoo.md#base-training).
  *
  * Recipe (cpu preset): AdamW lr 3e-3, wd 5e-3, batch 128, reshuffled each epoch, last partial
  * batch dropped (429 steps/epoch on 55,000 images), lr cosine(total steps, 0) per iteration,
  * BN in train mode. Batch buffers are allocated once; `backward` frees the tape every step.
  */
-import type { Backend } from '../backend/backend.js';
+import { readArgmaxRows, type Backend } from '../backend/backend.js';
 import type { BaseConfig } from '../config/index.js';
 import { randomCropFlip } from '../data/augment.js';
 import { type Dataset, epochOrder, gatherBatch } from '../data/dataset.js';
@@ -119,14 +119,14 @@ export function makeOptimizer(params: readonly Tensor[], cfg: BaseConfig): Optim
 /** Number of correct predictions in logits [rows, cols] (argmax, first index on ties). */
 function countCorrect(logits: Tensor, labels: Int32Array, preds: Int32Array): number {
   const rows = logits.shape[0]!, cols = logits.shape[1]!;
-  logits.backend.argmaxRows(logits.storage, rows, cols, preds);
+  readArgmaxRows(logits.backend, logits.storage, rows, cols, preds);
   let ok = 0;
   for (let i = 0; i < rows; i++) if (preds[i] === labels[i]) ok++;
   return ok;
 }
 
 /**
- * Train `model` in place on `train` with the recipe of `cfg` (SPEC section 3). Every parameter
+ * Train `model` in place on `train` with the recipe of `cfg` (docs/zoo.md#base-training). Every parameter
  * is trained (requiresGrad is switched on), BN in train mode.
  * @throws ConfigError when the dataset holds less than one batch, NumericError when the loss diverges.
  */
@@ -229,7 +229,7 @@ export function evaluateClassifier(model: Classifier, ds: Dataset, opts: { batch
           const lab = size === B ? labels : labels.subarray(0, size);
           for (let i = 0; i < size; i++) lab[i] = ds.labels[start + i]!;
           const p = preds.subarray(start, start + size);
-          be.argmaxRows(logits.storage, size, cols, p);
+          readArgmaxRows(be, logits.storage, size, cols, p);
           for (let i = 0; i < size; i++) if (p[i] === lab[i]) correct++;
           lossSum += ops.crossEntropy(logits, lab).item() * size;
         });

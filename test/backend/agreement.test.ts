@@ -9,13 +9,14 @@ import { blasBackend, jsBackend } from '../../src/backend/index.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { BASE_CASES, runOn, type Case } from '../helpers/op-cases.js';
+import { assertClose, relToMax } from '../helpers/assert.js';
 
 const blas = blasBackend();
 const js = jsBackend('float32');
 
 const CASES: Case[] = [
   ...BASE_CASES,
-  // Sizes and geometries the blas backend's C kernels (native/pdiff_blas.c) special-case: elementwise
+  // Sizes and geometries the blas backend's C kernels (native/*.c) special-case: elementwise
   // ops from 256 elements, several pool chunks from 64K, 2x2/s2 pooling fast path and general windows,
   // same-width (stride 1, "same" padding) im2col, strided and 1x1 convolutions, batched GEMM chunks.
   ['relu large', [[64, 1100]], ([x]) => ops.relu(x!)],
@@ -64,21 +65,12 @@ const CASES: Case[] = [
   }],
 ];
 
-function assertClose(name: string, a: Float32Array, b: Float32Array): void {
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (d > 1e-4 * Math.max(scale, 1e-6) && d > 1e-4 * Math.abs(b[i]!)) assert.fail(`${name}[${i}]: blas ${a[i]} vs js ${b[i]} (scale ${scale})`);
-  }
-}
-
 describe('js and blas backends agree to 1e-4', { skip: typeof blas === 'string' ? `blas backend unavailable: ${blas}` : false }, () => {
   for (const c of CASES) {
     it(c[0], () => {
       const a = runOn(blas as Backend, c, 7), b = runOn(js, c, 7);
       assert.equal(a.length, b.length);
-      a.forEach((arr, i) => assertClose(`${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`}`, arr, b[i]!));
+      a.forEach((arr, i) => assertClose(arr, b[i]!, relToMax(1e-4, 1e-10), `${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`}`));
     });
   }
 });

@@ -6,6 +6,8 @@ import {
   conv2dBackwardBias, conv2dBackwardData, conv2dBackwardWeight, conv2dForward,
 } from '../../src/backend/cpu/conv.js';
 import { Rng } from '../../src/tensor/random.js';
+import { assertClose, relToMax } from '../helpers/assert.js';
+import { dot, fdGrad, randn } from '../helpers/gradcheck.js';
 
 /** Reference GEMM (independent of src/backend/gemm.ts): plain triple loop, beta = 0 ignores C. */
 const naiveGemm: Gemm = (transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc) => {
@@ -69,44 +71,6 @@ function naiveConv(x: Float64Array, w: Float64Array, bias: Float64Array | null, 
   return y;
 }
 
-function randn(rng: Rng, n: number): Float64Array {
-  return rng.fillNormal(new Float64Array(n)) as Float64Array;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
-/** Central differences of f with respect to every entry of v. */
-function fdGrad(f: () => number, v: Float64Array, eps = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const old = v[i]!;
-    v[i] = old + eps;
-    const fp = f();
-    v[i] = old - eps;
-    const fm = f();
-    v[i] = old;
-    g[i] = (fp - fm) / (2 * eps);
-  }
-  return g;
-}
-
-/** max |a - b| <= rtol * max(|b|) (+ a tiny absolute floor for all-zero references). */
-function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= diff)) diff = d; // also catches NaN
-  }
-  assert.ok(diff <= rtol * scale + 1e-12, `${what}: max diff ${diff} vs scale ${scale} (rtol ${rtol})`);
-}
-
 interface Case { name: string; g: Conv2dGeom; bias: boolean; maxChunk?: number }
 
 const cases: Case[] = [
@@ -135,7 +99,7 @@ for (const { name, g, bias, maxChunk } of cases) {
     const b = bias ? randn(rng, g.o) : null;
     const y = new Float64Array(g.n * g.o * g.oh * g.ow).fill(NaN);
     conv2dForward(x, w, b, y, g, naiveGemm, new NanWorkspace(true), maxChunk);
-    assertClose(y, naiveConv(x, w, b, g), 1e-12, 'y');
+    assertClose(y, naiveConv(x, w, b, g), relToMax(1e-12), 'y');
   });
 
   test(`conv2d ${name}: backward kernels match finite differences of sum(y * r)`, () => {
@@ -149,16 +113,16 @@ for (const { name, g, bias, maxChunk } of cases) {
 
     const gx = new Float64Array(x.length).fill(NaN);
     conv2dBackwardData(r, w, gx, g, naiveGemm, ws, maxChunk);
-    assertClose(gx, fdGrad(loss, x), 1e-6, 'gx');
+    assertClose(gx, fdGrad(loss, x), relToMax(1e-6), 'gx');
 
     const gw = new Float64Array(w.length).fill(NaN);
     conv2dBackwardWeight(r, x, gw, g, naiveGemm, ws, maxChunk);
-    assertClose(gw, fdGrad(loss, w), 1e-6, 'gw');
+    assertClose(gw, fdGrad(loss, w), relToMax(1e-6), 'gw');
 
     if (bias) {
       const gb = new Float64Array(g.o).fill(NaN);
       conv2dBackwardBias(r, gb, g);
-      assertClose(gb, fdGrad(loss, b), 1e-6, 'gb');
+      assertClose(gb, fdGrad(loss, b), relToMax(1e-6), 'gb');
     }
   });
 
@@ -183,7 +147,7 @@ for (const { name, g, bias, maxChunk } of cases) {
     };
     const lo = run(x32, w32, b32, r32, false);
     const hi = run(x64, w64, b64, r64, true);
-    for (let i = 0; i < 3; i++) assertClose(lo[i]!, hi[i]!, 1e-4, ['y', 'gx', 'gw'][i]!);
+    for (let i = 0; i < 3; i++) assertClose(lo[i]!, hi[i]!, relToMax(1e-4), ['y', 'gx', 'gw'][i]!);
   });
 }
 

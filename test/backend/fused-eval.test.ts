@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Backend, EvalNormParams, Storage } from '../../src/backend/backend.js';
+import type { Backend, Storage } from '../../src/backend/backend.js';
 import { blasBackend, jsBackend } from '../../src/backend/index.js';
 import type { Pool2dGeom } from '../../src/backend/kernels.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -24,7 +24,9 @@ function input(rng: Rng, scale: number, special: boolean): Float32Array {
 }
 
 /** BN parameters with both signs of gamma (channel 1 negative, channel 3 zero with a positive beta). */
-function norm(be: Backend, rng: Rng): EvalNormParams {
+interface Bn { gamma: Storage; beta: Storage; runMean: Storage; runVar: Storage }
+const EPS = 1e-5;
+function norm(be: Backend, rng: Rng): Bn {
   const gamma = rng.fillUniform(new Float32Array(C), 0.5, 2) as Float32Array;
   gamma[1] = -gamma[1]!;
   gamma[3] = 0;
@@ -32,20 +34,27 @@ function norm(be: Backend, rng: Rng): EvalNormParams {
   beta[3] = 0.5; // channel 3 gives relu(0.5) from a finite input, 0 from an infinite one
   return {
     gamma: be.fromArray(gamma), beta: be.fromArray(beta),
-    runMean: be.fromArray(rng.fillNormal(new Float32Array(C), 0, 0.3)), runVar: be.fromArray(rng.fillUniform(new Float32Array(C), 0.2, 3)), eps: 1e-5,
+    runMean: be.fromArray(rng.fillNormal(new Float32Array(C), 0, 0.3)), runVar: be.fromArray(rng.fillUniform(new Float32Array(C), 0.2, 3)),
   };
 }
 
 /** relu(bn(x)) by the separate kernels, x [n, C, s]. */
-function bnRelu(be: Backend, x: Storage, nm: EvalNormParams, n: number, s: number): Storage {
+function bnRelu(be: Backend, x: Storage, nm: Bn, n: number, s: number): Storage {
   const t = be.alloc(n * C * s);
-  be.batchNormEvalForward(x, nm.gamma, nm.beta, nm.runMean, nm.runVar, n, C, s, nm.eps, t);
+  be.batchNormEvalForward({ ...nm, x, y: t }, { n, c: C, s, eps: EPS });
   be.unary('relu', t, t, 0, 0);
   return t;
 }
 
 const pool: Pool2dGeom = { n: N, c: C, h: H, w: W, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, oh: H / 2, ow: W / 2 };
 const pooled = N * C * pool.oh * pool.ow;
+
+/** maxPool2dForward x -> y, its argmax released at once. */
+function maxPool(be: Backend, x: Storage, y: Storage): void {
+  const am = be.allocIndex(pooled);
+  be.maxPool2dForward(x, y, am, pool);
+  be.release(am);
+}
 
 function same(be: Backend, got: Storage, want: Storage, what: string): void {
   assert.deepEqual(be.read(got), be.read(want), `${what} on ${be.name}`);
@@ -61,16 +70,16 @@ test('fused BN + ReLU + pooling passes equal the separate kernels bit for bit', 
       const what = special ? 'with NaN / infinities' : 'finite';
 
       const ref = be.alloc(pooled);
-      be.releaseArgmax(be.maxPool2dForward(bnRelu(be, x, nm, N, PLANE), ref, pool));
+      maxPool(be, bnRelu(be, x, nm, N, PLANE), ref);
       const y = be.alloc(pooled);
-      fe.bnReluMaxPool2({ x, norm: nm, g: pool, y });
+      fe.bnReluMaxPool2({ ...nm, x, y }, { ...pool, eps: EPS });
       same(be, y, ref, `bnReluMaxPool2 ${what}`);
 
       const sum = be.alloc(N * C);
       be.sumTo(bnRelu(be, x, nm, N, PLANE), [N, C, H, W], sum, [N, C, 1, 1]);
       be.unary('affine', sum, sum, 1 / PLANE, 0);
       const mean = be.alloc(N * C);
-      fe.bnReluMean({ x, norm: nm, n: N, c: C, s: PLANE, y: mean });
+      fe.bnReluMean({ ...nm, x, y: mean }, { n: N, c: C, s: PLANE, eps: EPS });
       same(be, mean, sum, `bnReluMean ${what}`);
 
       const t = be.clone(x);
@@ -78,19 +87,19 @@ test('fused BN + ReLU + pooling passes equal the separate kernels bit for bit', 
       const rows = be.alloc(N * C);
       be.sumTo(t, [N * C, PLANE], rows, [N * C, 1]);
       const rs = be.alloc(N * C);
-      fe.reluRowSums({ x, rows: N * C, s: PLANE, y: rs });
+      fe.reluRowSums(x, rs, N * C, PLANE);
       same(be, rs, rows, `reluRowSums ${what}`);
 
       const mp = be.alloc(pooled), mpRef = be.alloc(pooled);
-      be.releaseArgmax(be.maxPool2dForward(x, mpRef, pool));
-      fe.maxPool2d({ x, g: pool, y: mp });
+      maxPool(be, x, mpRef);
+      fe.maxPool2d(x, mp, pool);
       same(be, mp, mpRef, `maxPool2d ${what}`);
 
-      // bnReluSelect reads pmax where the scale is >= 0 (gamma 0 included) and pmin elsewhere.
-      const pmin = be.fromArray(input(rng, 3, false)); // finite: channel 3 (scale 0) reads Infinity only from pmax
+      // bnReluSelect reads x where the scale is >= 0 (gamma 0 included) and xNeg elsewhere.
+      const xNeg = be.fromArray(input(rng, 3, false)); // finite: channel 3 (scale 0) reads Infinity only from x
       const sel = be.alloc(N * C * PLANE);
-      fe.bnReluSelect({ pmax: x, pmin, norm: nm, n: N, c: C, s: PLANE, y: sel });
-      const fromMax = be.read(bnRelu(be, x, nm, N, PLANE)), fromMin = be.read(bnRelu(be, pmin, nm, N, PLANE));
+      fe.bnReluSelect({ ...nm, x, xNeg, y: sel }, { n: N, c: C, s: PLANE, eps: EPS });
+      const fromMax = be.read(bnRelu(be, x, nm, N, PLANE)), fromMin = be.read(bnRelu(be, xNeg, nm, N, PLANE));
       const want = fromMax.slice();
       for (let n = 0; n < N; n++) want.set(fromMin.subarray((n * C + 1) * PLANE, (n * C + 2) * PLANE), (n * C + 1) * PLANE);
       assert.deepEqual(be.read(sel), want, `bnReluSelect ${what} on ${be.name}`);
@@ -103,13 +112,13 @@ test('bnReluSelect on max- and min-pooled inputs is the max pool of relu(bn(x))'
     const rng = new Rng(3);
     const x = be.fromArray(input(rng, 100, false)), nm = norm(be, rng);
     const pmax = be.alloc(pooled), pmin = be.alloc(pooled), neg = be.clone(x);
-    be.releaseArgmax(be.maxPool2dForward(x, pmax, pool));
+    maxPool(be, x, pmax);
     be.unary('neg', neg, neg, 0, 0);
-    be.releaseArgmax(be.maxPool2dForward(neg, pmin, pool));
+    maxPool(be, neg, pmin);
     be.unary('neg', pmin, pmin, 0, 0);
     const y = be.alloc(pooled), ref = be.alloc(pooled);
-    be.fusedEval!.bnReluSelect({ pmax, pmin, norm: nm, n: N, c: C, s: pool.oh * pool.ow, y });
-    be.releaseArgmax(be.maxPool2dForward(bnRelu(be, x, nm, N, PLANE), ref, pool));
+    be.fusedEval!.bnReluSelect({ ...nm, x: pmax, xNeg: pmin, y }, { n: N, c: C, s: pool.oh * pool.ow, eps: EPS });
+    maxPool(be, bnRelu(be, x, nm, N, PLANE), ref);
     same(be, y, ref, 'pooled BN');
   }
 });
@@ -117,7 +126,7 @@ test('bnReluSelect on max- and min-pooled inputs is the max pool of relu(bn(x))'
 test('bnReluMaxPool2 rejects a pool that is not 2x2 with stride 2', () => {
   const be = jsBackend(), rng = new Rng(4);
   const x = be.fromArray(input(rng, 1, false));
-  assert.throws(() => be.fusedEval!.bnReluMaxPool2({ x, norm: norm(be, rng), g: { ...pool, sh: 1, sw: 1, oh: H - 1, ow: W - 1 }, y: be.alloc(N * C * PLANE) }), /2x2 stride-2/);
+  assert.throws(() => be.fusedEval!.bnReluMaxPool2({ ...norm(be, rng), x, y: be.alloc(N * C * PLANE) }, { ...pool, sh: 1, sw: 1, oh: H - 1, ow: W - 1, eps: EPS }), /2x2 stride-2/);
 });
 
 test('host access: CPU backends view and wrap host arrays of their own float type', () => {

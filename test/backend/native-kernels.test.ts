@@ -1,5 +1,5 @@
 /**
- * The C kernels of the OpenBLAS addon (native/pdiff_blas.c) against the TypeScript kernels they
+ * The C kernels of the OpenBLAS addon (native/*.c) against the TypeScript kernels they
  * replace in the blas backend: same results to float32 rounding (bit-exact where the arithmetic is
  * the same), whatever the number of kernel threads; and argument checking that throws instead of
  * reading or writing out of bounds. Skipped, with the reason, when the addon is not built.
@@ -20,6 +20,7 @@ import type { Conv2dGeom, FloatArray, Pool2dGeom, Workspace } from '../../src/ba
 import { convOutSize } from '../../src/backend/kernels.js';
 import { loadBlas, type BlasKernels } from '../../src/backend/native.js';
 import { Rng } from '../../src/tensor/random.js';
+import { assertClose, relToMax } from '../helpers/assert.js';
 
 const lib = loadBlas();
 const skip = lib.ok ? false : `OpenBLAS addon unavailable: ${lib.reason}`;
@@ -32,22 +33,6 @@ function randn(n: number, seed: number, scale = 1): Float32Array {
   const a = new Rng(seed).fillNormal(new Float32Array(n)) as Float32Array;
   if (scale !== 1) for (let i = 0; i < n; i++) a[i] = a[i]! * scale;
   return a;
-}
-
-/**
- * |a - b| <= tol * max(1, |b|) elementwise (NaN matches NaN); with `scaled`, tol * max(1, max |b|)
- * (for sums whose terms are much larger than the result).
- */
-function assertClose(what: string, a: ArrayLike<number>, b: ArrayLike<number>, tol: number, scaled = false): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  let scale = 1;
-  if (scaled) for (let i = 0; i < b.length; i++) if (Number.isFinite(b[i]!)) scale = Math.max(scale, Math.abs(b[i]!));
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = b[i]!;
-    if (Number.isNaN(y)) { assert.ok(Number.isNaN(x), `${what}[${i}]: ${x} vs NaN`); continue; }
-    if (x === y) continue;
-    if (!(Math.abs(x - y) <= tol * Math.max(scale, Math.abs(y)))) assert.fail(`${what}[${i}]: C ${x} vs TS ${y} (scale ${scale})`);
-  }
 }
 
 class Ws implements Workspace {
@@ -87,12 +72,12 @@ describe('C kernels of the OpenBLAS addon', { skip }, () => {
           const skipIdx = op === 'silu' ? new Set([specials.indexOf(-Infinity)]) : new Set<number>();
           const fy = (a: Float32Array) => Array.from(a, (v, i) => (skipIdx.has(i) ? 0 : v));
           if (exact) assert.deepEqual(fy(yC), fy(yT), `${op} forward`);
-          else assertClose(`${op} forward`, fy(yC), fy(yT), 1e-6);
+          else assertClose(fy(yC), fy(yT), { rtol: 1e-6, atol: 1e-6, equalNaN: true }, `${op} forward`);
           const gT = new Float32Array(n), gC = new Float32Array(n);
           unaryBackwardKernel(op, x, yT, gy, gT, alpha, beta);
           K.unaryBackward(code, x, yT, gy, gC, alpha);
           if (exact) assert.deepEqual(fy(gC), fy(gT), `${op} backward`);
-          else assertClose(`${op} backward`, fy(gC), fy(gT), 1e-6);
+          else assertClose(fy(gC), fy(gT), { rtol: 1e-6, atol: 1e-6, equalNaN: true }, `${op} backward`);
           // in place (y === x)
           const z = x.slice();
           K.unary(code, z, z, alpha, beta);
@@ -119,9 +104,9 @@ describe('C kernels of the OpenBLAS addon', { skip }, () => {
         const [pC, mC, vC] = [p0.slice(), m0.slice(), v0.slice()];
         adamKernel(pT, g, mT, vT, 1e-3, 0.9, 0.999, 1e-8, 0.01, 7, decoupled);
         K.adamStep(pC, g, mC, vC, 1e-3, 0.9, 0.999, 1e-8, 0.01, 7, decoupled);
-        assertClose('adam p', pC, pT, 1e-7);
-        assertClose('adam m', mC, mT, 1e-7);
-        assertClose('adam v', vC, vT, 1e-7);
+        assertClose(pC, pT, { rtol: 1e-7, atol: 1e-7, equalNaN: true }, 'adam p');
+        assertClose(mC, mT, { rtol: 1e-7, atol: 1e-7, equalNaN: true }, 'adam m');
+        assertClose(vC, vT, { rtol: 1e-7, atol: 1e-7, equalNaN: true }, 'adam v');
       }
     }
   });
@@ -141,32 +126,32 @@ describe('C kernels of the OpenBLAS addon', { skip }, () => {
           const C = { y: new Float32Array(len), mean: new Float32Array(c), inv: new Float32Array(c), v: new Float32Array(c) };
           batchNormTrainForward(x, gamma, beta, n, c, s, 1e-5, T.y, T.mean, T.inv, T.v);
           K.bnTrainForward(x, gamma, beta, n, c, s, 1e-5, C.y, C.mean, C.inv, C.v);
-          assertClose('bn mean', C.mean, T.mean, 1e-6);
-          assertClose('bn invstd', C.inv, T.inv, 1e-6);
-          assertClose('bn var', C.v, T.v, 1e-6);
-          assertClose('bn y', C.y, T.y, 1e-5);
+          assertClose(C.mean, T.mean, { rtol: 1e-6, atol: 1e-6, equalNaN: true }, 'bn mean');
+          assertClose(C.inv, T.inv, { rtol: 1e-6, atol: 1e-6, equalNaN: true }, 'bn invstd');
+          assertClose(C.v, T.v, { rtol: 1e-6, atol: 1e-6, equalNaN: true }, 'bn var');
+          assertClose(C.y, T.y, { rtol: 1e-5, atol: 1e-5, equalNaN: true }, 'bn y');
           for (const withGx of [true, false]) {
             const gxT = new Float32Array(len), gxC = new Float32Array(len);
             const ggT = new Float32Array(c), ggC = new Float32Array(c), gbT = new Float32Array(c), gbC = new Float32Array(c);
             batchNormTrainBackward(gy, x, gamma, T.mean, T.inv, n, c, s, gxT, affine ? ggT : null, affine ? gbT : null);
             K.bnTrainBackward(gy, x, gamma, T.mean, T.inv, n, c, s, withGx ? gxC : null, affine ? ggC : null, affine ? gbC : null);
-            if (withGx) assertClose('bn gx', gxC, gxT, 1e-5);
+            if (withGx) assertClose(gxC, gxT, { rtol: 1e-5, atol: 1e-5, equalNaN: true }, 'bn gx');
             else assert.ok(gxC.every((v) => v === 0));
-            assertClose('bn ggamma', ggC, ggT, 1e-5);
-            assertClose('bn gbeta', gbC, gbT, 1e-5);
+            assertClose(ggC, ggT, { rtol: 1e-5, atol: 1e-5, equalNaN: true }, 'bn ggamma');
+            assertClose(gbC, gbT, { rtol: 1e-5, atol: 1e-5, equalNaN: true }, 'bn gbeta');
           }
           const rm = randn(c, 14), rv = randn(c, 15).map((v) => v * v + 0.1);
           const yT = new Float32Array(len), yC = new Float32Array(len);
           batchNormEvalForward(x, gamma, beta, rm, rv, n, c, s, 1e-5, yT);
           K.bnEvalForward(x, gamma, beta, rm, rv, n, c, s, 1e-5, yC);
-          assertClose('bn eval y', yC, yT, 1e-6);
+          assertClose(yC, yT, { rtol: 1e-6, atol: 1e-6, equalNaN: true }, 'bn eval y');
           const gxT = new Float32Array(len), gxC = new Float32Array(len);
           const ggT = new Float32Array(c), ggC = new Float32Array(c), gbT = new Float32Array(c), gbC = new Float32Array(c);
           batchNormEvalBackward(gy, x, gamma, rm, rv, n, c, s, 1e-5, gxT, ggT, gbT);
           K.bnEvalBackward(gy, x, gamma, rm, rv, n, c, s, 1e-5, gxC, ggC, gbC);
-          assertClose('bn eval gx', gxC, gxT, 1e-6);
-          assertClose('bn eval ggamma', ggC, ggT, 1e-5);
-          assertClose('bn eval gbeta', gbC, gbT, 1e-5);
+          assertClose(gxC, gxT, { rtol: 1e-6, atol: 1e-6, equalNaN: true }, 'bn eval gx');
+          assertClose(ggC, ggT, { rtol: 1e-5, atol: 1e-5, equalNaN: true }, 'bn eval ggamma');
+          assertClose(gbC, gbT, { rtol: 1e-5, atol: 1e-5, equalNaN: true }, 'bn eval gbeta');
           K.bnEvalBackward(gy, x, gamma, rm, rv, n, c, s, 1e-5, null, null, gbC); // any gradient may be null
         }
       }
@@ -232,13 +217,13 @@ describe('C kernels of the OpenBLAS addon', { skip }, () => {
         K.conv2dBackwardData(gy, w, gxC, ...gArgs(g));
         K.conv2dBackwardWeight(gy, x, gwC, ...gArgs(g));
         const tag = `${JSON.stringify(g)} threads ${t}`;
-        assertClose(`conv y ${tag}`, yC, yT, 1e-5, true);
-        assertClose(`conv gx ${tag}`, gxC, gxT, 1e-5, true);
-        assertClose(`conv gw ${tag}`, gwC, gwT, 1e-5, true);
+        assertClose(yC, yT, { ...relToMax(1e-5, 1e-5), equalNaN: true }, `conv y ${tag}`);
+        assertClose(gxC, gxT, { ...relToMax(1e-5, 1e-5), equalNaN: true }, `conv gx ${tag}`);
+        assertClose(gwC, gwT, { ...relToMax(1e-5, 1e-5), equalNaN: true }, `conv gw ${tag}`);
         const yN = new Float32Array(yT.length).fill(NaN);
         K.conv2dForward(x, w, null, yN, ...gArgs(g));
         for (let i = 0; i < yN.length; i++) yN[i] = yN[i]! + bias[Math.floor(i / P) % g.o]!;
-        assertClose(`conv y no bias ${tag}`, yN, yT, 1e-5, true);
+        assertClose(yN, yT, { ...relToMax(1e-5, 1e-5), equalNaN: true }, `conv y no bias ${tag}`);
       }
     }
   });

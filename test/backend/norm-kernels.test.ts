@@ -6,42 +6,8 @@ import {
   groupNormBackward, groupNormForward, layerNormBackward, layerNormForward,
 } from '../../src/backend/cpu/norm.js';
 import { Rng } from '../../src/tensor/random.js';
-
-function randn(rng: Rng, n: number, mean = 0, std = 1): Float64Array {
-  return rng.fillNormal(new Float64Array(n), mean, std) as Float64Array;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
-function fdGrad(f: () => number, v: Float64Array, eps = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const old = v[i]!;
-    v[i] = old + eps;
-    const fp = f();
-    v[i] = old - eps;
-    const fm = f();
-    v[i] = old;
-    g[i] = (fp - fm) / (2 * eps);
-  }
-  return g;
-}
-
-function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= diff)) diff = d;
-  }
-  assert.ok(diff <= rtol * scale + 1e-12, `${what}: max diff ${diff} vs scale ${scale} (rtol ${rtol})`);
-}
+import { assertClose, relToMax } from '../helpers/assert.js';
+import { dot, fdGrad, randn } from '../helpers/gradcheck.js';
 
 const nanArr = (n: number): Float64Array => new Float64Array(n).fill(NaN);
 
@@ -93,10 +59,10 @@ for (const [n, c, s] of [[4, 3, 5], [7, 4, 1], [2, 3, 9]] as Array<[number, numb
       const y = nanArr(x.length), mean = nanArr(c), invstd = nanArr(c), varB = nanArr(c);
       batchNormTrainForward(x, gamma, beta, n, c, s, eps, y, mean, invstd, varB);
       const ref = naiveNorm(x, [n, c, s], (_i, ch) => ch, c, (_i, ch) => ch, gamma, beta, eps);
-      assertClose(y, ref.y, 1e-12, 'y');
-      assertClose(mean, ref.mean, 1e-12, 'mean');
-      assertClose(varB, ref.varB, 1e-12, 'var');
-      assertClose(invstd, ref.varB.map((v) => 1 / Math.sqrt(v + eps)), 1e-12, 'invstd');
+      assertClose(y, ref.y, relToMax(1e-12), 'y');
+      assertClose(mean, ref.mean, relToMax(1e-12), 'mean');
+      assertClose(varB, ref.varB, relToMax(1e-12), 'var');
+      assertClose(invstd, ref.varB.map((v) => 1 / Math.sqrt(v + eps)), relToMax(1e-12), 'invstd');
     });
 
     test(`batchNormTrain ${tag}: backward matches finite differences`, () => {
@@ -113,10 +79,10 @@ for (const [n, c, s] of [[4, 3, 5], [7, 4, 1], [2, 3, 9]] as Array<[number, numb
       loss();
       const gx = nanArr(x.length), gg = nanArr(c), gb = nanArr(c);
       batchNormTrainBackward(r, x, affine ? gamma : null, mean, invstd, n, c, s, gx, affine ? gg : null, affine ? gb : null);
-      assertClose(gx, fdGrad(loss, x), 1e-6, 'gx');
+      assertClose(gx, fdGrad(loss, x), relToMax(1e-6), 'gx');
       if (affine) {
-        assertClose(gg, fdGrad(loss, gamma), 1e-6, 'ggamma');
-        assertClose(gb, fdGrad(loss, beta), 1e-6, 'gbeta');
+        assertClose(gg, fdGrad(loss, gamma), relToMax(1e-6), 'ggamma');
+        assertClose(gb, fdGrad(loss, beta), relToMax(1e-6), 'gbeta');
       }
     });
 
@@ -137,14 +103,14 @@ for (const [n, c, s] of [[4, 3, 5], [7, 4, 1], [2, 3, 9]] as Array<[number, numb
         const ch = Math.floor(i / s) % c;
         ref[i] = (x[i]! - rm[ch]!) / Math.sqrt(rv[ch]! + eps) * (g ? g[ch]! : 1) + (b ? b[ch]! : 0);
       }
-      assertClose(y, ref, 1e-12, 'y');
+      assertClose(y, ref, relToMax(1e-12), 'y');
       const loss = (): number => { batchNormEvalForward(x, g, b, rm, rv, n, c, s, eps, y); return dot(y, r); };
       const gx = nanArr(x.length), gg = nanArr(c), gb = nanArr(c);
       batchNormEvalBackward(r, x, g, rm, rv, n, c, s, eps, gx, affine ? gg : null, affine ? gb : null);
-      assertClose(gx, fdGrad(loss, x), 1e-6, 'gx');
+      assertClose(gx, fdGrad(loss, x), relToMax(1e-6), 'gx');
       if (affine) {
-        assertClose(gg, fdGrad(loss, gamma), 1e-6, 'ggamma');
-        assertClose(gb, fdGrad(loss, beta), 1e-6, 'gbeta');
+        assertClose(gg, fdGrad(loss, gamma), relToMax(1e-6), 'ggamma');
+        assertClose(gb, fdGrad(loss, beta), relToMax(1e-6), 'gbeta');
         // Parameter gradients alone (gx not needed).
         const gg2 = nanArr(c), gb2 = nanArr(c);
         batchNormEvalBackward(r, x, g, rm, rv, n, c, s, eps, null, gg2, gb2);
@@ -166,17 +132,17 @@ for (const [n, c, s] of [[4, 3, 5], [7, 4, 1], [2, 3, 9]] as Array<[number, numb
       const y = nanArr(x.length), mean = nanArr(rows), invstd = nanArr(rows);
       layerNormForward(x, g, b, rows, d, eps, y, mean, invstd);
       const ref = naiveNorm(x, [rows, 1, d], (i) => i, rows, (_i, _ch, j) => j, g, b, eps);
-      assertClose(y, ref.y, 1e-12, 'y');
-      assertClose(mean, ref.mean, 1e-12, 'mean');
-      assertClose(invstd, ref.varB.map((v) => 1 / Math.sqrt(v + eps)), 1e-12, 'invstd');
+      assertClose(y, ref.y, relToMax(1e-12), 'y');
+      assertClose(mean, ref.mean, relToMax(1e-12), 'mean');
+      assertClose(invstd, ref.varB.map((v) => 1 / Math.sqrt(v + eps)), relToMax(1e-12), 'invstd');
       const loss = (): number => { layerNormForward(x, g, b, rows, d, eps, y, mean, invstd); return dot(y, r); };
       loss();
       const gx = nanArr(x.length), gg = nanArr(d), gb = nanArr(d);
       layerNormBackward(r, x, g, mean, invstd, rows, d, gx, affine ? gg : null, affine ? gb : null);
-      assertClose(gx, fdGrad(loss, x), 1e-6, 'gx');
+      assertClose(gx, fdGrad(loss, x), relToMax(1e-6), 'gx');
       if (affine) {
-        assertClose(gg, fdGrad(loss, gamma), 1e-6, 'ggamma');
-        assertClose(gb, fdGrad(loss, beta), 1e-6, 'gbeta');
+        assertClose(gg, fdGrad(loss, gamma), relToMax(1e-6), 'ggamma');
+        assertClose(gb, fdGrad(loss, beta), relToMax(1e-6), 'gbeta');
       }
     });
   }
@@ -196,17 +162,17 @@ for (const [n, c, s, groups] of [[3, 6, 4, 2], [2, 4, 5, 4], [2, 3, 7, 1], [4, 4
       const y = nanArr(x.length), mean = nanArr(n * groups), invstd = nanArr(n * groups);
       groupNormForward(x, g, b, n, c, s, groups, eps, y, mean, invstd);
       const ref = naiveNorm(x, [n, c, s], (i, ch) => i * groups + Math.floor(ch / cg), n * groups, (_i, ch) => ch, g, b, eps);
-      assertClose(y, ref.y, 1e-12, 'y');
-      assertClose(mean, ref.mean, 1e-12, 'mean');
-      assertClose(invstd, ref.varB.map((v) => 1 / Math.sqrt(v + eps)), 1e-12, 'invstd');
+      assertClose(y, ref.y, relToMax(1e-12), 'y');
+      assertClose(mean, ref.mean, relToMax(1e-12), 'mean');
+      assertClose(invstd, ref.varB.map((v) => 1 / Math.sqrt(v + eps)), relToMax(1e-12), 'invstd');
       const loss = (): number => { groupNormForward(x, g, b, n, c, s, groups, eps, y, mean, invstd); return dot(y, r); };
       loss();
       const gx = nanArr(x.length), gg = nanArr(c), gb = nanArr(c);
       groupNormBackward(r, x, g, mean, invstd, n, c, s, groups, gx, affine ? gg : null, affine ? gb : null);
-      assertClose(gx, fdGrad(loss, x), 1e-6, 'gx');
+      assertClose(gx, fdGrad(loss, x), relToMax(1e-6), 'gx');
       if (affine) {
-        assertClose(gg, fdGrad(loss, gamma), 1e-6, 'ggamma');
-        assertClose(gb, fdGrad(loss, beta), 1e-6, 'gbeta');
+        assertClose(gg, fdGrad(loss, gamma), relToMax(1e-6), 'ggamma');
+        assertClose(gb, fdGrad(loss, beta), relToMax(1e-6), 'gbeta');
       }
     });
   }
@@ -246,7 +212,7 @@ test('norm kernels: Float32Array agrees with Float64Array (offset data, mean 50 
     [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   const hi = run(x64, r64, gamma64, beta64, gammaL64, true);
   assert.equal(lo.length, hi.length);
-  for (let i = 0; i < lo.length; i++) assertClose(lo[i]!, hi[i]!, 1e-4, `output ${i}`);
+  for (let i = 0; i < lo.length; i++) assertClose(lo[i]!, hi[i]!, relToMax(1e-4), `output ${i}`);
 });
 
 test('norm statistics stay accurate when |mean| >> std (mean 1e4, std 1e-2)', () => {
@@ -255,13 +221,13 @@ test('norm statistics stay accurate when |mean| >> std (mean 1e4, std 1e-2)', ()
   const ref = naiveNorm(x, [n, c, s], (_i, ch) => ch, c, (_i, ch) => ch, null, null, 0);
   const y = nanArr(x.length), mean = nanArr(c), invstd = nanArr(c), varB = nanArr(c);
   batchNormTrainForward(x, null, null, n, c, s, 0, y, mean, invstd, varB);
-  assertClose(varB, ref.varB, 1e-9, 'batch norm var');
-  assertClose(y, ref.y, 1e-8, 'batch norm y');
+  assertClose(varB, ref.varB, relToMax(1e-9), 'batch norm var');
+  assertClose(y, ref.y, relToMax(1e-8), 'batch norm y');
   const refG = naiveNorm(x, [n, c, s], (i) => i, n, (_i, ch) => ch, null, null, 0);
   const gm = nanArr(n), gi = nanArr(n);
   groupNormForward(x, null, null, n, c, s, 1, 0, y, gm, gi);
-  assertClose(gi, refG.varB.map((v) => 1 / Math.sqrt(v)), 1e-9, 'group norm invstd');
-  assertClose(y, refG.y, 1e-8, 'group norm y');
+  assertClose(gi, refG.varB.map((v) => 1 / Math.sqrt(v)), relToMax(1e-9), 'group norm invstd');
+  assertClose(y, refG.y, relToMax(1e-8), 'group norm y');
 });
 
 test('groupNorm throws when groups does not divide the channels', () => {

@@ -6,6 +6,8 @@ import {
   avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward,
 } from '../../src/backend/cpu/pool.js';
 import { Rng } from '../../src/tensor/random.js';
+import { assertClose, relToMax } from '../helpers/assert.js';
+import { dot, fdGrad, randn } from '../helpers/gradcheck.js';
 
 function geom(n: number, c: number, h: number, w: number, kh: number, kw: number,
   sh: number, sw: number, ph: number, pw: number): Pool2dGeom {
@@ -52,42 +54,6 @@ function distinct(rng: Rng, n: number): Float64Array {
   return x;
 }
 
-function randn(rng: Rng, n: number): Float64Array {
-  return rng.fillNormal(new Float64Array(n)) as Float64Array;
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
-
-function fdGrad(f: () => number, v: Float64Array, eps = 1e-6): Float64Array {
-  const g = new Float64Array(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const old = v[i]!;
-    v[i] = old + eps;
-    const fp = f();
-    v[i] = old - eps;
-    const fm = f();
-    v[i] = old;
-    g[i] = (fp - fm) / (2 * eps);
-  }
-  return g;
-}
-
-function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
-  assert.equal(a.length, b.length, `${what}: length`);
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= diff)) diff = d;
-  }
-  assert.ok(diff <= rtol * scale + 1e-12, `${what}: max diff ${diff} vs scale ${scale} (rtol ${rtol})`);
-}
-
 const cases: Array<{ name: string; g: Pool2dGeom }> = [
   { name: '2x2 stride 2 (fast path)', g: geom(2, 3, 6, 8, 2, 2, 2, 2, 0, 0) },
   { name: '2x2 stride 2 on odd sizes (fast path, dropped edge)', g: geom(2, 2, 7, 5, 2, 2, 2, 2, 0, 0) },
@@ -121,14 +87,14 @@ for (const { name, g } of cases) {
     maxPool2dForward(x, y, idx, g);
     const gx = new Float64Array(nx).fill(NaN);
     maxPool2dBackward(r, idx, gx, g);
-    assertClose(gx, fdGrad(loss, x), 1e-6, 'gx');
+    assertClose(gx, fdGrad(loss, x), relToMax(1e-6), 'gx');
   });
 
   test(`avgPool2d ${name}: forward matches the padded reference`, () => {
     const x = randn(new Rng(3), nx);
     const y = new Float64Array(ny).fill(NaN);
     avgPool2dForward(x, y, g);
-    assertClose(y, naivePool(x, g, 'avg').y, 1e-14, 'y');
+    assertClose(y, naivePool(x, g, 'avg').y, relToMax(1e-14), 'y');
   });
 
   test(`avgPool2d ${name}: backward matches finite differences`, () => {
@@ -139,7 +105,7 @@ for (const { name, g } of cases) {
     const loss = (): number => { avgPool2dForward(x, y, g); return dot(y, r); };
     const gx = new Float64Array(nx).fill(NaN);
     avgPool2dBackward(r, gx, g);
-    assertClose(gx, fdGrad(loss, x), 1e-6, 'gx');
+    assertClose(gx, fdGrad(loss, x), relToMax(1e-6), 'gx');
   });
 
   test(`pool2d ${name}: Float32Array agrees with Float64Array`, () => {
@@ -158,7 +124,7 @@ for (const { name, g } of cases) {
     };
     const lo = run(x32, r32, false);
     const hi = run(new Float64Array(x32), new Float64Array(r32), true);
-    for (let i = 0; i < 4; i++) assertClose(lo[i]!, hi[i]!, 1e-4, ['max y', 'max gx', 'avg y', 'avg gx'][i]!);
+    for (let i = 0; i < 4; i++) assertClose(lo[i]!, hi[i]!, relToMax(1e-4), ['max y', 'max gx', 'avg y', 'avg gx'][i]!);
   });
 }
 

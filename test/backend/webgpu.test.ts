@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Backend } from '../../src/backend/backend.js';
+import { readArgmaxRows, type Backend } from '../../src/backend/backend.js';
 import { jsBackend } from '../../src/backend/index.js';
 import { WebgpuBackend, loadWebgpu } from '../../src/backend/webgpu.js';
 import { measureLatency } from '../../src/eval/cost.js';
@@ -18,6 +18,7 @@ import * as ops from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor, backward, dispose, noGrad, scope, shapeSize } from '../../src/tensor/tensor.js';
 import { BASE_CASES, labels, runOn, type Case } from '../helpers/op-cases.js';
+import { assertClose, relToMax } from '../helpers/assert.js';
 
 const loaded = loadWebgpu();
 const js = jsBackend('float32');
@@ -50,16 +51,6 @@ const CASES: Case[] = [
   ['pad value', [[3, 4]], ([x]) => ops.pad(x!, [[2, 1], [0, 3]], 0.5)],
 ];
 
-function assertClose(name: string, a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-4): void {
-  assert.equal(a.length, b.length, `${name}: lengths differ`);
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= tol * Math.max(scale, 1e-6) || d <= tol * Math.abs(b[i]!))) assert.fail(`${name}[${i}]: webgpu ${a[i]} vs js ${b[i]} (scale ${scale})`);
-  }
-}
-
 const skip = loaded.ok ? false : `webgpu backend unavailable: ${loaded.reason}`;
 
 /**
@@ -90,7 +81,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     it(c[0], () => {
       const a = runOn(gpu, c, 7), b = runOn(js, c, 7);
       assert.equal(a.length, b.length);
-      a.forEach((arr, i) => assertClose(`${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`}`, arr, b[i]!));
+      a.forEach((arr, i) => assertClose(arr, b[i]!, relToMax(1e-4, 1e-10), `${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`}`));
     });
   }
 
@@ -101,7 +92,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       assert.ok(Number.isNaN(gpu.read(gpu.empty(3))[1]!));
       for (const c of CASES) {
         const a = runOn(gpu, c, 11), b = runOn(js, c, 11);
-        a.forEach((arr, i) => assertClose(`${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`} (poisoned empty)`, arr, b[i]!));
+        a.forEach((arr, i) => assertClose(arr, b[i]!, relToMax(1e-4, 1e-10), `${c[0]} ${i === 0 ? 'output' : `grad ${i - 1}`} (poisoned empty)`));
       }
     } finally {
       g.poisonEmpty = false;
@@ -135,30 +126,58 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
     assert.equal(gpu.countNonFinite(gpu.fromArray(bad)), 3);
     assert.equal(gpu.countNonFinite(g), 0);
     const rows = 50, cols = 100;
-    const outG = new Int32Array(rows), outJ = new Int32Array(rows);
+    const outG = gpu.allocIndex(rows), outJ = js.allocIndex(rows);
     gpu.argmaxRows(g, rows, cols, outG);
     js.argmaxRows(j, rows, cols, outJ);
-    assert.deepEqual(outG, outJ);
+    assert.deepEqual(gpu.readIndex(outG), js.readIndex(outJ));
     const ties = gpu.fromArray([1, 3, 3, 0, 0, 0]);
     const t = new Int32Array(2);
-    gpu.argmaxRows(ties, 2, 3, t);
+    readArgmaxRows(gpu, ties, 2, 3, t);
     assert.deepEqual(Array.from(t), [1, 0]);
+    // an index storage is not a float storage, nor the reverse
+    assert.throws(() => gpu.read(outG), TypeError);
+    assert.throws(() => gpu.readIndex(g), TypeError);
+    assert.throws(() => gpu.argmaxRows(g, rows, cols, gpu.alloc(rows)), TypeError);
     const y = gpu.fromArray(data.subarray(0, 100)), yj = js.fromArray(data.subarray(0, 100));
     gpu.axpy(-0.5, g, y); js.axpy(-0.5, j, yj);
-    assertClose('axpy', gpu.read(y), js.read(yj).subarray(0, 100));
+    assertClose(gpu.read(y), js.read(yj).subarray(0, 100), relToMax(1e-4, 1e-10), 'axpy');
   });
 
-  it('maxPool2d backward takes a host argmax too', () => {
+  it('maxPool2d writes the same argmax indices as js, read back exactly with readIndex', () => {
     const rng = new Rng(5);
     const x = rng.fillNormal(new Float32Array(2 * 3 * 6 * 6));
     const geom = { n: 2, c: 3, h: 6, w: 6, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0, oh: 3, ow: 3 };
-    const yj = js.alloc(54);
-    const am = js.maxPool2dForward(js.fromArray(x), yj, geom);
+    const yj = js.alloc(54), yg = gpu.alloc(54);
+    const amJ = js.allocIndex(54), amG = gpu.allocIndex(54);
+    js.maxPool2dForward(js.fromArray(x), yj, amJ, geom);
+    gpu.maxPool2dForward(gpu.fromArray(x), yg, amG, geom);
+    assert.deepEqual(gpu.readIndex(amG), js.readIndex(amJ));
     const gy = rng.fillNormal(new Float32Array(54));
     const gxJ = js.alloc(x.length), gxG = gpu.alloc(x.length);
-    js.maxPool2dBackward(js.fromArray(gy), am, gxJ, geom);
-    gpu.maxPool2dBackward(gpu.fromArray(gy), am, gxG, geom);
-    assertClose('maxPool2d host argmax', gpu.read(gxG), js.read(gxJ));
+    js.maxPool2dBackward(js.fromArray(gy), amJ, gxJ, geom);
+    gpu.maxPool2dBackward(gpu.fromArray(gy), amG, gxG, geom);
+    assertClose(gpu.read(gxG), js.read(gxJ), relToMax(1e-4, 1e-10), 'maxPool2d backward');
+    gpu.release(amG);
+  });
+
+  it('a queued command keeps its own copy of the argument objects (the caller may change them after the call)', () => {
+    const rng = new Rng(17);
+    const data = rng.fillNormal(new Float32Array(24));
+    const run = (be: Backend, mutate: boolean): Array<Float32Array | Float64Array> => {
+      const x = be.fromArray(data), w = be.fromArray(data.subarray(0, 12));
+      const mm = { a: x, b: w, c: be.alloc(8 * 4), batch: 1, m: 8, n: 4, k: 3, transB: true };
+      be.matmul(mm);
+      const sm = { rows: 4, cols: 6, log: true };
+      const ys = be.alloc(24);
+      be.softmax(x, ys, sm);
+      const g = { n: 2, c: 3, s: 4, eps: 1e-5 };
+      const yb = be.alloc(24);
+      be.batchNormEvalForward({ x, gamma: null, beta: null, runMean: be.fromArray([0.1, 0.2, 0.3]), runVar: be.fromArray([1, 2, 3]), y: yb }, g);
+      if (mutate) { mm.m = 1; mm.transB = false; sm.rows = 1; sm.log = false; g.n = 1; g.eps = 100; }
+      return [be.read(mm.c), be.read(ys), be.read(yb)];
+    };
+    const a = run(gpu, true), r = run(js, false);
+    a.forEach((arr, i) => assertClose(arr, r[i]!, relToMax(1e-4, 1e-10), `args copy ${i}`));
   });
 
   it('batch norm: eval mode forward / backward and running statistics', () => {
@@ -174,7 +193,7 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       return [y, x.grad!, g.grad!, b.grad!, rm, rv].map((z) => Float32Array.from(z.toArray()));
     };
     const a = run(gpu), r = run(js);
-    a.forEach((arr, i) => assertClose(`bn eval ${i}`, arr, r[i]!));
+    a.forEach((arr, i) => assertClose(arr, r[i]!, relToMax(1e-4, 1e-10), `bn eval ${i}`));
   });
 
   it('optimisers: Adam, AdamW, SGD (momentum, nesterov, dampening), EMA', () => {
@@ -186,16 +205,16 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       const m = be.alloc(n), v = be.alloc(n), m2 = be.alloc(n), v2 = be.alloc(n), buf = be.alloc(n), ema = be.clone(p);
       for (let step = 1; step <= 3; step++) {
         const g = be.fromArray(rng.fillNormal(new Float32Array(n)));
-        be.adamStep(p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.01, step, false);
-        be.adamStep(p2, g, m2, v2, 1e-2, 0.8, 0.99, 1e-6, 0.05, step, true);
-        be.sgdStep(p3, g, buf, 0.1, 0.9, 0.1, 1e-3, true, step === 1);
-        be.sgdStep(p4, g, null, 0.1, 0, 0, 1e-3, false, step === 1);
+        be.adamStep({ p, g, m, v, lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step, decoupled: false });
+        be.adamStep({ p: p2, g, m: m2, v: v2, lr: 1e-2, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.05, step, decoupled: true });
+        be.sgdStep({ p: p3, g, buf, lr: 0.1, momentum: 0.9, dampening: 0.1, weightDecay: 1e-3, nesterov: true, first: step === 1 });
+        be.sgdStep({ p: p4, g, buf: null, lr: 0.1, momentum: 0, dampening: 0, weightDecay: 1e-3, nesterov: false, first: step === 1 });
         be.emaUpdate(ema, p, 0.9);
       }
       return [p, p2, p3, p4, m, v, buf, ema].map((s) => Float32Array.from(be.read(s)));
     };
     const a = run(gpu), r = run(js);
-    a.forEach((arr, i) => assertClose(`optimiser state ${i}`, arr, r[i]!));
+    a.forEach((arr, i) => assertClose(arr, r[i]!, relToMax(1e-4, 1e-10), `optimiser state ${i}`));
   });
 
   it('cnn-s: a few AdamW training steps give the same losses as js', () => {
@@ -411,6 +430,6 @@ describe('webgpu and js backends agree to 1e-4', { skip }, () => {
       }
       return Float32Array.from(w.toArray());
     };
-    assertClose('sgd weights', run(gpu), run(js));
+    assertClose(run(gpu), run(js), relToMax(1e-4, 1e-10), 'sgd weights');
   });
 });

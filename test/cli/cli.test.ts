@@ -76,8 +76,9 @@ describe('pdiff CLI', () => {
     assert.equal(top.status, 0);
     for (const c of ['run', 'collect', 'train-ae', 'train-diffusion', 'generate', 'evaluate', 'report', 'inspect', 'config']) assert.match(top.stdout, new RegExp(`\\n  ${c} `));
     const run = pdiff('run', '--help');
-    for (const o of ['--preset', '--config', '--set', '--out', '--seed', '--backend', '--json', '--quiet']) assert.ok(run.stdout.includes(o), o);
-    assert.match(run.stdout, /default:\s+"fmnist-bn"/);
+    for (const o of ['--preset', '--config', '--set', '--out', '--seed', '--backend', '--json', '--quiet', '--reconfigure']) assert.ok(run.stdout.includes(o), o);
+    assert.match(run.stdout, /default\s+fmnist-bn\)/);
+    assert.match(run.stdout, /continues it with its own config\.json/);
     const gen = pdiff('generate', '--help');
     assert.match(gen.stdout, /-n, --num <n>/);
   });

@@ -41,7 +41,7 @@ function leafPaths(v: unknown, prefix = ''): string[] {
 }
 
 describe('defaults', () => {
-  test('equal the SPEC cpu preset in bn mode', () => {
+  test('equal the cpu recipe in bn mode', () => {
     const expected: Config = {
       seed: 0,
       backend: 'auto',
@@ -128,7 +128,7 @@ describe('presets', () => {
     });
   }
 
-  test('fmnist-full follows the SPEC whole column', () => {
+  test('fmnist-full follows the cpu recipe whole column', () => {
     const c = resolveConfig({ preset: 'fmnist-full' });
     assert.equal(c.out, 'runs/fmnist-full');
     assert.deepEqual(
@@ -143,7 +143,7 @@ describe('presets', () => {
     assert.equal(c.eval.baselineCount, 20);
   });
 
-  test('paper follows the SPEC paper column', () => {
+  test('paper follows the recipe paper column', () => {
     const c = resolveConfig({ preset: 'paper' });
     assert.equal(c.base.epochs, 25);
     assert.equal(c.data.augment, true);

@@ -6,7 +6,7 @@ import { DEFAULT_FASHION_MNIST_DIR, loadFashionMnist } from '../../src/data/data
 const present = existsSync(DEFAULT_FASHION_MNIST_DIR);
 
 test(
-  'loads the real Fashion-MNIST with the SPEC splits',
+  'loads the real Fashion-MNIST with the 55,000 / 5,000 / 10,000 splits',
   { skip: present ? false : `${DEFAULT_FASHION_MNIST_DIR} not found (apt-get install dataset-fashion-mnist)` },
   (t) => {
     const t0 = performance.now();

@@ -4,6 +4,7 @@ import { SHIFT_KINDS, SHIFT_SEVERITY, corrupt, corruptDataset } from '../../src/
 import type { Dataset } from '../../src/data/dataset.js';
 import { Rng } from '../../src/tensor/random.js';
 import { ConfigError } from '../../src/util/errors.js';
+import { assertClose } from '../helpers/assert.js';
 
 const NORM = { mean: [0.286], std: [0.353] };
 const toNorm = (p: number): number => (p - 0.286) / 0.353;
@@ -30,8 +31,6 @@ function centroid(a: Float32Array, b: number, h: number, w: number): [number, nu
   return [mx / m, my / m];
 }
 
-const close = (a: number, b: number, tol: number, what: string): void => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
-
 test('every kind and severity is deterministic, stays in [0, 1], and leaves the input alone', () => {
   assert.deepEqual([...SHIFT_KINDS], ['gaussian_noise', 'gaussian_blur', 'contrast', 'brightness', 'rotation', 'translation']);
   const shape = { n: 3, c: 1, h: 12, w: 12 };
@@ -53,18 +52,18 @@ test('every kind and severity is deterministic, stays in [0, 1], and leaves the 
 test('brightness adds 0.1..0.5 in pixel space and clips at 1', () => {
   const x = images(1, 1, 3, (_, __, i) => [0.2, 0.55, 0.95][i]!);
   const out = corrupt(x, { n: 1, c: 1, h: 1, w: 3 }, 'brightness', 1, new Rng(0), NORM);
-  close(toPix(out[0]!), 0.3, 1e-6, 'p0');
-  close(toPix(out[1]!), 0.65, 1e-6, 'p1');
-  close(toPix(out[2]!), 1, 1e-6, 'p2 clipped');
+  assertClose(toPix(out[0]!), 0.3, { atol: 1e-6 }, 'p0');
+  assertClose(toPix(out[1]!), 0.65, { atol: 1e-6 }, 'p1');
+  assertClose(toPix(out[2]!), 1, { atol: 1e-6 }, 'p2 clipped');
   const out5 = corrupt(x, { n: 1, c: 1, h: 1, w: 3 }, 'brightness', 5, new Rng(0), NORM);
-  close(toPix(out5[0]!), 0.7, 1e-6, 'severity 5');
+  assertClose(toPix(out5[0]!), 0.7, { atol: 1e-6 }, 'severity 5');
 });
 
 test('contrast scales deviations from the image mean by 0.7 .. 0.2', () => {
   const x = images(1, 1, 4, (_, __, i) => [0.2, 0.4, 0.6, 0.8][i]!);
   for (const [s, f] of [[1, 0.7], [5, 0.2]] as const) {
     const out = corrupt(x, { n: 1, c: 1, h: 1, w: 4 }, 'contrast', s, new Rng(0), NORM);
-    [0.2, 0.4, 0.6, 0.8].forEach((p, i) => close(toPix(out[i]!), 0.5 + (p - 0.5) * f, 1e-6, `s${s} p${i}`));
+    [0.2, 0.4, 0.6, 0.8].forEach((p, i) => assertClose(toPix(out[i]!), 0.5 + (p - 0.5) * f, { atol: 1e-6 }, `s${s} p${i}`));
   }
 });
 
@@ -79,25 +78,25 @@ test('gaussian noise has the tabled sigma', () => {
     sq += d * d;
   }
   const m = sum / out.length;
-  close(Math.sqrt(sq / out.length - m * m), 0.08, 0.004, 'noise std');
-  close(m, 0, 0.005, 'noise mean');
+  assertClose(Math.sqrt(sq / out.length - m * m), 0.08, { atol: 0.004 }, 'noise std');
+  assertClose(m, 0, { atol: 0.005 }, 'noise mean');
   assert.notDeepEqual(out, corrupt(x, { n, c: 1, h, w }, 'gaussian_noise', 2, new Rng(10), NORM));
 });
 
 test('gaussian blur keeps flat images flat and spreads a point by the normalised kernel', () => {
   const flat = images(1, 9, 9, () => 0.4);
   const outFlat = corrupt(flat, { n: 1, c: 1, h: 9, w: 9 }, 'gaussian_blur', 3, new Rng(0), NORM);
-  for (const v of outFlat) close(toPix(v), 0.4, 1e-6, 'flat');
+  for (const v of outFlat) assertClose(toPix(v), 0.4, { atol: 1e-6 }, 'flat');
   // A single bright pixel in the middle of a 15x15 black image, sigma 0.5 (radius 2).
   const dot = images(1, 15, 15, (_, y, x) => (y === 7 && x === 7 ? 1 : 0));
   const out = corrupt(dot, { n: 1, c: 1, h: 15, w: 15 }, 'gaussian_blur', 1, new Rng(0), NORM);
   const k = [-2, -1, 0, 1, 2].map((i) => Math.exp(-(i * i) / (2 * 0.25)));
   const ks = k.reduce((a, b) => a + b, 0);
-  close(toPix(out[7 * 15 + 7]!), (k[2]! / ks) ** 2, 1e-6, 'centre');
-  close(toPix(out[7 * 15 + 8]!), (k[2]! / ks) * (k[3]! / ks), 1e-6, 'right neighbour');
+  assertClose(toPix(out[7 * 15 + 7]!), (k[2]! / ks) ** 2, { atol: 1e-6 }, 'centre');
+  assertClose(toPix(out[7 * 15 + 8]!), (k[2]! / ks) * (k[3]! / ks), { atol: 1e-6 }, 'right neighbour');
   let total = 0;
   for (const v of out) total += toPix(v);
-  close(total, 1, 1e-5, 'mass is preserved away from the edges');
+  assertClose(total, 1, { atol: 1e-5 }, 'mass is preserved away from the edges');
 });
 
 test('translation moves a blob by the tabled distance; rotation turns it by the tabled angle', () => {
@@ -109,7 +108,7 @@ test('translation moves a blob by the tabled distance; rotation turns it by the 
   const angles = new Set<number>();
   for (let b = 0; b < n; b++) {
     const [cx, cy] = centroid(moved, b, h, w);
-    close(Math.hypot(cx - 14, cy - 10), 3, 0.05, `image ${b} shift`);
+    assertClose(Math.hypot(cx - 14, cy - 10), 3, { atol: 0.05 }, `image ${b} shift`);
     angles.add(Math.round(Math.atan2(cy - 10, cx - 14) * 10));
   }
   assert.ok(angles.size > 4, 'directions differ between images');
@@ -118,9 +117,9 @@ test('translation moves a blob by the tabled distance; rotation turns it by the 
   const signs = new Set<number>();
   for (let b = 0; b < n; b++) {
     const [cx, cy] = centroid(turned, b, h, w);
-    close(Math.hypot(cx - 10, cy - 10), 4, 0.05, `image ${b} radius`);
+    assertClose(Math.hypot(cx - 10, cy - 10), 4, { atol: 0.05 }, `image ${b} radius`);
     const deg = (Math.atan2(cy - 10, cx - 10) * 180) / Math.PI;
-    close(Math.abs(deg), 25, 0.5, `image ${b} angle`);
+    assertClose(Math.abs(deg), 25, { atol: 0.5 }, `image ${b} angle`);
     signs.add(Math.sign(deg));
   }
   assert.equal(signs.size, 2, 'both rotation directions occur');
@@ -131,7 +130,7 @@ test('multi-channel images use per-channel statistics', () => {
   const x = new Float32Array(3 * 4);
   for (let c = 0; c < 3; c++) for (let i = 0; i < 4; i++) x[c * 4 + i] = (0.5 - norm.mean[c]!) / norm.std[c]!;
   const out = corrupt(x, { n: 1, c: 3, h: 2, w: 2 }, 'brightness', 2, new Rng(0), norm);
-  for (let c = 0; c < 3; c++) close(out[c * 4]! * norm.std[c]! + norm.mean[c]!, 0.7, 1e-6, `channel ${c}`);
+  for (let c = 0; c < 3; c++) assertClose(out[c * 4]! * norm.std[c]! + norm.mean[c]!, 0.7, { atol: 1e-6 }, `channel ${c}`);
   assert.throws(() => corrupt(x, { n: 1, c: 3, h: 2, w: 2 }, 'brightness', 2, new Rng(0), { mean: [0, 0], std: [1, 1] }), /norm.mean has 2 values for 3 channels/);
 });
 
@@ -143,7 +142,7 @@ test('corruptDataset uses the recorded normalisation and renames the split', () 
   const shifted = corruptDataset(ds, 'brightness', 1, new Rng(0));
   assert.equal(shifted.name, 'fm/test@brightness-1');
   assert.equal(shifted.labels, ds.labels);
-  close(toPix(shifted.images[0]!), 0.4, 1e-6, 'brightened');
+  assertClose(toPix(shifted.images[0]!), 0.4, { atol: 1e-6 }, 'brightened');
   const { norm: _, ...bare } = ds;
   assert.throws(() => corruptDataset(bare, 'contrast', 1, new Rng(0)), ConfigError);
 });

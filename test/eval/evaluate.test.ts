@@ -176,7 +176,7 @@ test('rejects a stack of the wrong length', () => {
 });
 
 test('a cnn-s whose forward the plan does not reproduce falls back to the generic path with a warning', () => {
-  /** cnn-s with a changed head: the plan (which knows only the SPEC's cnn-s) must notice. */
+  /** cnn-s with a changed head: the plan (which knows only the standard cnn-s) must notice. */
   class ShiftedCnn extends CnnS {
     override forwardFrom(h: Tensor, start: number): Tensor {
       return ops.addScalar(super.forwardFrom(h, start), 1e-3);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countModel, layerMacs, layerParams, type LayerSpec } from '../../src/eval/flops.js';
 
-/** cnn-s of SPEC section 2, one 1x28x28 image. */
+/** cnn-s (docs/zoo.md#classifiers), one 1x28x28 image. */
 const cnnS: LayerSpec[] = [
   { kind: 'conv2d', name: 'conv1', cin: 1, cout: 16, kh: 3, kw: 3, hout: 28, wout: 28, bias: false },
   { kind: 'batchnorm', name: 'bn1', c: 16, spatial: 28 * 28 },
@@ -36,7 +36,7 @@ test('cnn-s per-layer MACs match hand counts', () => {
   assert.equal(m.adds, 10);
 });
 
-test('cnn-s learnable parameters total 24,058 (SPEC section 2)', () => {
+test('cnn-s learnable parameters total 24,058 (docs/zoo.md#classifiers)', () => {
   const m = countModel(cnnS);
   assert.equal(m.params, 24_058);
   assert.deepEqual(
@@ -46,7 +46,7 @@ test('cnn-s learnable parameters total 24,058 (SPEC section 2)', () => {
 });
 
 test('1-D convolutions, transposed convolutions and grouped convs', () => {
-  // AE encoder stage 1 of SPEC section 6 (bn mode): Conv1d(1 -> 16, k 7, stride 2) on L = 192.
+  // AE encoder stage 1 (docs/autoencoder.md#architecture, bn mode): Conv1d(1 -> 16, k 7, stride 2) on L = 192.
   assert.equal(layerMacs({ kind: 'conv1d', cin: 1, cout: 16, k: 7, lout: 96, bias: true }), 16 * 96 * 7);
   assert.equal(layerParams({ kind: 'conv1d', cin: 1, cout: 16, k: 7, lout: 96, bias: true }), 16 * 7 + 16);
   // ConvTranspose1d(64 -> 32, k 7, stride 2): L 6 -> 12; each input element scatters to k outputs.

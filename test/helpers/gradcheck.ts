@@ -12,6 +12,36 @@ export function randT(shape: number[], rng: Rng, be: Backend = be64, scale = 1, 
   return new Tensor(be.fromArray(a), shape, be, requiresGrad);
 }
 
+/** n normal float64 values N(mean, std^2) from rng. */
+export function randn(rng: Rng, n: number, mean = 0, std = 1): Float64Array {
+  return rng.fillNormal(new Float64Array(n), mean, std) as Float64Array;
+}
+
+/** sum_i a_i b_i (a loss f = dot(y, r) turns a kernel's output y into a scalar for fdGrad). */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/**
+ * Central differences of f with respect to every entry of v: (f(v + eps e_i) - f(v - eps e_i)) / 2 eps.
+ * v is perturbed in place and restored; f must read it.
+ */
+export function fdGrad(f: () => number, v: Float64Array, eps = 1e-6): Float64Array {
+  const g = new Float64Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const old = v[i]!;
+    v[i] = old + eps;
+    const fp = f();
+    v[i] = old - eps;
+    const fm = f();
+    v[i] = old;
+    g[i] = (fp - fm) / (2 * eps);
+  }
+  return g;
+}
+
 /**
  * Check analytic gradients of L = sum(f(inputs) * R) against central finite differences in float64.
  * Inputs with requiresGrad = false are held fixed.

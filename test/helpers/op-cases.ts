@@ -15,6 +15,7 @@ export const BASE_CASES: Case[] = [
   ['gelu', [[4, 33]], ([x]) => ops.gelu(x!)],
   ['tanh', [[4, 33]], ([x]) => ops.tanh(x!)],
   ['sigmoid', [[4, 33]], ([x]) => ops.sigmoid(x!)],
+  ['softplus', [[4, 33]], ([x]) => ops.softplus(ops.mulScalar(x!, 8))],
   ['add broadcast', [[3, 5, 7], [5, 1]], ([a, b]) => ops.add(a!, b!)],
   ['mul broadcast', [[3, 5, 7], [7]], ([a, b]) => ops.mul(a!, b!)],
   ['div', [[3, 5], [3, 5]], ([a, b]) => ops.div(a!, ops.addScalar(ops.square(b!), 1))],

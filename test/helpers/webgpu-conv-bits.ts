@@ -39,7 +39,7 @@ for (const g0 of geoms) {
 }
 for (const [m, k, n] of [[70, 300, 90], [5, 3000, 7], [260, 50, 140], [130, 2100, 70]] as const) {
   const a = rand(m * k), b = rand(k * n), c = be.alloc(m * n);
-  be.matmul(a, b, c, 1, m, n, k, false, false, false, false, false);
+  be.matmul({ a, b, c, batch: 1, m, n, k });
   take(c);
 }
 console.log(h.digest('hex'));

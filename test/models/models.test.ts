@@ -10,7 +10,7 @@ const input = (shape: number[], seed = 1): Tensor => new Tensor(be.fromArray(new
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!)); return m; };
 
 describe('classifiers', () => {
-  it('cnn-s has the SPEC state_dict (names, order, shapes) and 24,058 learnable parameters', () => {
+  it('cnn-s has the documented state_dict (names, order, shapes) and 24,058 learnable parameters', () => {
     const m = new CnnS({ rng: new Rng(0), backend: be });
     assert.deepEqual(m.stateDict().map(([n, t]) => `${n}:${t.shape.join('x')}`), [
       'conv1.weight:16x1x3x3', 'bn1.weight:16', 'bn1.bias:16', 'bn1.running_mean:16', 'bn1.running_var:16',

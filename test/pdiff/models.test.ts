@@ -22,7 +22,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-test('ParamAutoencoder (SPEC bn sizes): shapes, state_dict names and parameter count', () => {
+test('ParamAutoencoder (default bn sizes): shapes, state_dict names and parameter count', () => {
   const c = [16, 32, 64, 64, 16], L = 192, d = 64;
   const ae = new ParamAutoencoder({ L, channels: c, latentDim: d, rng: new Rng(0), backend: be });
   const x = randn([5, L], new Rng(1));
@@ -75,7 +75,7 @@ test('ParamAutoencoder in eval mode treats rows independently (BN running statis
   assert.ok(maxAbsDiff(all.subarray(2 * 64, 3 * 64), one) < 1e-5);
 });
 
-test('LatentDenoiser (SPEC channels): shapes, state_dict names, gradients reach every parameter', () => {
+test('LatentDenoiser (default channels): shapes, state_dict names, gradients reach every parameter', () => {
   const d = 16, ch = [1, 4, 8, 8, 16, 8, 8, 4, 1];
   const rng = new Rng(5);
   const net = new LatentDenoiser({ d, channels: ch, rng, backend: be });

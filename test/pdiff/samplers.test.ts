@@ -5,6 +5,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { makeSchedule } from '../../src/pdiff/schedule.js';
 import { ddimSampleLoop, ddimStep, ddimTimesteps, ddpmStep, pSampleLoop, type EpsModel } from '../../src/pdiff/samplers.js';
 import { ShapeError } from '../../src/util/errors.js';
+import { assertClose } from '../helpers/assert.js';
 
 interface LoopFixture {
   x_T: { shape: [number, number]; data: number[] };
@@ -30,11 +31,6 @@ function sumOf(a: ArrayLike<number>): number {
   return s;
 }
 
-function close(actual: number, expected: number, rel: number, what: string): void {
-  const tol = rel * Math.max(Math.abs(expected), 1e-12);
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected}, got ${actual} (|diff| ${Math.abs(actual - expected)} > ${tol})`);
-}
-
 // ---------------------------------------------------------------- independent reference (float64)
 
 /** abar_t of the linear schedule, recomputed here from its definition. */
@@ -49,7 +45,7 @@ function refAbar(): Float64Array {
 }
 
 /**
- * Reference DDPM loop straight from the SPEC equations. With `f32`, values are rounded to float32
+ * Reference DDPM loop straight from the equations (docs/diffusion.md#ddpm). With `f32`, values are rounded to float32
  * where the sampler stores them (x_T, noise, model output, x after each step).
  */
 function refDdpm(n: number, d: number, seed: number, f32: boolean): number[] {
@@ -72,7 +68,7 @@ function refDdpm(n: number, d: number, seed: number, f32: boolean): number[] {
   return x;
 }
 
-/** Reference DDIM loop (SPEC section 7) over round(linspace(0, T-1, steps)). */
+/** Reference DDIM loop (docs/diffusion.md#ddim) over round(linspace(0, T-1, steps)). */
 function refDdim(n: number, d: number, seed: number, steps: number, eta: number, f32: boolean): number[] {
   const r = f32 ? Math.fround : (v: number): number => v;
   const ab = refAbar();
@@ -96,7 +92,7 @@ function refDdim(n: number, d: number, seed: number, steps: number, eta: number,
 
 // ---------------------------------------------------------------- single steps
 
-test('ddpmStep follows the SPEC update and returns predX0', () => {
+test('ddpmStep follows the DDPM update and returns predX0', () => {
   const x = Float32Array.from([0.5, -1, 2]);
   const eps = Float32Array.from([0.3, 0.1, -0.2]);
   const z = Float32Array.from([1, -0.5, 0.25]);
@@ -106,8 +102,8 @@ test('ddpmStep follows the SPEC update and returns predX0', () => {
   const { prevSample, predX0 } = ddpmStep(sched, eps, x, t, z);
   for (let i = 0; i < 3; i++) {
     const mean = (x[i]! - (beta / Math.sqrt(1 - ab)) * eps[i]!) / Math.sqrt(1 - beta);
-    close(prevSample[i]!, mean + sigma * z[i]!, 1e-6, `x_{t-1}[${i}]`);
-    close(predX0[i]!, (x[i]! - Math.sqrt(1 - ab) * eps[i]!) / Math.sqrt(ab), 1e-6, `predX0[${i}]`);
+    assertClose(prevSample[i]!, mean + sigma * z[i]!, { rtol: 1e-6 }, `x_{t-1}[${i}]`);
+    assertClose(predX0[i]!, (x[i]! - Math.sqrt(1 - ab) * eps[i]!) / Math.sqrt(ab), { rtol: 1e-6 }, `predX0[${i}]`);
   }
 });
 
@@ -119,7 +115,7 @@ test('ddpmStep adds no noise at t = 0 and needs noise for t > 0', () => {
   assert.deepEqual([...a], [...b]);
   // At t = 0 the step lands on the x0 prediction.
   const p = ddpmStep(sched, eps, x, 0, null);
-  for (let i = 0; i < 2; i++) close(p.prevSample[i]!, p.predX0[i]!, 1e-6, `x_{-1} = predX0 [${i}]`);
+  for (let i = 0; i < 2; i++) assertClose(p.prevSample[i]!, p.predX0[i]!, { rtol: 1e-6 }, `x_{-1} = predX0 [${i}]`);
   assert.throws(() => ddpmStep(sched, eps, x, 5, null), /expected noise z for t = 5/);
   assert.throws(() => ddpmStep(sched, eps, x, 1000, null), ShapeError);
   assert.throws(() => ddpmStep(sched, Float32Array.from([1]), x, 0, null), /expected the model output to have 2 values/);
@@ -144,7 +140,7 @@ test('ddimStep with eta = 0 is deterministic and its last step returns predX0', 
   const r = ddimStep(sched, eps, x, t, tp, 0, null);
   for (let i = 0; i < 3; i++) {
     const x0 = (x[i]! - Math.sqrt(1 - ab) * eps[i]!) / Math.sqrt(ab);
-    close(r.prevSample[i]!, Math.sqrt(abp) * x0 + Math.sqrt(1 - abp) * eps[i]!, 1e-6, `ddim x_prev[${i}]`);
+    assertClose(r.prevSample[i]!, Math.sqrt(abp) * x0 + Math.sqrt(1 - abp) * eps[i]!, { rtol: 1e-6 }, `ddim x_prev[${i}]`);
   }
   const last = ddimStep(sched, eps, x, 0, -1, 0, null);
   assert.deepEqual([...last.prevSample], [...last.predX0]);
@@ -164,7 +160,7 @@ test('a noise-free DDPM loop from the fixture x_T matches numpy float64 (eps = 0
     ddpmStep(sched, eps, x, t, zero, { prevSample: x });
   }
   // float32 storage over 1000 steps: measured max relative difference 1.5e-6 (|x| ~ 100).
-  fx.ddpm_mean_final.data.forEach((v, i) => close(x[i]!, v, 1e-5, `ddpm final[${i}]`));
+  fx.ddpm_mean_final.data.forEach((v, i) => assertClose(x[i]!, v, { rtol: 1e-5 }, `ddpm final[${i}]`));
 });
 
 test('a DDIM (eta = 0, 60 steps) loop from the fixture x_T matches numpy float64', () => {
@@ -177,7 +173,7 @@ test('a DDIM (eta = 0, 60 steps) loop from the fixture x_T matches numpy float64
     for (let i = 0; i < x.length; i++) eps[i] = 0.1 * x[i]! + t / 1000;
     ddimStep(sched, eps, x, t, k > 0 ? ts[k - 1]! : -1, 0, null, { prevSample: x });
   }
-  fx.ddim_eta0_final.data.forEach((v, i) => close(x[i]!, v, 1e-5, `ddim final[${i}]`));
+  fx.ddim_eta0_final.data.forEach((v, i) => assertClose(x[i]!, v, { rtol: 1e-5 }, `ddim final[${i}]`));
 });
 
 // ---------------------------------------------------------------- whole loops under a fixed seed
@@ -192,12 +188,12 @@ test('pSampleLoop under a fixed seed: pinned sum and mean, equal to an independe
   const x = pSampleLoop(sched, dummy, n, d, new Rng(1234));
   assert.equal(x.length, n * d);
   const ref = refDdpm(n, d, 1234, true);
-  close(sumOf(x), sumOf(ref), 1e-6, 'DDPM sum vs float32-faithful reference');
-  x.forEach((v, i) => close(v, ref[i]!, 1e-5, `DDPM x[${i}]`));
+  assertClose(sumOf(x), sumOf(ref), { rtol: 1e-6 }, 'DDPM sum vs float32-faithful reference');
+  x.forEach((v, i) => assertClose(v, ref[i]!, { rtol: 1e-5 }, `DDPM x[${i}]`));
   // Float32 storage stays close to exact float64 arithmetic.
-  close(sumOf(x), sumOf(refDdpm(n, d, 1234, false)), 1e-4, 'DDPM sum vs float64 reference');
-  close(sumOf(x), DDPM_SUM, 1e-6, 'DDPM sum (pinned)');
-  close(sumOf(x) / (n * d), DDPM_SUM / (n * d), 1e-6, 'DDPM mean (pinned)');
+  assertClose(sumOf(x), sumOf(refDdpm(n, d, 1234, false)), { rtol: 1e-4 }, 'DDPM sum vs float64 reference');
+  assertClose(sumOf(x), DDPM_SUM, { rtol: 1e-6 }, 'DDPM sum (pinned)');
+  assertClose(sumOf(x) / (n * d), DDPM_SUM / (n * d), { rtol: 1e-6 }, 'DDPM mean (pinned)');
 });
 
 test('ddimSampleLoop (60 steps, eta = 0) under a fixed seed: pinned and equal to the reference', () => {
@@ -206,18 +202,18 @@ test('ddimSampleLoop (60 steps, eta = 0) under a fixed seed: pinned and equal to
   const x = ddimSampleLoop(sched, dummy, n, d, new Rng(1234), { steps: 60, eta: 0, onStep: (t) => seen.push(t) });
   assert.deepEqual(seen, [...ddimTimesteps(T, 60)].reverse());
   const ref = refDdim(n, d, 1234, 60, 0, true);
-  x.forEach((v, i) => close(v, ref[i]!, 1e-5, `DDIM x[${i}]`));
-  close(sumOf(x), sumOf(ref), 1e-6, 'DDIM sum vs reference');
-  close(sumOf(x), DDIM_SUM, 1e-6, 'DDIM sum (pinned)');
-  close(sumOf(x) / (n * d), DDIM_SUM / (n * d), 1e-6, 'DDIM mean (pinned)');
+  x.forEach((v, i) => assertClose(v, ref[i]!, { rtol: 1e-5 }, `DDIM x[${i}]`));
+  assertClose(sumOf(x), sumOf(ref), { rtol: 1e-6 }, 'DDIM sum vs reference');
+  assertClose(sumOf(x), DDIM_SUM, { rtol: 1e-6 }, 'DDIM sum (pinned)');
+  assertClose(sumOf(x) / (n * d), DDIM_SUM / (n * d), { rtol: 1e-6 }, 'DDIM mean (pinned)');
 });
 
 test('ddimSampleLoop with eta = 0.5 draws noise in a fixed order: pinned and equal to the reference', () => {
   const n = 3, d = 4;
   const x = ddimSampleLoop(sched, dummy, n, d, new Rng(1234), { steps: 20, eta: 0.5 });
   const ref = refDdim(n, d, 1234, 20, 0.5, true);
-  x.forEach((v, i) => close(v, ref[i]!, 1e-5, `DDIM(eta) x[${i}]`));
-  close(sumOf(x), DDIM_ETA_SUM, 1e-6, 'DDIM eta 0.5 sum (pinned)');
+  x.forEach((v, i) => assertClose(v, ref[i]!, { rtol: 1e-5 }, `DDIM(eta) x[${i}]`));
+  assertClose(sumOf(x), DDIM_ETA_SUM, { rtol: 1e-6 }, 'DDIM eta 0.5 sum (pinned)');
 });
 
 test('samplers are reproducible from the seed and differ across seeds', () => {

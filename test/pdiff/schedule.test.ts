@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { makeSchedule } from '../../src/pdiff/schedule.js';
 import { ddimTimesteps } from '../../src/pdiff/samplers.js';
 import { ConfigError, ShapeError } from '../../src/util/errors.js';
+import { assertClose } from '../helpers/assert.js';
 
 interface DdpmFixture {
   T: number;
@@ -20,42 +21,37 @@ interface DdpmFixture {
 // Computed independently in float64 with numpy (test/fixtures/torch-ops.json, section "ddpm").
 const fx = (JSON.parse(readFileSync(new URL('../fixtures/torch-ops.json', import.meta.url), 'utf8')) as { ddpm: DdpmFixture }).ddpm;
 
-function close(actual: number, expected: number, rel: number, what: string): void {
-  const tol = rel * Math.max(Math.abs(expected), 1e-300);
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: expected ${expected}, got ${actual} (|diff| ${Math.abs(actual - expected)} > ${tol})`);
-}
-
 const linear = makeSchedule('linear', fx.T, { betaStart: fx.beta_start, betaEnd: fx.beta_end });
 
 test('linear schedule matches the numpy float64 tables at t = 0, 1, 487, 999 to 1e-12', () => {
   fx.linear.t.forEach((t, i) => {
-    close(linear.betas[t]!, fx.linear.betas[i]!, 1e-12, `beta_${t}`);
-    close(linear.alphasCumprod[t]!, fx.linear.alphas_cumprod[i]!, 1e-12, `abar_${t}`);
-    if (t > 0) close(linear.posteriorVariance[t]!, fx.linear.posterior_variance[i]!, 1e-12, `posterior variance at ${t}`);
+    assertClose(linear.betas[t]!, fx.linear.betas[i]!, { rtol: 1e-12 }, `beta_${t}`);
+    assertClose(linear.alphasCumprod[t]!, fx.linear.alphas_cumprod[i]!, { rtol: 1e-12 }, `abar_${t}`);
+    if (t > 0) assertClose(linear.posteriorVariance[t]!, fx.linear.posterior_variance[i]!, { rtol: 1e-12 }, `posterior variance at ${t}`);
     else assert.equal(linear.posteriorVariance[0], 0);
   });
-  close(linear.sqrtAlphasCumprod[487]!, fx.linear.sqrt_alphas_cumprod_487, 1e-12, 'sqrt abar_487');
-  close(linear.sqrtOneMinusAlphasCumprod[487]!, fx.linear.sqrt_one_minus_alphas_cumprod_487, 1e-12, 'sqrt(1 - abar_487)');
-  close(linear.alphasCumprod.reduce((a, b) => a + b, 0), fx.linear.alphas_cumprod_sum, 1e-12, 'sum of abar');
+  assertClose(linear.sqrtAlphasCumprod[487]!, fx.linear.sqrt_alphas_cumprod_487, { rtol: 1e-12 }, 'sqrt abar_487');
+  assertClose(linear.sqrtOneMinusAlphasCumprod[487]!, fx.linear.sqrt_one_minus_alphas_cumprod_487, { rtol: 1e-12 }, 'sqrt(1 - abar_487)');
+  assertClose(linear.alphasCumprod.reduce((a, b) => a + b, 0), fx.linear.alphas_cumprod_sum, { rtol: 1e-12 }, 'sum of abar');
   assert.equal(linear.T, 1000);
   assert.equal(linear.name, 'linear');
 });
 
 test('linear schedule pins (literals, so drift in the fixture or the code is caught)', () => {
-  close(linear.alphasCumprod[0]!, 0.9999, 1e-12, 'abar_0');
-  close(linear.alphasCumprod[1]!, 0.9997800920720721, 1e-12, 'abar_1');
-  close(linear.alphasCumprod[487]!, 0.0885857323205931, 1e-12, 'abar_487');
-  close(linear.alphasCumprod[999]!, 4.035829765375676e-05, 1e-12, 'abar_999');
-  close(linear.posteriorVariance[1]!, 5.4531876613021935e-05, 1e-12, 'sigma^2_1');
-  close(linear.posteriorVariance[487]!, 0.00979157198569004, 1e-12, 'sigma^2_487');
-  close(linear.posteriorVariance[999]!, 0.01999998352656061, 1e-12, 'sigma^2_999');
+  assertClose(linear.alphasCumprod[0]!, 0.9999, { rtol: 1e-12 }, 'abar_0');
+  assertClose(linear.alphasCumprod[1]!, 0.9997800920720721, { rtol: 1e-12 }, 'abar_1');
+  assertClose(linear.alphasCumprod[487]!, 0.0885857323205931, { rtol: 1e-12 }, 'abar_487');
+  assertClose(linear.alphasCumprod[999]!, 4.035829765375676e-05, { rtol: 1e-12 }, 'abar_999');
+  assertClose(linear.posteriorVariance[1]!, 5.4531876613021935e-05, { rtol: 1e-12 }, 'sigma^2_1');
+  assertClose(linear.posteriorVariance[487]!, 0.00979157198569004, { rtol: 1e-12 }, 'sigma^2_487');
+  assertClose(linear.posteriorVariance[999]!, 0.01999998352656061, { rtol: 1e-12 }, 'sigma^2_999');
 });
 
 test('cosine schedule (Nichol & Dhariwal, s = 0.008, betas clipped at 0.999) matches numpy to 1e-12', () => {
   const cos = makeSchedule('cosine', fx.T, { betaStart: 1e-4, betaEnd: 0.02 });
   fx.cosine.t.forEach((t, i) => {
-    close(cos.betas[t]!, fx.cosine.betas[i]!, 1e-12, `cosine beta_${t}`);
-    close(cos.alphasCumprod[t]!, fx.cosine.alphas_cumprod[i]!, 1e-12, `cosine abar_${t}`);
+    assertClose(cos.betas[t]!, fx.cosine.betas[i]!, { rtol: 1e-12 }, `cosine beta_${t}`);
+    assertClose(cos.alphasCumprod[t]!, fx.cosine.alphas_cumprod[i]!, { rtol: 1e-12 }, `cosine abar_${t}`);
   });
   assert.equal(cos.betas[999], 0.999);
   assert.equal(cos.name, 'cosine');
@@ -66,15 +62,15 @@ test('derived tables follow their definitions (abar_{-1} = 1, clipped log varian
   assert.equal(s.alphasCumprodPrev[0], 1);
   for (const t of [1, 10, 487, 999]) {
     assert.equal(s.alphasCumprodPrev[t], s.alphasCumprod[t - 1]);
-    close(s.alphas[t]!, 1 - s.betas[t]!, 1e-15, `alpha_${t}`);
-    close(s.posteriorLogVarianceClipped[t]!, Math.log(s.posteriorVariance[t]!), 1e-14, `log var ${t}`);
+    assertClose(s.alphas[t]!, 1 - s.betas[t]!, { rtol: 1e-15 }, `alpha_${t}`);
+    assertClose(s.posteriorLogVarianceClipped[t]!, Math.log(s.posteriorVariance[t]!), { rtol: 1e-14 }, `log var ${t}`);
     const ab = s.alphasCumprod[t]!, abp = s.alphasCumprod[t - 1]!;
-    close(s.posteriorMeanCoef1[t]!, (s.betas[t]! * Math.sqrt(abp)) / (1 - ab), 1e-14, `coef1 ${t}`);
-    close(s.posteriorMeanCoef2[t]!, ((1 - abp) * Math.sqrt(s.alphas[t]!)) / (1 - ab), 1e-14, `coef2 ${t}`);
+    assertClose(s.posteriorMeanCoef1[t]!, (s.betas[t]! * Math.sqrt(abp)) / (1 - ab), { rtol: 1e-14 }, `coef1 ${t}`);
+    assertClose(s.posteriorMeanCoef2[t]!, ((1 - abp) * Math.sqrt(s.alphas[t]!)) / (1 - ab), { rtol: 1e-14 }, `coef2 ${t}`);
   }
   assert.equal(s.posteriorLogVarianceClipped[0], s.posteriorLogVarianceClipped[1]);
   // At t = 0 the posterior mean is x0 itself: coef1 = 1, coef2 = 0.
-  close(s.posteriorMeanCoef1[0]!, 1, 1e-12, 'coef1 at 0'); // 1 - abar_0 = beta_0 up to cancellation
+  assertClose(s.posteriorMeanCoef1[0]!, 1, { rtol: 1e-12 }, 'coef1 at 0'); // 1 - abar_0 = beta_0 up to cancellation
   assert.equal(s.posteriorMeanCoef2[0], 0);
 });
 
@@ -88,7 +84,7 @@ test('qSample is sqrt(abar_t) x0 + sqrt(1 - abar_t) eps per row', () => {
     for (let c = 0; c < 2; c++) {
       const i = r * 2 + c;
       const want = Math.fround(Math.sqrt(ab) * x0[i]! + Math.sqrt(1 - ab) * eps[i]!);
-      close(out[i]!, want, 1e-7, `qSample[${r}, ${c}]`);
+      assertClose(out[i]!, want, { rtol: 1e-7 }, `qSample[${r}, ${c}]`);
     }
   }
   assert.throws(() => linear.qSample(x0, Int32Array.from([0, 1, 1000]), eps, 3, 2, new Float32Array(6)), ShapeError);
@@ -103,10 +99,10 @@ test('qPosterior matches the closed form of q(x_{t-1} | x_t, x_0)', () => {
     const post = linear.qPosterior(x0, xt, t);
     for (let i = 0; i < 4; i++) {
       const mean = (Math.sqrt(abp) * beta / (1 - ab)) * x0[i]! + (Math.sqrt(1 - beta) * (1 - abp) / (1 - ab)) * xt[i]!;
-      close(post.mean[i]!, mean, 1e-6, `posterior mean t=${t} i=${i}`);
+      assertClose(post.mean[i]!, mean, { rtol: 1e-6 }, `posterior mean t=${t} i=${i}`);
     }
-    close(post.variance[0]!, (beta * (1 - abp)) / (1 - ab), 1e-14, `posterior variance t=${t}`);
-    close(post.logVariance[0]!, Math.log((beta * (1 - abp)) / (1 - ab)), 1e-13, `posterior log variance t=${t}`);
+    assertClose(post.variance[0]!, (beta * (1 - abp)) / (1 - ab), { rtol: 1e-14 }, `posterior variance t=${t}`);
+    assertClose(post.logVariance[0]!, Math.log((beta * (1 - abp)) / (1 - ab)), { rtol: 1e-13 }, `posterior log variance t=${t}`);
   }
   // One timestep per row.
   const rows = linear.qPosterior(x0, xt, [1, 999]);

@@ -11,7 +11,7 @@ import { readSafetensors, writeSafetensors } from '../../src/zoo/safetensors.js'
 import {
   decodeAll, deserializeTrainState, encodeAll, generateLatents, latentStats, serializeTrainState, trainAutoencoder, trainDiffusion,
   type AeTrainState, type DiffusionTrainState, type TrainState,
-} from '../../src/pdiff/train.js';
+} from '../../src/pdiff/index.js';
 import { ConfigError, FormatError } from '../../src/util/errors.js';
 
 const base = resolveConfig({ preset: 'fmnist-tiny' });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accuracyHistogramSpec, downsampleCurve, lossCurvesSpec, renderSvg, svgToPng } from '../../src/report/charts.js';
-import { makeGroup } from './fixtures.js';
+import { accuracyHistogramSpec, bestBaseline, downsampleCurve, groupColors, lossCurvesSpec, noveltyScatterSpec, projectionSpec, renderSvg, svgToPng } from '../../src/report/charts.js';
+import { makeGroup, syntheticReport } from './fixtures.js';
 import { Rng } from '../../src/tensor/random.js';
 
 test('downsampleCurve keeps short curves, bucket-averages long ones and drops non-positive losses', () => {
@@ -32,4 +32,42 @@ test('loss curves use a log y scale and skip absent curves', async () => {
   assert.deepEqual([...new Set(spec.data.values.map((v) => v.curve))], ['autoencoder']);
   const svg = await renderSvg(spec as never);
   assert.match(svg, /autoencoder/);
+});
+
+test('the novelty scatter draws originals, generated and the best baseline strong and on top, the rest muted', async () => {
+  const data = syntheticReport();
+  // avg16 has the highest test mean of the baselines (ae_recon is not a baseline)
+  const means = data.groups.filter((g) => !['original', 'generated', 'ae_recon'].includes(g.name)).map((g) => [g.name, g.test.mean] as const);
+  const top = means.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+  assert.equal(bestBaseline(data.groups), top);
+  const spec = noveltyScatterSpec(data.groups) as unknown as {
+    data: { values: Array<{ group: string; alpha: number }> };
+    encoding: { color: { scale: { domain: string[]; range: string[] } } };
+    title: { subtitle: string[] };
+  };
+  const { domain, range } = spec.encoding.color.scale;
+  assert.deepEqual(domain, data.groups.map((g) => g.name), 'the legend keeps the group order');
+  const color = (n: string): string => range[domain.indexOf(n)]!;
+  assert.equal(color('generated'), '#d62728');
+  assert.equal(color('original'), '#1f5fbf');
+  assert.equal(color(top), '#2ca02c');
+  const strong = new Set(['#d62728', '#1f5fbf', '#2ca02c']);
+  for (const n of domain) if (!['generated', 'original', top].includes(n)) assert.ok(!strong.has(color(n)), `${n} should be muted`);
+  assert.equal(new Set(range).size, range.length, 'every group has its own colour');
+  // muted points first, the generated ones last (drawn on top)
+  const order = [...new Set(spec.data.values.map((v) => v.group))];
+  assert.deepEqual(order.slice(-3), ['original', top, 'generated']);
+  assert.ok(spec.title.subtitle.some((l) => l.includes(`green: best baseline (${top})`)));
+  const svg = await renderSvg(spec as never);
+  assert.match(svg, /#d62728|rgb\(214, ?39, ?40\)/i);
+
+  // the projection shares the colours, and names no baseline it does not show
+  const proj = projectionSpec(data.projection!, domain, groupColors(domain, top)) as unknown as {
+    encoding: { color: { scale: { domain: string[]; range: string[] } } };
+    title: { subtitle: string[] };
+  };
+  const p = proj.encoding.color.scale;
+  for (const n of p.domain) assert.equal(p.range[p.domain.indexOf(n)], color(n));
+  const noBaseline = projectionSpec({ method: 'pca', points: [{ x: 0, y: 0, group: 'original' }, { x: 1, y: 1, group: 'generated' }] }, domain, groupColors(domain, top)) as unknown as { title: { subtitle: string[] } };
+  assert.ok(!noBaseline.title.subtitle.join(' ').includes('best baseline'));
 });

@@ -1,4 +1,4 @@
-/** Synthetic ReportData shaped like SPEC section 9 (cpu preset, bn mode), for the report tests. */
+/** Synthetic ReportData shaped like a default run (cpu recipe, bn mode), for the report tests. */
 import { fractionAtLeast, groupStats, meanFinite, testAtBestVal } from '../../src/eval/stats.js';
 import { Rng } from '../../src/tensor/random.js';
 import type { GroupReport, ReportData } from '../../src/report/types.js';
@@ -103,5 +103,15 @@ export function syntheticReport(opts: FixtureOptions = {}): ReportData {
       { name: 'sampling', seconds: 26 },
     ],
     warnings: ['AE loss plateaued at step 1900 <check>'],
+    provenance: {
+      pdiffVersion: '0.1.0',
+      git: { commit: '2c342455988be8d31c4b5157060011c99770812a', branch: 'main' },
+      node: 'v20.19.0',
+      backend: 'blas',
+      // long on purpose: the HTML must wrap it, not widen the page
+      device: 'OpenBLAS sgemm (OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64) + C kernels (2 threads)',
+      command: "pdiff run --preset cpu --set 'eval.shift.kinds=[\"gaussian_noise\",\"contrast\"]' --set eval.noiseScales=[0.001,0.05,0.15] -o runs/a-rather-long-run-folder-name-for-testing/with/nested/parts --backend blas",
+      configHash: 'd2313576af5449fcc3689230d1ebc2885fef1dcdba94e9a62522a0c3c06e250a',
+    },
   };
 }

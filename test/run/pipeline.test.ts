@@ -41,7 +41,12 @@ describe('pdiff run end to end', { skip: haveData ? false : `Fashion-MNIST not f
   it('runs every stage, writes the report, and generated models are far above chance', () => {
     const r = pdiff(runArgs(a));
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(r.stdout.trim().endsWith('report.md'), r.stdout);
+    // The headline: originals, generated and the best baseline, the verdict's first sentence, the report's paths.
+    assert.match(r.stdout, /^originals {6}test mean \d+\.\d\d %, test@best-val \d+\.\d\d % \(10 models\)$/m);
+    assert.match(r.stdout, /^generated {6}test mean \d+\.\d\d %, test@best-val \d+\.\d\d % \(6 models\)$/m);
+    assert.match(r.stdout, /^best baseline {2}test mean \d+\.\d\d %, test@best-val \d+\.\d\d % \((ensemble|avg16|gauss_fit|noise_[\d.]+): [a-z]/m);
+    assert.match(r.stdout, /^verdict: [A-Z][^\n]*\.$/m);
+    assert.ok(r.stdout.includes(`report: ${join(a, 'report.md')}\n        ${join(a, 'report.html')}\n`), r.stdout);
     for (const f of ['base.safetensors', 'ckpts-bn.safetensors', 'manifest.json', 'ae.safetensors', 'diffusion.safetensors', 'generated-bn.safetensors', 'summary.json', 'report.md', 'report.html', 'metrics.jsonl', 'config.json']) {
       assert.ok(existsSync(join(a, f)), `missing ${f}`);
     }
@@ -97,7 +102,7 @@ describe('pdiff run end to end', { skip: haveData ? false : `Fashion-MNIST not f
   it('ae.normalize "coordinate" reruns from the ae stage on, records the normalizer, and still generates working models', () => {
     const c = join(tmp, 'c');
     cpSync(a, c, { recursive: true });
-    const r = pdiff([...runArgs(c), '--set', 'ae.normalize="coordinate"', '--json']);
+    const r = pdiff([...runArgs(c), '--set', 'ae.normalize="coordinate"', '--reconfigure', '--json']);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { stages: Array<{ name: string; skipped: boolean }> };
     const skipped = out.stages.filter((st) => st.skipped).map((st) => st.name);

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
 import { Rng } from '../../src/tensor/random.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -23,6 +24,17 @@ describe('gradients match central finite differences in float64', () => {
     }
     gradcheck('log', ([x]) => ops.log(x!), [positive([5, 3])]);
     gradcheck('sqrt', ([x]) => ops.sqrt(x!), [positive([5, 3])]);
+  });
+
+  it('softplus, over a range wide enough to reach both of its asymptotes', () => {
+    const r = new Rng(99);
+    const x = randT([4, 9], r);
+    const xs = x.toArray().map((v) => v * 15); // x ~ N(0, 15^2): well into both tails, where e^-|x| is below float64's epsilon
+    gradcheck('softplus', ([t]) => ops.softplus(t!), [new Tensor(be64.fromArray(xs), [4, 9], be64, true)]);
+    // values: log(1 + e^x) in closed form at a few points, and exactly x (0) far right (left)
+    const y = ops.softplus(new Tensor(be64.fromArray([0, 1, -1, 40, -800, 800]), [6], be64)).toArray();
+    const want = [Math.LN2, Math.log(1 + Math.E), Math.log(1 + 1 / Math.E), 40 + Math.exp(-40), 0, 800];
+    want.forEach((w, i) => assert.ok(Math.abs(y[i]! - w) <= 1e-15 * Math.max(1, Math.abs(w)), `softplus[${i}] = ${y[i]}, expected ${w}`));
   });
 
   it('broadcasting add/sub/mul/div', () => {

@@ -9,18 +9,11 @@ import { Adam, AdamW, EMA, SGD, clipGradNorm, cosineLr, linearLr } from '../../s
 import * as ops from '../../src/tensor/ops.js';
 import { Tensor, backward } from '../../src/tensor/tensor.js';
 import { be64 } from '../helpers/gradcheck.js';
+import { assertClose } from '../helpers/assert.js';
 
 interface Arr { shape: number[]; data: number[] }
 interface Case { name: string; op: string; attrs: Record<string, any>; inputs: Record<string, Arr>; upstream?: Arr; output: Arr; grads?: Record<string, Arr>; requires_grad?: string[]; running_mean_after?: Arr; running_var_after?: Arr }
 const fx = JSON.parse(readFileSync(new URL('../fixtures/torch-ops.json', import.meta.url), 'utf8'));
-
-function close(name: string, got: ArrayLike<number>, want: Arr, tol = 1e-9): void {
-  assert.equal(got.length, want.data.length, `${name}: length`);
-  for (let i = 0; i < got.length; i++) {
-    const a = got[i]!, b = want.data[i]!;
-    if (!(Math.abs(a - b) <= tol * (1 + Math.abs(b)))) assert.fail(`${name}[${i}]: got ${a}, PyTorch ${b}`);
-  }
-}
 
 function run(c: Case, t: Record<string, Tensor>): Tensor {
   const a = c.attrs;
@@ -67,7 +60,7 @@ describe('ops match PyTorch (float64 fixtures)', () => {
     it(c.name, () => {
       if (c.op === 'timestep_embedding') {
         const emb = ops.timestepEmbedding(c.inputs.t!.data, c.attrs.dim, be64);
-        close(c.name, emb.toArray(), c.output, 1e-9);
+        assertClose(emb.toArray(), c.output.data, { rtol: 1e-9, atol: 1e-9 }, c.name);
         return;
       }
       const t: Record<string, Tensor> = {};
@@ -78,13 +71,13 @@ describe('ops match PyTorch (float64 fixtures)', () => {
       const y = c.op === 'cross_entropy'
         ? ops.crossEntropy(t.input!, Int32Array.from(c.inputs.target!.data), { labelSmoothing: c.attrs.label_smoothing })
         : run(c, t);
-      close(`${c.name} output`, y.toArray(), c.output);
-      if (c.running_mean_after) close(`${c.name} running_mean`, t.running_mean!.toArray(), c.running_mean_after);
-      if (c.running_var_after) close(`${c.name} running_var`, t.running_var!.toArray(), c.running_var_after);
+      assertClose(y.toArray(), c.output.data, { rtol: 1e-9, atol: 1e-9 }, `${c.name} output`);
+      if (c.running_mean_after) assertClose(t.running_mean!.toArray(), c.running_mean_after.data, { rtol: 1e-9, atol: 1e-9 }, `${c.name} running_mean`);
+      if (c.running_var_after) assertClose(t.running_var!.toArray(), c.running_var_after.data, { rtol: 1e-9, atol: 1e-9 }, `${c.name} running_var`);
       if (c.grads && Object.keys(c.grads).length) {
         const up = new Tensor(be64.fromArray(c.upstream!.data), y.shape, be64);
         backward(ops.sum(ops.mul(y, up)));
-        for (const [k, g] of Object.entries(c.grads)) close(`${c.name} grad ${k}`, t[k]!.grad!.toArray(), g);
+        for (const [k, g] of Object.entries(c.grads)) assertClose(t[k]!.grad!.toArray(), g.data, { rtol: 1e-9, atol: 1e-9 }, `${c.name} grad ${k}`);
       }
     });
   }
@@ -101,7 +94,7 @@ describe('optimisers, clipping, schedules and EMA match PyTorch', () => {
       o.grads.forEach((g: Arr, i: number) => {
         p.grad = new Tensor(be64.fromArray(g.data), g.shape, be64);
         opt.step();
-        close(`${o.name} step ${i + 1}`, p.toArray(), o.params_after[i], 1e-12);
+        assertClose(p.toArray(), o.params_after[i].data, { rtol: 1e-12, atol: 1e-12 }, `${o.name} step ${i + 1}`);
       });
     });
   }
@@ -114,7 +107,7 @@ describe('optimisers, clipping, schedules and EMA match PyTorch', () => {
       });
       const norm = clipGradNorm(ps, c.max_norm);
       assert.ok(Math.abs(norm - c.total_norm) < 1e-12 * (1 + c.total_norm));
-      ps.forEach((p: Tensor, i: number) => close(`${c.name} grad ${i}`, p.grad!.toArray(), c.grads_after[i], 1e-12));
+      ps.forEach((p: Tensor, i: number) => assertClose(p.grad!.toArray(), c.grads_after[i].data, { rtol: 1e-12, atol: 1e-12 }, `${c.name} grad ${i}`));
     });
   }
   for (const s of fx.schedules) {
@@ -130,7 +123,7 @@ describe('optimisers, clipping, schedules and EMA match PyTorch', () => {
       e.params.forEach((q: Arr, i: number) => {
         be64.write(p.storage, q.data);
         ema.update();
-        close(`${e.name} update ${i + 1}`, be64.read(ema.shadow[0]!), e.shadow_after[i], 1e-12);
+        assertClose(be64.read(ema.shadow[0]!), e.shadow_after[i].data, { rtol: 1e-12, atol: 1e-12 }, `${e.name} update ${i + 1}`);
       });
     });
   }

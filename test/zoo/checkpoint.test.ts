@@ -90,7 +90,7 @@ describe('saveStateDict / loadStateDict', () => {
   });
 });
 
-describe('checkpoint stacks (SPEC section 4)', () => {
+describe('checkpoint stacks (docs/zoo.md#checkpoint-files)', () => {
   const m = randomModel(4);
   const layout = ParamLayout.fromModel(m, selectParams(m, 'bn'));
   const K = 5;

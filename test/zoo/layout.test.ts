@@ -107,7 +107,7 @@ describe('ParamLayout', () => {
   });
 });
 
-describe('Normalizer (SPEC section 5)', () => {
+describe('Normalizer (docs/zoo.md#normalisation)', () => {
   // Tensors a [4], b [2, 3] (constant), c [1]; K = 2 checkpoints; total 11.
   const layout = new ParamLayout(['a', 'b', 'c'], [[4], [2, 3], [1]]);
   const ckpts = Float32Array.from([

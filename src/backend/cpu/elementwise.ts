@@ -52,6 +52,8 @@ export function unaryKernel(op: UnaryOp, x: FloatArray, y: FloatArray, alpha: nu
     case 'gelu_tanh': for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + 0.044715 * v * v * v))); } return;
     case 'tanh': for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]!); return;
     case 'sigmoid': for (let i = 0; i < n; i++) y[i] = 1 / (1 + Math.exp(-x[i]!)); return;
+    // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): no overflow for large x, no cancellation for small
+    case 'softplus': for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))); } return;
     case 'exp': for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]!); return;
     case 'log': for (let i = 0; i < n; i++) y[i] = Math.log(x[i]!); return;
     case 'sqrt': for (let i = 0; i < n; i++) y[i] = Math.sqrt(x[i]!); return;
@@ -78,6 +80,7 @@ export function unaryBackwardKernel(op: UnaryOp, x: FloatArray, y: FloatArray, g
     } return;
     case 'tanh': for (let i = 0; i < n; i++) { const t = y[i]!; gx[i] = gy[i]! * (1 - t * t); } return;
     case 'sigmoid': for (let i = 0; i < n; i++) { const s = y[i]!; gx[i] = gy[i]! * s * (1 - s); } return;
+    case 'softplus': for (let i = 0; i < n; i++) gx[i] = gy[i]! / (1 + Math.exp(-x[i]!)); return; // d/dx = sigmoid(x)
     case 'exp': for (let i = 0; i < n; i++) gx[i] = gy[i]! * y[i]!; return;
     case 'log': for (let i = 0; i < n; i++) gx[i] = gy[i]! / x[i]!; return;
     case 'sqrt': for (let i = 0; i < n; i++) gx[i] = gy[i]! * 0.5 / y[i]!; return;

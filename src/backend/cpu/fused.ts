@@ -4,10 +4,8 @@
  * (batchNormEvalForward in norm.ts, the unary relu, maxPool2dForward in pool.ts, sumTo and the
  * unary affine in elementwise.ts), so the results are the same bit for bit.
  */
-import type {
-  BnReluMaxPoolArgs, BnReluMeanArgs, BnReluSelectArgs, EvalNormParams, FusedEvalKernels, MaxPoolEvalArgs, ReluRowSumsArgs, Storage,
-} from '../backend.js';
-import type { FloatArray, Pool2dGeom } from '../kernels.js';
+import type { BatchNormEvalForwardArgs, BnPoolGeom, BnReluSelectArgs, FusedEvalKernels, Storage } from '../backend.js';
+import type { FloatArray, NormGeom, Pool2dGeom } from '../kernels.js';
 import { ShapeError } from '../../util/errors.js';
 import { maxPool2dForward } from './pool.js';
 
@@ -17,11 +15,11 @@ const f = (s: Storage): FloatArray => s as unknown as FloatArray;
  * Eval-mode BN as one scale and shift per channel, in float64, as batchNormEvalForward computes
  * them: scale = gamma / sqrt(runVar + eps), shift = beta - runMean scale.
  */
-export function evalNormScaleShift(norm: EvalNormParams, c: number, scale: Float64Array, shift: Float64Array): void {
-  const gamma = norm.gamma === null ? null : f(norm.gamma), beta = norm.beta === null ? null : f(norm.beta);
-  const rm = f(norm.runMean), rv = f(norm.runVar);
+export function evalNormScaleShift(bn: BatchNormEvalForwardArgs, c: number, eps: number, scale: Float64Array, shift: Float64Array): void {
+  const gamma = bn.gamma === null ? null : f(bn.gamma), beta = bn.beta === null ? null : f(bn.beta);
+  const rm = f(bn.runMean), rv = f(bn.runVar);
   for (let ch = 0; ch < c; ch++) {
-    const a = (gamma === null ? 1 : gamma[ch]!) / Math.sqrt(rv[ch]! + norm.eps);
+    const a = (gamma === null ? 1 : gamma[ch]!) / Math.sqrt(rv[ch]! + eps);
     scale[ch] = a;
     shift[ch] = (beta === null ? 0 : beta[ch]!) - rm[ch]! * a;
   }
@@ -168,37 +166,37 @@ export class CpuFusedEval implements FusedEvalKernels {
    */
   constructor(readonly preferred: boolean, private readonly maxPool: MaxPoolKernel = maxPool2dForward) {}
 
-  private fold(norm: EvalNormParams, c: number): void {
+  private fold(bn: BatchNormEvalForwardArgs, c: number, eps: number): void {
     if (this.scale.length < c) {
       this.scale = new Float64Array(c);
       this.shift = new Float64Array(c);
     }
-    evalNormScaleShift(norm, c, this.scale, this.shift);
+    evalNormScaleShift(bn, c, eps, this.scale, this.shift);
   }
 
-  bnReluMaxPool2({ x, norm, g, y }: BnReluMaxPoolArgs): void {
+  bnReluMaxPool2(a: BatchNormEvalForwardArgs, g: BnPoolGeom): void {
     if (!(g.kh === 2 && g.kw === 2 && g.sh === 2 && g.sw === 2 && g.ph === 0 && g.pw === 0 && 2 * g.oh <= g.h && 2 * g.ow <= g.w)) {
       throw new ShapeError(`bnReluMaxPool2: expected a 2x2 stride-2 unpadded pool inside [${g.h}, ${g.w}], got ${g.kh}x${g.kw} stride ${g.sh}x${g.sw} padding ${g.ph}x${g.pw} -> [${g.oh}, ${g.ow}]`);
     }
-    this.fold(norm, g.c);
-    bnReluMaxPool2Kernel(f(x), g.n, g.c, g.h, g.w, g.oh, g.ow, this.scale, this.shift, f(y));
+    this.fold(a, g.c, g.eps);
+    bnReluMaxPool2Kernel(f(a.x), g.n, g.c, g.h, g.w, g.oh, g.ow, this.scale, this.shift, f(a.y));
   }
 
-  bnReluMean({ x, norm, n, c, s, y }: BnReluMeanArgs): void {
-    this.fold(norm, c);
-    bnReluMeanKernel(f(x), n, c, s, this.scale, this.shift, f(y));
+  bnReluMean(a: BatchNormEvalForwardArgs, g: NormGeom): void {
+    this.fold(a, g.c, g.eps);
+    bnReluMeanKernel(f(a.x), g.n, g.c, g.s, this.scale, this.shift, f(a.y));
   }
 
-  bnReluSelect({ pmax, pmin, norm, n, c, s, y }: BnReluSelectArgs): void {
-    this.fold(norm, c);
-    bnReluSelectKernel(f(pmax), f(pmin), n, c, s, this.scale, this.shift, f(y));
+  bnReluSelect(a: BnReluSelectArgs, g: NormGeom): void {
+    this.fold(a, g.c, g.eps);
+    bnReluSelectKernel(f(a.x), f(a.xNeg), g.n, g.c, g.s, this.scale, this.shift, f(a.y));
   }
 
-  reluRowSums({ x, rows, s, y }: ReluRowSumsArgs): void {
+  reluRowSums(x: Storage, y: Storage, rows: number, s: number): void {
     reluRowSumsKernel(f(x), rows, s, f(y));
   }
 
-  maxPool2d({ x, g, y }: MaxPoolEvalArgs): void {
+  maxPool2d(x: Storage, y: Storage, g: Pool2dGeom): void {
     const need = g.n * g.c * g.oh * g.ow;
     if (this.argmax.length < need) this.argmax = new Int32Array(need);
     this.maxPool(f(x), f(y), this.argmax, g);

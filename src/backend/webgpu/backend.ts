@@ -3,8 +3,10 @@
  * { id, length }; their memory lives only on the device, owned by a worker thread (worker.ts).
  * Every kernel call becomes a command queued for the worker; commands are posted in batches
  * (when many are pending, before a read, and at the end of the current task). Only calls that
- * must return host values (read, sumSquares, countNonFinite, argmaxRows)
- * block, in Atomics.wait, until the worker has copied the values into shared memory.
+ * must return host values (read, readIndex, sumSquares, countNonFinite)
+ * block, in Atomics.wait, until the worker has copied the values into shared memory. Commands
+ * are posted later than they are made, so each carries its own copy of every argument object
+ * (a caller may reuse and change a geometry object after the call).
  *
  * Device memory is freed when a handle is garbage-collected (FinalizationRegistry). Training
  * loops here are long synchronous stretches, during which ordinary finalizers never run; where
@@ -13,8 +15,8 @@
  * rarely trigger a collection: after every `gcBytes` of device allocations (PDIFF_WEBGPU_GC_MB,
  * default 512; 0 turns it off) the backend runs a full collection itself.
  *
- * maxPool2dForward keeps its argmax on the device: it returns an empty Int32Array that serves as
- * a key for the device buffer (the backward pass looks it up; a host argmax also works).
+ * Index storages (allocIndex: maxPool2dForward's argmax, argmaxRows) are device buffers of int32
+ * values, marked on their handle so that read() refuses them and readIndex() takes only them.
  *
  * Small storages written from the host (scalars, the loss seed) keep a host copy until a kernel
  * writes them, so reading them back costs no round trip.
@@ -22,8 +24,11 @@
 import type { Worker } from 'node:worker_threads';
 import { ShapeError } from '../../util/errors.js';
 import { makeRegistry, type Registry } from '../finalize.js';
-import type { Backend, BinaryOp, DType, Storage, UnaryOp } from '../backend.js';
-import type { Conv2dGeom, Pool2dGeom } from '../kernels.js';
+import type {
+  AdamStepArgs, Backend, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormRunningArgs, BatchNormTrainForwardArgs, BinaryOp,
+  CrossEntropyArgs, DType, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, Storage, UnaryOp,
+} from '../backend.js';
+import type { Conv2dGeom, GroupNormGeom, LayerNormGeom, NormGeom, Pool2dGeom } from '../kernels.js';
 import {
   CTRL_DONE, CTRL_LEN, CTRL_STATE, STATE_ERROR, STATE_WAITING, type BatchMessage, type Cmd, type DeviceOps, type OpName,
 } from './protocol.js';
@@ -32,7 +37,8 @@ import {
 export class GpuStorage implements Storage {
   /** Set by release(): the device buffer is gone. */
   released = false;
-  constructor(readonly id: number, readonly length: number) {}
+  /** @param index an index storage (int32 values, from allocIndex) */
+  constructor(readonly id: number, readonly length: number, readonly index = false) {}
 }
 
 /** Storages up to this many elements keep a host copy while it is valid. */
@@ -86,10 +92,9 @@ export class WebgpuBackend implements Backend {
   /** Full collections forced to recycle device memory, and the main thread's milliseconds in them. */
   private forcedGcs = 0;
   private forcedGcMs = 0;
-  /** Times the main thread waited for values from the device (reads, argmaxRows, ...). */
+  /** Times the main thread waited for values from the device (reads, readIndex, ...). */
   private waits = 0;
   private readonly known = new Map<number, Float32Array>();
-  private readonly argmaxOf = new WeakMap<Int32Array, GpuStorage>();
   private readonly flushNow = (): void => { this.flushQueued = false; this.flush(); };
 
   constructor(private readonly worker: Worker, private readonly ctrl: Int32Array, private data: SharedArrayBuffer,
@@ -174,10 +179,16 @@ export class WebgpuBackend implements Backend {
     this.push(['free', [id]]);
   }
   private oid(s: Storage | null): number | null { return s === null ? null : this.id(s); }
+  /** The id of an index storage (from allocIndex). */
+  private idx(s: Storage, where: string): number {
+    const id = this.id(s);
+    if (!(s as GpuStorage).index) throw new TypeError(`${where}: expected an index storage (from allocIndex), got a float storage`);
+    return id;
+  }
 
-  private handle(n: number): GpuStorage {
+  private handle(n: number, index = false): GpuStorage {
     const id = this.nextId++;
-    const s = new GpuStorage(id, n);
+    const s = new GpuStorage(id, n, index);
     this.registry.register(s, id);
     this.sinceGc += gcCharge(n);
     if (this.gcBytes > 0 && this.sinceGc >= this.gcBytes && this.registry.gc) {
@@ -267,6 +278,12 @@ export class WebgpuBackend implements Backend {
     if (this.poisonEmpty) this.fill(s, NaN);
     return s;
   }
+  /** A device buffer of n int32 zeros (the same clear pass as alloc), never kept on the host. */
+  allocIndex(n: number): Storage {
+    const s = this.handle(n, true);
+    this.push(['alloc', [s.id, n, true]]);
+    return s;
+  }
   fromArray(data: ArrayLike<number>): Storage {
     const arr = Float32Array.from(data);
     const s = this.handle(arr.length);
@@ -276,9 +293,15 @@ export class WebgpuBackend implements Backend {
   }
   read(s: Storage): Float32Array {
     const id = this.id(s);
+    if ((s as GpuStorage).index) throw new TypeError('read: this is an index storage; read it with readIndex');
     const k = this.known.get(id);
     if (k) return k.slice();
     return new Float32Array(this.readRaw(id, s.length));
+  }
+  readIndex(s: Storage): Int32Array {
+    const id = this.id(s);
+    if (!(s as GpuStorage).index) throw new TypeError('readIndex: expected an index storage (from allocIndex), got a float storage');
+    return new Int32Array(this.readRaw(id, s.length));
   }
   write(s: Storage, data: ArrayLike<number>, offset = 0): void {
     const id = this.id(s);
@@ -295,7 +318,7 @@ export class WebgpuBackend implements Backend {
   }
   clone(s: Storage): Storage {
     // handle() may run finalizers: take ids only after it, while s is still referenced.
-    const c = this.handle(s.length);
+    const c = this.handle(s.length, s instanceof GpuStorage && s.index);
     const src = this.id(s);
     const k = this.known.get(src);
     if (k) this.known.set(c.id, k.slice());
@@ -335,9 +358,8 @@ export class WebgpuBackend implements Backend {
 
   // ------------------------------------------------------------------ linear algebra
 
-  matmul(a: Storage, b: Storage, c: Storage, batch: number, m: number, n: number, k: number,
-    transA: boolean, transB: boolean, aBatched: boolean, bBatched: boolean, accumulate: boolean): void {
-    this.call('matmul', [this.id(a), this.id(b), this.id(c), batch, m, n, k, transA, transB, aBatched, bBatched, accumulate], c);
+  matmul(args: MatmulArgs): void {
+    this.call('matmul', [{ ...args, a: this.id(args.a), b: this.id(args.b), c: this.id(args.c) }], args.c);
   }
   conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void {
     this.call('conv2dForward', [this.id(x), this.id(w), this.oid(bias), this.id(y), { ...g }], y);
@@ -351,88 +373,75 @@ export class WebgpuBackend implements Backend {
 
   // ------------------------------------------------------------------ pooling
 
-  /** Returns an empty Int32Array that stands for the argmax kept on the device (see the header). */
-  maxPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): Int32Array {
-    const am = this.handle(g.n * g.c * g.oh * g.ow);
-    this.push(['alloc', [am.id, am.length]]);
-    this.call('maxPool2dForward', [this.id(x), this.id(y), am.id, { ...g }], y);
-    const token = new Int32Array(0);
-    this.argmaxOf.set(token, am);
-    return token;
+  maxPool2dForward(x: Storage, y: Storage, argmax: Storage, g: Pool2dGeom): void {
+    this.call('maxPool2dForward', [this.id(x), this.id(y), this.idx(argmax, 'maxPool2dForward'), { ...g }], y);
   }
-  releaseArgmax(argmax: Int32Array): void {
-    const am = this.argmaxOf.get(argmax);
-    if (!am) return;
-    this.argmaxOf.delete(argmax);
-    this.release(am);
-  }
-  maxPool2dBackward(gy: Storage, argmax: Int32Array, gx: Storage, g: Pool2dGeom): void {
-    let am = this.argmaxOf.get(argmax);
-    if (!am) {
-      // An argmax computed on the host: upload it.
-      const data = Int32Array.from(argmax);
-      am = this.handle(data.length);
-      this.push(['upload', [am.id, data]], data.buffer, data.byteLength);
-    }
-    this.call('maxPool2dBackward', [this.id(gy), am.id, this.id(gx), { ...g }], gx);
+  maxPool2dBackward(gy: Storage, argmax: Storage, gx: Storage, g: Pool2dGeom): void {
+    this.call('maxPool2dBackward', [this.id(gy), this.idx(argmax, 'maxPool2dBackward'), this.id(gx), { ...g }], gx);
   }
   avgPool2dForward(x: Storage, y: Storage, g: Pool2dGeom): void { this.call('avgPool2dForward', [this.id(x), this.id(y), { ...g }], y); }
   avgPool2dBackward(gy: Storage, gx: Storage, g: Pool2dGeom): void { this.call('avgPool2dBackward', [this.id(gy), this.id(gx), { ...g }], gx); }
 
   // ------------------------------------------------------------------ normalisation
 
-  batchNormTrainForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, eps: number,
-    y: Storage, mean: Storage, invstd: Storage, varBiased: Storage): void {
-    this.call('batchNormTrainForward', [this.id(x), this.oid(gamma), this.oid(beta), n, c, s, eps, this.id(y), this.id(mean), this.id(invstd), this.id(varBiased)],
-      y, mean, invstd, varBiased);
+  batchNormTrainForward(a: BatchNormTrainForwardArgs, g: NormGeom): void {
+    this.call('batchNormTrainForward', [{
+      x: this.id(a.x), gamma: this.oid(a.gamma), beta: this.oid(a.beta), y: this.id(a.y), mean: this.id(a.mean), invstd: this.id(a.invstd), varBiased: this.id(a.varBiased),
+    }, { ...g }], a.y, a.mean, a.invstd, a.varBiased);
   }
-  batchNormTrainBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
-    this.call('batchNormTrainBackward', [this.id(gy), this.id(x), this.oid(gamma), this.id(mean), this.id(invstd), n, c, s, this.oid(gx), this.oid(ggamma), this.oid(gbeta)],
-      gx, ggamma, gbeta);
+  batchNormTrainBackward(a: NormBackwardArgs, g: NormGeom): void {
+    this.call('batchNormTrainBackward', [this.backwardIds(a), { ...g }], a.gx, a.ggamma, a.gbeta);
   }
-  batchNormEvalForward(x: Storage, gamma: Storage | null, beta: Storage | null, runMean: Storage, runVar: Storage,
-    n: number, c: number, s: number, eps: number, y: Storage): void {
-    this.call('batchNormEvalForward', [this.id(x), this.oid(gamma), this.oid(beta), this.id(runMean), this.id(runVar), n, c, s, eps, this.id(y)], y);
+  batchNormEvalForward(a: BatchNormEvalForwardArgs, g: NormGeom): void {
+    this.call('batchNormEvalForward', [{
+      x: this.id(a.x), gamma: this.oid(a.gamma), beta: this.oid(a.beta), runMean: this.id(a.runMean), runVar: this.id(a.runVar), y: this.id(a.y),
+    }, { ...g }], a.y);
   }
-  batchNormEvalBackward(gy: Storage, x: Storage, gamma: Storage | null, runMean: Storage, runVar: Storage, n: number, c: number, s: number, eps: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
-    this.call('batchNormEvalBackward', [this.id(gy), this.id(x), this.oid(gamma), this.id(runMean), this.id(runVar), n, c, s, eps, this.oid(gx), this.oid(ggamma), this.oid(gbeta)],
-      gx, ggamma, gbeta);
+  batchNormEvalBackward(a: BatchNormEvalBackwardArgs, g: NormGeom): void {
+    this.call('batchNormEvalBackward', [{
+      gy: this.id(a.gy), x: this.id(a.x), gamma: this.oid(a.gamma), runMean: this.id(a.runMean), runVar: this.id(a.runVar),
+      gx: this.oid(a.gx), ggamma: this.oid(a.ggamma), gbeta: this.oid(a.gbeta),
+    }, { ...g }], a.gx, a.ggamma, a.gbeta);
   }
-  batchNormUpdateRunning(runMean: Storage, runVar: Storage, mean: Storage, varBiased: Storage, momentum: number, m: number): void {
-    this.call('batchNormUpdateRunning', [this.id(runMean), this.id(runVar), this.id(mean), this.id(varBiased), momentum, m], runMean, runVar);
+  batchNormUpdateRunning(a: BatchNormRunningArgs): void {
+    this.call('batchNormUpdateRunning', [{
+      runMean: this.id(a.runMean), runVar: this.id(a.runVar), mean: this.id(a.mean), varBiased: this.id(a.varBiased), momentum: a.momentum, m: a.m,
+    }], a.runMean, a.runVar);
   }
-  groupNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, n: number, c: number, s: number, groups: number, eps: number,
-    y: Storage, mean: Storage, invstd: Storage): void {
-    checkGroups(c, groups, 'groupNormForward');
-    this.call('groupNormForward', [this.id(x), this.oid(gamma), this.oid(beta), n, c, s, groups, eps, this.id(y), this.id(mean), this.id(invstd)], y, mean, invstd);
+  groupNormForward(a: NormForwardArgs, g: GroupNormGeom): void {
+    checkGroups(g.c, g.groups, 'groupNormForward');
+    this.call('groupNormForward', [this.forwardIds(a), { ...g }], a.y, a.mean, a.invstd);
   }
-  groupNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, n: number, c: number, s: number, groups: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
-    checkGroups(c, groups, 'groupNormBackward');
-    this.call('groupNormBackward', [this.id(gy), this.id(x), this.oid(gamma), this.id(mean), this.id(invstd), n, c, s, groups, this.oid(gx), this.oid(ggamma), this.oid(gbeta)],
-      gx, ggamma, gbeta);
+  groupNormBackward(a: NormBackwardArgs, g: GroupNormGeom): void {
+    checkGroups(g.c, g.groups, 'groupNormBackward');
+    this.call('groupNormBackward', [this.backwardIds(a), { ...g }], a.gx, a.ggamma, a.gbeta);
   }
   /** Layer norm is group norm of [rows, d, 1] in one group. */
-  layerNormForward(x: Storage, gamma: Storage | null, beta: Storage | null, rows: number, d: number, eps: number, y: Storage, mean: Storage, invstd: Storage): void {
-    this.call('groupNormForward', [this.id(x), this.oid(gamma), this.oid(beta), rows, d, 1, 1, eps, this.id(y), this.id(mean), this.id(invstd)], y, mean, invstd);
+  layerNormForward(a: NormForwardArgs, g: LayerNormGeom): void {
+    this.call('groupNormForward', [this.forwardIds(a), { n: g.rows, c: g.d, s: 1, groups: 1, eps: g.eps }], a.y, a.mean, a.invstd);
   }
-  layerNormBackward(gy: Storage, x: Storage, gamma: Storage | null, mean: Storage, invstd: Storage, rows: number, d: number,
-    gx: Storage | null, ggamma: Storage | null, gbeta: Storage | null): void {
-    this.call('groupNormBackward', [this.id(gy), this.id(x), this.oid(gamma), this.id(mean), this.id(invstd), rows, d, 1, 1, this.oid(gx), this.oid(ggamma), this.oid(gbeta)],
-      gx, ggamma, gbeta);
+  layerNormBackward(a: NormBackwardArgs, g: LayerNormGeom): void {
+    this.call('groupNormBackward', [this.backwardIds(a), { n: g.rows, c: g.d, s: 1, groups: 1, eps: g.eps }], a.gx, a.ggamma, a.gbeta);
+  }
+  private forwardIds(a: NormForwardArgs): NormForwardArgs<number> {
+    return { x: this.id(a.x), gamma: this.oid(a.gamma), beta: this.oid(a.beta), y: this.id(a.y), mean: this.id(a.mean), invstd: this.id(a.invstd) };
+  }
+  private backwardIds(a: NormBackwardArgs): NormBackwardArgs<number> {
+    return {
+      gy: this.id(a.gy), x: this.id(a.x), gamma: this.oid(a.gamma), mean: this.id(a.mean), invstd: this.id(a.invstd),
+      gx: this.oid(a.gx), ggamma: this.oid(a.ggamma), gbeta: this.oid(a.gbeta),
+    };
   }
 
   // ------------------------------------------------------------------ softmax and losses
 
-  softmax(x: Storage, y: Storage, rows: number, cols: number, log: boolean): void {
-    this.call('softmax', [this.id(x), this.id(y), rows, cols, log], y);
+  softmax(x: Storage, y: Storage, a: SoftmaxArgs): void {
+    this.call('softmax', [this.id(x), this.id(y), { ...a }], y);
   }
-  softmaxBackward(y: Storage, gy: Storage, gx: Storage, rows: number, cols: number, log: boolean): void {
-    this.call('softmaxBackward', [this.id(y), this.id(gy), this.id(gx), rows, cols, log], gx);
+  softmaxBackward(y: Storage, gy: Storage, gx: Storage, a: SoftmaxArgs): void {
+    this.call('softmaxBackward', [this.id(y), this.id(gy), this.id(gx), { ...a }], gx);
   }
-  crossEntropy(logits: Storage, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: Storage | null, loss: Storage): void {
+  crossEntropy({ logits, labels, rows, cols, smoothing, grad, loss }: CrossEntropyArgs): void {
     for (let r = 0; r < rows; r++) {
       const label = labels[r]!;
       if (!(label >= 0 && label < cols)) throw new RangeError(`crossEntropy: label ${label} of row ${r} is outside [0, ${cols})`);
@@ -441,12 +450,10 @@ export class WebgpuBackend implements Backend {
     if (grad !== null) this.known.delete(gi!);
     this.known.delete(out);
     const lab = Int32Array.from(labels.subarray(0, rows));
-    this.push(['crossEntropy', [li, lab, rows, cols, smoothing, gi, out]], lab.buffer, lab.byteLength);
+    this.push(['crossEntropy', [{ logits: li, labels: lab, rows, cols, smoothing, grad: gi, loss: out }]], lab.buffer, lab.byteLength);
   }
-  argmaxRows(x: Storage, rows: number, cols: number, out: Int32Array): void {
-    const xi = this.id(x);
-    const r = new Int32Array(this.scratchRead(rows, (o) => this.push(['argmaxRows', [xi, rows, cols, o]])));
-    out.set(r.subarray(0, rows));
+  argmaxRows(x: Storage, rows: number, cols: number, out: Storage): void {
+    this.call('argmaxRows', [this.id(x), rows, cols, this.idx(out, 'argmaxRows')]);
   }
 
   // ------------------------------------------------------------------ layout
@@ -461,13 +468,11 @@ export class WebgpuBackend implements Backend {
 
   // ------------------------------------------------------------------ optimisers
 
-  adamStep(p: Storage, g: Storage, m: Storage, v: Storage, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number, decoupled: boolean): void {
-    this.call('adamStep', [this.id(p), this.id(g), this.id(m), this.id(v), lr, beta1, beta2, eps, weightDecay, step, decoupled], p, m, v);
+  adamStep(a: AdamStepArgs): void {
+    this.call('adamStep', [{ ...a, p: this.id(a.p), g: this.id(a.g), m: this.id(a.m), v: this.id(a.v) }], a.p, a.m, a.v);
   }
-  sgdStep(p: Storage, g: Storage, buf: Storage | null, lr: number, momentum: number, dampening: number,
-    weightDecay: number, nesterov: boolean, first: boolean): void {
-    this.call('sgdStep', [this.id(p), this.id(g), this.oid(buf), lr, momentum, dampening, weightDecay, nesterov, first], p, buf);
+  sgdStep(a: SgdStepArgs): void {
+    this.call('sgdStep', [{ ...a, p: this.id(a.p), g: this.id(a.g), buf: this.oid(a.buf) }], a.p, a.buf);
   }
   emaUpdate(y: Storage, x: Storage, decay: number): void { this.call('emaUpdate', [this.id(y), this.id(x), decay], y); }
 }

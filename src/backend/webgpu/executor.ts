@@ -3,8 +3,11 @@
  * dispatches on the GpuContext (see protocol.ts for the command list and cpu/*.ts for the
  * semantics each kernel reproduces).
  */
-import type { BinaryOp, UnaryOp } from '../backend.js';
-import type { Conv2dGeom, Pool2dGeom } from '../kernels.js';
+import type {
+  AdamStepArgs, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormRunningArgs, BatchNormTrainForwardArgs, BinaryOp,
+  CrossEntropyArgs, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, UnaryOp,
+} from '../backend.js';
+import type { Conv2dGeom, GroupNormGeom, NormGeom, Pool2dGeom } from '../kernels.js';
 import { type Buf, type GpuContext, type Kernel, type Param, f, grid } from './context.js';
 import {
   adamKernel, axpyKernel, binaryKernel, bnRunningKernel, emaKernel, fillKernel, sgdKernel, unaryBackwardKernel, unaryKernel,
@@ -170,8 +173,7 @@ export class Executor implements DeviceOps {
     this.g.dispatch(gemmKernel(spec, T, false, TM, TN), [...inputs, output], [tx, ty, batch], [M, N, K, 0, 0, 0, 0, 0, ...extra]);
   }
 
-  matmul(a: number, b: number, c: number, batch: number, m: number, n: number, k: number,
-    transA: boolean, transB: boolean, aBatched: boolean, bBatched: boolean, accumulate: boolean): void {
+  matmul({ a, b, c, batch, m, n, k, transA = false, transB = false, aBatched = false, bBatched = false, accumulate = false }: MatmulArgs<number>): void {
     this.gemm(matmulSpec(transA, transB, accumulate), [this.buf(a), this.buf(b)], this.buf(c), m, n, k, batch,
       [aBatched ? m * k : 0, bBatched ? k * n : 0, m * n], accumulate);
   }
@@ -232,8 +234,7 @@ export class Executor implements DeviceOps {
 
   // ------------------------------------------------------------------ normalisation
 
-  batchNormTrainForward(x: number, gamma: number | null, beta: number | null, n: number, c: number, s: number, eps: number,
-    y: number, mean: number, invstd: number, varBiased: number): void {
+  batchNormTrainForward({ x, gamma, beta, y, mean, invstd, varBiased }: BatchNormTrainForwardArgs<number>, { n, c, s, eps }: NormGeom): void {
     if (c === 0) return;
     const X = this.buf(x), MEAN = this.buf(mean), INV = this.buf(invstd);
     this.g.dispatch(bnStatsKernel, [X, MEAN, INV, this.buf(varBiased)], grid(c), [n, c, s, f(eps)]);
@@ -241,8 +242,7 @@ export class Executor implements DeviceOps {
     this.g.dispatch(bnApplyKernel(false, gamma !== null, beta !== null), [X, MEAN, INV, ...this.opt(gamma), ...this.opt(beta), this.buf(y)],
       groupsFor(total), [total, c, s, f(eps)]);
   }
-  batchNormTrainBackward(gy: number, x: number, gamma: number | null, mean: number, invstd: number, n: number, c: number, s: number,
-    gx: number | null, ggamma: number | null, gbeta: number | null): void {
+  batchNormTrainBackward({ gy, x, gamma, mean, invstd, gx, ggamma, gbeta }: NormBackwardArgs<number>, { n, c, s }: NormGeom): void {
     if (c === 0) return;
     const GY = this.buf(gy), X = this.buf(x), MEAN = this.buf(mean), INV = this.buf(invstd);
     const sums = this.g.temp(2 * c);
@@ -258,15 +258,13 @@ export class Executor implements DeviceOps {
     }
     this.g.releaseBuf(sums);
   }
-  batchNormEvalForward(x: number, gamma: number | null, beta: number | null, runMean: number, runVar: number,
-    n: number, c: number, s: number, eps: number, y: number): void {
+  batchNormEvalForward({ x, gamma, beta, runMean, runVar, y }: BatchNormEvalForwardArgs<number>, { n, c, s, eps }: NormGeom): void {
     const total = n * c * s;
     this.g.dispatch(bnApplyKernel(true, gamma !== null, beta !== null),
       [this.buf(x), this.buf(runMean), this.buf(runVar), ...this.opt(gamma), ...this.opt(beta), this.buf(y)],
       groupsFor(total), [total, c, s, f(eps)]);
   }
-  batchNormEvalBackward(gy: number, x: number, gamma: number | null, runMean: number, runVar: number, n: number, c: number, s: number, eps: number,
-    gx: number | null, ggamma: number | null, gbeta: number | null): void {
+  batchNormEvalBackward({ gy, x, gamma, runMean, runVar, gx, ggamma, gbeta }: BatchNormEvalBackwardArgs<number>, { n, c, s, eps }: NormGeom): void {
     const total = n * c * s;
     if (gx !== null) {
       this.g.dispatch(bnEvalGxKernel(gamma !== null), [this.buf(gy), this.buf(runVar), ...this.opt(gamma), this.buf(gx)],
@@ -280,14 +278,13 @@ export class Executor implements DeviceOps {
       this.g.releaseBuf(sums);
     }
   }
-  batchNormUpdateRunning(runMean: number, runVar: number, mean: number, varBiased: number, momentum: number, m: number): void {
+  batchNormUpdateRunning({ runMean, runVar, mean, varBiased, momentum, m }: BatchNormRunningArgs<number>): void {
     const c = this.len(runMean);
     const unbias = m > 1 ? m / (m - 1) : 1;
     this.g.dispatch(bnRunningKernel, [this.buf(runMean), this.buf(runVar), this.buf(mean), this.buf(varBiased)], groupsFor(c),
       [c, f(momentum), f(1 - momentum), f(unbias)]);
   }
-  groupNormForward(x: number, gamma: number | null, beta: number | null, n: number, c: number, s: number, groups: number, eps: number,
-    y: number, mean: number, invstd: number): void {
+  groupNormForward({ x, gamma, beta, y, mean, invstd }: NormForwardArgs<number>, { n, c, s, groups, eps }: GroupNormGeom): void {
     const cg = c / groups;
     const M = cg * s, rows = n * groups, total = n * c * s;
     if (rows === 0) return;
@@ -296,8 +293,7 @@ export class Executor implements DeviceOps {
     this.g.dispatch(gnApplyKernel(gamma !== null, beta !== null), [X, MEAN, INV, ...this.opt(gamma), ...this.opt(beta), this.buf(y)],
       groupsFor(total), [total, c, s, M]);
   }
-  groupNormBackward(gy: number, x: number, gamma: number | null, mean: number, invstd: number, n: number, c: number, s: number, groups: number,
-    gx: number | null, ggamma: number | null, gbeta: number | null): void {
+  groupNormBackward({ gy, x, gamma, mean, invstd, gx, ggamma, gbeta }: NormBackwardArgs<number>, { n, c, s, groups }: GroupNormGeom): void {
     const cg = c / groups;
     const M = cg * s, pairs = n * c, total = n * c * s;
     if (pairs === 0) return;
@@ -321,15 +317,15 @@ export class Executor implements DeviceOps {
 
   // ------------------------------------------------------------------ softmax and losses
 
-  softmax(x: number, y: number, rows: number, cols: number, log: boolean): void {
+  softmax(x: number, y: number, { rows, cols, log }: SoftmaxArgs): void {
     if (cols === 0) return;
     this.g.dispatch(softmaxKernel(log), [this.buf(x), this.buf(y)], groupsFor(rows), [rows, cols]);
   }
-  softmaxBackward(y: number, gy: number, gx: number, rows: number, cols: number, log: boolean): void {
+  softmaxBackward(y: number, gy: number, gx: number, { rows, cols, log }: SoftmaxArgs): void {
     if (cols === 0) return;
     this.g.dispatch(softmaxBackwardKernel(log), [this.buf(y), this.buf(gy), this.buf(gx)], groupsFor(rows), [rows, cols]);
   }
-  crossEntropy(logits: number, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: number | null, out: number): void {
+  crossEntropy({ logits, labels, rows, cols, smoothing, grad, loss: out }: CrossEntropyArgs<number>): void {
     if (rows === 0) { this.g.clear(this.buf(out), 0, 4); return; }
     const lab = this.g.temp(rows);
     this.g.upload(lab, 0, labels.subarray(0, rows));
@@ -377,8 +373,7 @@ export class Executor implements DeviceOps {
 
   // ------------------------------------------------------------------ optimisers
 
-  adamStep(p: number, g: number, m: number, v: number, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number, decoupled: boolean): void {
+  adamStep({ p, g, m, v, lr, beta1, beta2, eps, weightDecay, step, decoupled }: AdamStepArgs<number>): void {
     const n = this.len(p);
     const bc1 = 1 - Math.pow(beta1, step);
     const bc2 = 1 - Math.pow(beta2, step);
@@ -387,8 +382,7 @@ export class Executor implements DeviceOps {
       f(decoupled ? 0 : weightDecay), f(1 - beta1), f(1 - beta2),
     ]);
   }
-  sgdStep(p: number, g: number, buf: number | null, lr: number, momentum: number, dampening: number,
-    weightDecay: number, nesterov: boolean, first: boolean): void {
+  sgdStep({ p, g, buf, lr, momentum, dampening, weightDecay, nesterov, first }: SgdStepArgs<number>): void {
     const n = this.len(p);
     const withBuf = buf !== null && momentum !== 0;
     this.g.dispatch(sgdKernel(withBuf), [this.buf(p), this.buf(g), ...(withBuf ? [this.buf(buf)] : [])], groupsFor(n),

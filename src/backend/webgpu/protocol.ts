@@ -2,9 +2,10 @@
  * What the main thread (WebgpuBackend) sends to the worker that owns the GPU device.
  *
  * Commands mirror the Backend interface with every Storage replaced by its id (a number the main
- * thread hands out) and with an extra output id where the Backend method returns a value
- * (sumSquares, countNonFinite, argmaxRows): the worker writes the value into that
- * device buffer and the main thread reads it back with `read`.
+ * thread hands out; the named-argument objects of backend.ts are used with S = Id) and with an
+ * extra output id where the Backend method returns a value (sumSquares, countNonFinite): the
+ * worker writes the value into that device buffer and the main thread reads it back with `read`.
+ * An index storage (allocIndex) is a device buffer like any other; its kernels write int32.
  *
  * Messages are `{ type: 'batch', cmds }` and are executed strictly in order. After each batch the
  * worker bumps ctrl[CTRL_DONE]; the main thread keeps at most a few batches in flight (back
@@ -13,8 +14,11 @@
  * ctrl[CTRL_LEN] and sets ctrl[CTRL_STATE] to STATE_OK (or STATE_ERROR with a UTF-8 message in
  * the data buffer), then Atomics.notify()s; the main thread sleeps in Atomics.wait meanwhile.
  */
-import type { BinaryOp, UnaryOp } from '../backend.js';
-import type { Conv2dGeom, Pool2dGeom } from '../kernels.js';
+import type {
+  AdamStepArgs, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormRunningArgs, BatchNormTrainForwardArgs, BinaryOp,
+  CrossEntropyArgs, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, UnaryOp,
+} from '../backend.js';
+import type { Conv2dGeom, GroupNormGeom, NormGeom, Pool2dGeom } from '../kernels.js';
 
 export const CTRL_STATE = 0;
 export const CTRL_LEN = 1;
@@ -53,8 +57,7 @@ export interface DeviceOps {
   sumSquares(x: Id, out: Id): void;
   countNonFinite(x: Id, out: Id): void;
 
-  matmul(a: Id, b: Id, c: Id, batch: number, m: number, n: number, k: number,
-    transA: boolean, transB: boolean, aBatched: boolean, bBatched: boolean, accumulate: boolean): void;
+  matmul(a: MatmulArgs<Id>): void;
   conv2dForward(x: Id, w: Id, bias: OptId, y: Id, g: Conv2dGeom): void;
   conv2dBackwardData(gy: Id, w: Id, gx: Id, g: Conv2dGeom): void;
   conv2dBackwardWeight(gy: Id, x: Id, gw: Id, g: Conv2dGeom): void;
@@ -64,31 +67,25 @@ export interface DeviceOps {
   avgPool2dForward(x: Id, y: Id, g: Pool2dGeom): void;
   avgPool2dBackward(gy: Id, gx: Id, g: Pool2dGeom): void;
 
-  batchNormTrainForward(x: Id, gamma: OptId, beta: OptId, n: number, c: number, s: number, eps: number,
-    y: Id, mean: Id, invstd: Id, varBiased: Id): void;
-  batchNormTrainBackward(gy: Id, x: Id, gamma: OptId, mean: Id, invstd: Id, n: number, c: number, s: number,
-    gx: OptId, ggamma: OptId, gbeta: OptId): void;
-  batchNormEvalForward(x: Id, gamma: OptId, beta: OptId, runMean: Id, runVar: Id, n: number, c: number, s: number, eps: number, y: Id): void;
-  batchNormEvalBackward(gy: Id, x: Id, gamma: OptId, runMean: Id, runVar: Id, n: number, c: number, s: number, eps: number,
-    gx: OptId, ggamma: OptId, gbeta: OptId): void;
-  batchNormUpdateRunning(runMean: Id, runVar: Id, mean: Id, varBiased: Id, momentum: number, m: number): void;
-  groupNormForward(x: Id, gamma: OptId, beta: OptId, n: number, c: number, s: number, groups: number, eps: number,
-    y: Id, mean: Id, invstd: Id): void;
-  groupNormBackward(gy: Id, x: Id, gamma: OptId, mean: Id, invstd: Id, n: number, c: number, s: number, groups: number,
-    gx: OptId, ggamma: OptId, gbeta: OptId): void;
+  batchNormTrainForward(a: BatchNormTrainForwardArgs<Id>, g: NormGeom): void;
+  batchNormTrainBackward(a: NormBackwardArgs<Id>, g: NormGeom): void;
+  batchNormEvalForward(a: BatchNormEvalForwardArgs<Id>, g: NormGeom): void;
+  batchNormEvalBackward(a: BatchNormEvalBackwardArgs<Id>, g: NormGeom): void;
+  batchNormUpdateRunning(a: BatchNormRunningArgs<Id>): void;
+  /** Also layer norm: group norm of [rows, d, 1] in one group. */
+  groupNormForward(a: NormForwardArgs<Id>, g: GroupNormGeom): void;
+  groupNormBackward(a: NormBackwardArgs<Id>, g: GroupNormGeom): void;
 
-  softmax(x: Id, y: Id, rows: number, cols: number, log: boolean): void;
-  softmaxBackward(y: Id, gy: Id, gx: Id, rows: number, cols: number, log: boolean): void;
-  crossEntropy(logits: Id, labels: Int32Array, rows: number, cols: number, smoothing: number, grad: OptId, out: Id): void;
+  softmax(x: Id, y: Id, a: SoftmaxArgs): void;
+  softmaxBackward(y: Id, gy: Id, gx: Id, a: SoftmaxArgs): void;
+  crossEntropy(a: CrossEntropyArgs<Id>): void;
   argmaxRows(x: Id, rows: number, cols: number, out: Id): void;
 
   permute(x: Id, shape: Shape, perm: Shape, y: Id): void;
   copyRegion(src: Id, srcShape: Shape, srcStart: Shape, dst: Id, dstShape: Shape, dstStart: Shape, region: Shape): void;
 
-  adamStep(p: Id, g: Id, m: Id, v: Id, lr: number, beta1: number, beta2: number, eps: number,
-    weightDecay: number, step: number, decoupled: boolean): void;
-  sgdStep(p: Id, g: Id, buf: OptId, lr: number, momentum: number, dampening: number,
-    weightDecay: number, nesterov: boolean, first: boolean): void;
+  adamStep(a: AdamStepArgs<Id>): void;
+  sgdStep(a: SgdStepArgs<Id>): void;
   emaUpdate(y: Id, x: Id, decay: number): void;
 }
 

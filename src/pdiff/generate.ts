@@ -1,0 +1,37 @@
+/**
+ * Sampling latents with a trained denoiser (docs/diffusion.md#generation): DDPM or DDIM, in
+ * batches, scaled back by the trainer's latent scale.
+ */
+import type { GenerateConfig } from '../config/index.js';
+import type { Rng } from '../tensor/random.js';
+import { ConfigError, ShapeError } from '../util/errors.js';
+import { Progress } from '../util/progress.js';
+import type { LatentDenoiser } from './denoiser.js';
+import { ddimSampleLoop, denoiserEpsModel, pSampleLoop } from './samplers.js';
+import type { DiffusionSchedule } from './schedule.js';
+
+/**
+ * Sample n latents [n, d] with the denoiser (eval mode) in batches of cfg.batchSize, with the DDPM
+ * or DDIM sampler, and multiply them by `latentScale` (the trainer's scale; 1 = none).
+ */
+export function generateLatents(model: LatentDenoiser, sched: DiffusionSchedule, n: number, d: number, cfg: GenerateConfig, rng: Rng, latentScale = 1,
+  opts: { progress?: boolean } = {}): Float32Array {
+  if (d !== model.d) throw new ShapeError(`generateLatents: the denoiser has latent size ${model.d}, got d = ${d}`);
+  if (!Number.isInteger(n) || n < 1) throw new ShapeError(`generateLatents: expected a positive number of samples, got ${n}`);
+  if (!(latentScale > 0)) throw new ConfigError(`generateLatents: expected a positive latentScale, got ${latentScale}`);
+  const eps = denoiserEpsModel(model);
+  const out = new Float32Array(n * d);
+  const per = cfg.sampler === 'ddim' ? cfg.ddimSteps : sched.T;
+  const prog = new Progress({ label: `sample ${cfg.sampler}`, total: Math.ceil(n / cfg.batchSize) * per, enabled: opts.progress === true });
+  const onStep = (): void => prog.tick(1);
+  for (let r = 0; r < n; r += cfg.batchSize) {
+    const m = Math.min(cfg.batchSize, n - r);
+    const x = cfg.sampler === 'ddim'
+      ? ddimSampleLoop(sched, eps, m, d, rng, { steps: cfg.ddimSteps, eta: cfg.eta, onStep })
+      : pSampleLoop(sched, eps, m, d, rng, { onStep });
+    if (latentScale !== 1) for (let i = 0; i < x.length; i++) x[i] = x[i]! * latentScale;
+    out.set(x, r * d);
+  }
+  prog.done();
+  return out;
+}
