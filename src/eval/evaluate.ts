@@ -155,7 +155,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
   readonly path: EvaluatorPath;
   /** Number of classes (columns of the logits). */
   readonly numClasses: number;
-  /** Why the evaluator runs without a cache or without the plan, when it does. */
+  /** Why the evaluator runs without a cache or without the model's own tail (or skipped some of its variants), when it does. */
   readonly notes: string[] = [];
 
   private readonly be: Backend;
