@@ -276,6 +276,24 @@ export interface Backend {
   write(s: Storage, data: ArrayLike<number>, offset?: number): void;
   fill(s: Storage, value: number): void;
   clone(s: Storage): Storage;
+  /**
+   * The live host array behind s where this backend keeps storages in host memory (the CPU
+   * backends: the storage is that array), so a caller can read it, or fill it before a kernel
+   * reads it, without a copy; null where s lives on a device (then use read / write). Not for
+   * index storages.
+   */
+  hostView(s: Storage): Float32Array | Float64Array | null;
+  /**
+   * A storage that is the host array `a` itself (no copy), where this backend's storages are
+   * host arrays of a's type (a float32 CPU backend takes a Float32Array, a float64 one a
+   * Float64Array); null otherwise (then use fromArray). Kernels that write the storage write a.
+   */
+  wrapHost(a: Float32Array | Float64Array): Storage | null;
+  /**
+   * Fused inference kernels (see FusedEvalKernels), or null where the backend has none (callers
+   * then use the separate kernels).
+   */
+  readonly fusedEval: FusedEvalKernels | null;
 
   // ---- elementwise ----
   unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void;
@@ -349,6 +367,53 @@ export interface Backend {
   sgdStep(a: SgdStepArgs): void;
   /** y = decay y + (1 - decay) x. */
   emaUpdate(y: Storage, x: Storage, decay: number): void;
+}
+
+/**
+ * Storages of FusedEvalKernels.bnReluSelect: batchNormEvalForward's, with a second input read
+ * for the channels whose BN scale gamma / sqrt(runVar + eps) is negative.
+ */
+export interface BnReluSelectArgs<S = Storage> extends BatchNormEvalForwardArgs<S> {
+  /** Input [n, c, s] read for the channels with a negative scale (x is read for the others). */
+  xNeg: S;
+}
+
+/** Geometry of FusedEvalKernels.bnReluMaxPool2: the pool (2x2, stride 2, no padding, inside x) and the batch norm's eps. */
+export interface BnPoolGeom extends Pool2dGeom {
+  /** Added to the running variance before its square root. */
+  eps: number;
+}
+
+/**
+ * Inference kernels that fuse what would be separate passes (eval-mode batch norm, ReLU,
+ * pooling). Each gives bit for bit what the separate kernels give: the same per-element float
+ * expressions, rounded where they round, summed in the same order. A caller that relies on that
+ * should still check it on its own data (an engine kernel may change): see src/models/tail.ts.
+ */
+export interface FusedEvalKernels {
+  /**
+   * Whether every fused pass beats the separate kernels on this backend. True where those are
+   * TypeScript (js); false on blas, whose C kernels are faster than a JS pass, except for
+   * bnReluMean (one pass instead of three over the largest activation of a tail).
+   */
+  readonly preferred: boolean;
+  /** y [g.n, g.c, g.oh, g.ow] = maxPool2dForward(relu(batchNormEvalForward(x))) for x [g.n, g.c, g.h, g.w]. */
+  bnReluMaxPool2(a: BatchNormEvalForwardArgs, g: BnPoolGeom): void;
+  /**
+   * y [g.n, g.c] = mean over g.s of relu(batchNormEvalForward(x)) for x [g.n, g.c, g.s]: the sum
+   * as sumTo computes it, then times 1 / s as the unary affine does.
+   */
+  bnReluMean(a: BatchNormEvalForwardArgs, g: NormGeom): void;
+  /**
+   * y = relu(batchNormEvalForward(x or xNeg)) [g.n, g.c, g.s]: x for the channels whose BN scale is
+   * >= 0, xNeg for the others. With x / xNeg the max / min pool of some z, this is the max pool of
+   * relu(bn(z)): relu(bn(.)) is monotone per channel and float rounding is monotone.
+   */
+  bnReluSelect(a: BnReluSelectArgs, g: NormGeom): void;
+  /** y [rows] = sum over s of relu(x [rows, s]): the unary relu, then sumTo over the last axis. */
+  reluRowSums(x: Storage, y: Storage, rows: number, s: number): void;
+  /** maxPool2dForward without an argmax (nothing to allocate or release per call). */
+  maxPool2d(x: Storage, y: Storage, g: Pool2dGeom): void;
 }
 
 /**

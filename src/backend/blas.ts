@@ -9,9 +9,11 @@
  */
 import { broadcastStrides, coalesce, denseStrides } from './shapes.js';
 import type {
-  AdamStepArgs, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormTrainForwardArgs, BinaryOp, NormBackwardArgs, Storage, UnaryOp,
+  AdamStepArgs, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormTrainForwardArgs, BinaryOp, FusedEvalKernels, NormBackwardArgs, Storage, UnaryOp,
 } from './backend.js';
 import { CpuBackend } from './cpu.js';
+import { CpuFusedEval } from './cpu/fused.js';
+import { maxPool2dForward as maxPool2dTs } from './cpu/pool.js';
 import type { Conv2dGeom, Gemm, NormGeom, Pool2dGeom } from './kernels.js';
 import type { BlasKernels } from './native.js';
 
@@ -51,8 +53,18 @@ const isF32 = (s: Storage | null): s is Storage & Float32Array => s instanceof F
 const f32n = (s: Storage | null): Float32Array | null => (s === null ? null : (s as unknown as Float32Array));
 
 export class BlasBackend extends CpuBackend {
+  /**
+   * The TypeScript fused passes, not preferred: the C kernels beat them, except bnReluMean. The
+   * argmax-free max pool runs the C kernel, like maxPool2dForward.
+   */
+  override readonly fusedEval: FusedEvalKernels;
+
   constructor(gemm: Gemm, readonly kernels: BlasKernels, description: string) {
     super('blas', 'float32', gemm, description);
+    this.fusedEval = new CpuFusedEval(false, (x, y, argmax, g) => {
+      if (isF32(x) && isF32(y)) kernels.maxPool2dForward(x, y, argmax, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+      else maxPool2dTs(x, y, argmax, g);
+    });
   }
 
   override unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void {

@@ -1,6 +1,6 @@
 import type {
   AdamStepArgs, Backend, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormRunningArgs, BatchNormTrainForwardArgs, BinaryOp,
-  CrossEntropyArgs, DType, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, Storage, UnaryOp,
+  CrossEntropyArgs, DType, FusedEvalKernels, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, Storage, UnaryOp,
 } from './backend.js';
 import { makeRegistry, type Registry } from './finalize.js';
 import type { Conv2dGeom, FloatArray, Gemm, GroupNormGeom, LayerNormGeom, NormGeom, Pool2dGeom, Workspace } from './kernels.js';
@@ -8,6 +8,7 @@ import { binaryKernel, copyRegionKernel, permuteKernel, sumToKernel, unaryBackwa
 import { argmaxRowsKernel, crossEntropyKernel, softmaxBackwardKernel, softmaxKernel } from './cpu/softmax.js';
 import { adamKernel, sgdKernel } from './cpu/optim.js';
 import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward } from './cpu/conv.js';
+import { CpuFusedEval } from './cpu/fused.js';
 import { avgPool2dBackward, avgPool2dForward, maxPool2dBackward, maxPool2dForward } from './cpu/pool.js';
 import {
   batchNormEvalBackward, batchNormEvalForward, batchNormTrainBackward, batchNormTrainForward,
@@ -130,6 +131,7 @@ export class CpuBackend implements Backend {
     this.Arr = dtype === 'float64' ? Float64Array : Float32Array;
     this.ws = new CpuWorkspace((n) => new this.Arr(n));
     this.pool = BufferPool.create(this.Arr);
+    this.fusedEval = dtype === 'float32' ? new CpuFusedEval(true) : null;
   }
 
   /** Zero-filled storage; large ones recycle the memory of collected storages (see BufferPool). */
@@ -167,6 +169,18 @@ export class CpuBackend implements Backend {
   clone(s: Storage): Storage { return f(s).slice(); }
   /** Direct view of a CPU storage's array (CPU backends only; for data loading and tests). */
   view(s: Storage): FloatArray { return f(s); }
+  /** The storage is the host array. */
+  hostView(s: Storage): FloatArray {
+    if (s instanceof Int32Array) throw new TypeError('hostView: this is an index storage; read it with readIndex');
+    return f(s);
+  }
+  /** An array of this backend's float type is a storage as it is. */
+  wrapHost(a: Float32Array | Float64Array): Storage | null { return a instanceof this.Arr ? a : null; }
+  /**
+   * The fused passes in TypeScript, which beat the separate TypeScript kernels; float32 only (they
+   * round like float32 kernels), none on the float64 backend.
+   */
+  readonly fusedEval: FusedEvalKernels | null;
 
   unary(op: UnaryOp, x: Storage, y: Storage, alpha: number, beta: number): void { unaryKernel(op, f(x), f(y), alpha, beta); }
   unaryBackward(op: UnaryOp, x: Storage, y: Storage, gy: Storage, gx: Storage, alpha: number, beta: number): void {

@@ -1,3 +1,4 @@
+import type { Storage } from '../backend/backend.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -16,4 +17,58 @@ export interface Classifier extends Module {
   forwardFrom(h: Tensor, start: number): Tensor;
   /** The latest stage whose output does not depend on any of the named parameters. */
   firstStageOf(names: readonly string[]): number;
+  /**
+   * Optional: a faster runner of forwardFrom(·, req.start) for evaluating many parameter sets on
+   * cached features (planned buffers, fused backend passes), already checked to reproduce
+   * forwardFrom bit for bit on req.check; null where the model has none for this request. Without
+   * it, callers use the generic tail (GenericTail in tail.ts: forwardTo / forwardFrom).
+   */
+  evalTail?(req: EvalTailRequest): TailRunner | null;
+}
+
+/**
+ * How a tail computes the logits: 'fused' (fused backend passes, see Backend.fusedEval), 'planned'
+ * (the backend's separate kernels on buffers allocated once, a pass fused here and there) or
+ * 'generic' (forwardFrom through the ops).
+ */
+export type TailKind = 'fused' | 'planned' | 'generic';
+
+/**
+ * Which tail to ask for: 'auto' (default) = what the backend prefers (fused passes where
+ * Backend.fusedEval.preferred, else its separate kernels with the passes that fusion always
+ * wins); 'fused' = fused passes wherever the backend has them; 'unfused' = separate kernels with
+ * the passes that fusion always wins; 'kernels' = the backend's separate kernels only;
+ * 'generic' = forwardFrom through the ops. A model tries its variants from the one asked for down
+ * to the more literal ones, and uses the first that reproduces forwardFrom bit for bit.
+ */
+export type TailChoice = 'auto' | 'fused' | 'unfused' | 'kernels' | 'generic';
+
+/** What Classifier.evalTail is asked for. */
+export interface EvalTailRequest {
+  /** The stage whose output the tail starts from (0 = the input images). */
+  start: number;
+  /** Shape of one input image [c, h, w]. */
+  inShape: readonly [number, number, number];
+  /** A few input images [rows, c, h, w]: the tail must reproduce forwardFrom on them bit for bit. */
+  check: Tensor;
+  /** Which variants to try (see TailChoice). */
+  choice: TailChoice;
+  /** Records why a variant was not taken; `warn` marks a note the user should see. */
+  note(message: string, warn: boolean): void;
+}
+
+/**
+ * Runs a model's tail from stage `start` on features of image chunks: features() once per
+ * chunk (what a cache keeps), run() once per chunk and parameter set.
+ */
+export interface TailRunner {
+  /** The stage the tail starts from. */
+  readonly start: number;
+  readonly kind: TailKind;
+  /** Features of images x [b, c, h, w] at stage `start` (what run() consumes). */
+  features(x: Tensor): Tensor[];
+  /** Logits [rows, classes] of the tail for one chunk's features. Valid until the next call. */
+  run(feats: readonly Tensor[], rows: number): Storage;
+  /** Floats per image in features(). */
+  featureFloats(): number;
 }

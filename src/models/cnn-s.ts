@@ -4,7 +4,8 @@ import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Classifier } from './classifier.js';
+import type { Classifier, EvalTailRequest, TailRunner } from './classifier.js';
+import { cnnSEvalTail } from './cnn-s-tail.js';
 
 /**
  * cnn-s (docs/zoo.md#classifiers): three 3x3 conv + BN + ReLU blocks (max-pool after the first two,
@@ -67,6 +68,11 @@ export class CnnS extends Module implements Classifier {
     if (end >= 5) h = this.conv3.forward(h);
     if (end >= 6) h = ops.globalAvgPool2d(ops.relu(this.bn3.forward(h)));
     return h;
+  }
+
+  /** The planned tail (src/models/cnn-s-tail.ts): reused buffers, fused backend passes, pooled features for bn mode. */
+  evalTail(req: EvalTailRequest): TailRunner | null {
+    return cnnSEvalTail(this, req);
   }
 
   /** The stage index of the first layer that owns one of `names` (parameters before it are frozen). */

@@ -5,7 +5,8 @@ import { CnnS } from './cnn-s.js';
 import { Mlp } from './mlp.js';
 import { ResNetCifar } from './resnet.js';
 
-export type { Classifier } from './classifier.js';
+export type { Classifier, EvalTailRequest, TailChoice, TailKind, TailRunner } from './classifier.js';
+export { GenericTail, firstExactTail, type TailCandidate } from './tail.js';
 export { CnnS } from './cnn-s.js';
 export { Mlp } from './mlp.js';
 export { ResNetCifar } from './resnet.js';

@@ -8,7 +8,6 @@
  */
 import { noGrad, scope, Tensor } from '../tensor/tensor.js';
 import type { Rng } from '../tensor/random.js';
-import { CpuBackend } from '../backend/cpu.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
 import type { LatentDenoiser } from './denoiser.js';
 import type { DiffusionSchedule } from './schedule.js';
@@ -192,7 +191,6 @@ function checkDims(where: string, n: number, d: number): void {
  */
 export function denoiserEpsModel(denoiser: LatentDenoiser): EpsModel {
   const be = denoiser.backend;
-  const cpu = be instanceof CpuBackend ? be : null;
   let input: Tensor | null = null;
   let output = new Float32Array(0);
   denoiser.eval();
@@ -207,8 +205,7 @@ export function denoiserEpsModel(denoiser: LatentDenoiser): EpsModel {
     const inp = input;
     scope(() => { // the pass's tensors go back to the pool when it ends
       const y = noGrad(() => denoiser.forward(inp, t));
-      if (cpu) output.set(cpu.view(y.storage));
-      else output.set(be.read(y.storage));
+      output.set(be.hostView(y.storage) ?? be.read(y.storage)); // no copy where y is on the host
     });
     return output;
   };

@@ -4,7 +4,6 @@
  * JSON manifest that describes a zoo. Every file is written atomically.
  */
 import { readFileSync } from 'node:fs';
-import { CpuBackend } from '../backend/cpu.js';
 import type { Config } from '../config/index.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -16,10 +15,11 @@ import { readSafetensors, writeSafetensors, type TensorToWrite } from './safeten
 /** PyTorch's BN step counter: an int64 buffer pdiff neither has nor writes. */
 const isStepCounter = (name: string): boolean => name === 'num_batches_tracked' || name.endsWith('.num_batches_tracked');
 
-/** The values of a tensor as float32 (the live array on a float32 CPU backend, else a copy). */
+/** The values of a tensor as float32 (the live array where the backend keeps float32 on the host, else a copy). */
 function f32(t: Tensor): Float32Array {
   const be = t.backend;
-  if (be instanceof CpuBackend && be.dtype === 'float32') return be.view(t.storage) as Float32Array;
+  const live = be.hostView(t.storage);
+  if (live instanceof Float32Array) return live;
   const v = be.read(t.storage);
   return v instanceof Float32Array ? v : Float32Array.from(v);
 }

@@ -5,7 +5,6 @@
  * (state_dict order unless chosen otherwise). Many checkpoints are stacked row-major as
  * [K, total]. The Normalizer maps a stack to the autoencoder's input [K, L] and back.
  */
-import { CpuBackend } from '../backend/cpu.js';
 import { BatchNorm } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -100,10 +99,10 @@ function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
-/** Live typed array of a CPU tensor (no copy), or a host copy on other backends. */
+/** Live host array of a tensor (no copy) where the backend keeps it on the host, else a host copy. */
 function hostValues(t: Tensor): Float32Array | Float64Array {
   const be = t.backend;
-  return be instanceof CpuBackend ? be.view(t.storage) : be.read(t.storage);
+  return be.hostView(t.storage) ?? be.read(t.storage);
 }
 
 /** Where each tensor of a parameter subset lives in the flat checkpoint vector. */

@@ -5,8 +5,7 @@
  * batch dropped (429 steps/epoch on 55,000 images), lr cosine(total steps, 0) per iteration,
  * BN in train mode. Batch buffers are allocated once; `backward` frees the tape every step.
  */
-import { readArgmaxRows, type Backend, type Storage } from '../backend/backend.js';
-import { CpuBackend } from '../backend/cpu.js';
+import { readArgmaxRows, type Backend } from '../backend/backend.js';
 import type { BaseConfig } from '../config/index.js';
 import { randomCropFlip } from '../data/augment.js';
 import { type Dataset, epochOrder, gatherBatch } from '../data/dataset.js';
@@ -20,17 +19,13 @@ import { ConfigError, NumericError, ShapeError } from '../util/errors.js';
 import type { JsonlLog } from '../util/jsonl.js';
 import { Progress } from '../util/progress.js';
 
-/** A float32 CPU backend stores a tensor as a plain Float32Array, so host arrays can be used in place. */
-function sharesHostMemory(be: Backend): be is CpuBackend {
-  return be instanceof CpuBackend && be.dtype === 'float32';
-}
-
 /**
- * A tensor over `data` [shape]: the array itself on a float32 CPU backend (no copy; the tensor
- * must only be read), otherwise a device copy.
+ * A tensor over `data` [shape]: the array itself where the backend's storages are host
+ * Float32Arrays (a float32 CPU backend; no copy, the tensor must only be read), otherwise a
+ * device copy.
  */
 export function hostTensor(data: Float32Array, shape: readonly number[], be: Backend): Tensor {
-  return new Tensor(sharesHostMemory(be) ? (data as unknown as Storage) : be.fromArray(data), shape, be);
+  return new Tensor(be.wrapHost(data) ?? be.fromArray(data), shape, be);
 }
 
 /**
@@ -48,8 +43,9 @@ export class BatchBuffer {
   constructor(readonly backend: Backend, readonly size: number, readonly c: number, readonly h: number, readonly w: number) {
     const n = size * c * h * w;
     const storage = backend.alloc(n);
-    this.shared = sharesHostMemory(backend);
-    this.images = this.shared ? ((backend as CpuBackend).view(storage) as Float32Array) : new Float32Array(n);
+    const live = backend.hostView(storage);
+    this.shared = live instanceof Float32Array;
+    this.images = live instanceof Float32Array ? live : new Float32Array(n);
     this.x = new Tensor(storage, [size, c, h, w], backend);
     this.labels = new Int32Array(size);
   }
@@ -225,7 +221,8 @@ export function evaluateClassifier(model: Classifier, ds: Dataset, opts: { batch
     noGrad(() => {
       for (let start = 0; start < ds.n; start += B) {
         const size = Math.min(B, ds.n - start);
-        const x = hostTensor(ds.images.subarray(start * sz, (start + size) * sz), [size, ds.c, ds.h, ds.w], be);
+        const data = ds.images.subarray(start * sz, (start + size) * sz);
+        const x = hostTensor(data, [size, ds.c, ds.h, ds.w], be);
         scope(() => { // the batch's tensors go back to the pool at its end
           const logits = model.forward(x);
           const cols = logits.shape[1]!;
@@ -236,7 +233,7 @@ export function evaluateClassifier(model: Classifier, ds: Dataset, opts: { batch
           for (let i = 0; i < size; i++) if (p[i] === lab[i]) correct++;
           lossSum += ops.crossEntropy(logits, lab).item() * size;
         });
-        if (!sharesHostMemory(be)) dispose(x); // the batch's device copy
+        if (be.hostView(x.storage) !== data) dispose(x); // the batch's copy (none where x is data itself)
       }
     });
   } finally {

@@ -325,6 +325,12 @@ export class WebgpuBackend implements Backend {
     this.push(['clone', [src, c.id]]);
     return c;
   }
+  /** Storages live on the device: no host view (read copies out). */
+  hostView(_s: Storage): null { return null; }
+  /** Storages live on the device: a host array is copied in by fromArray. */
+  wrapHost(_a: Float32Array | Float64Array): null { return null; }
+  /** No fused inference kernels: callers use the separate ones. */
+  readonly fusedEval = null;
 
   // ------------------------------------------------------------------ elementwise
 
