@@ -15,7 +15,7 @@ import { CpuBackend } from './cpu.js';
 import { CpuFusedEval } from './cpu/fused.js';
 import { maxPool2dForward as maxPool2dTs } from './cpu/pool.js';
 import type { Conv2dGeom, Gemm, NormGeom, Pool2dGeom } from './kernels.js';
-import type { BlasKernels } from './native.js';
+import type { BlasKernels } from './blas-kernels.js';
 
 /** Op codes of the addon's unary / unaryBackward (enum in native/elementwise.c). */
 export const UNARY_OP_CODES: Partial<Record<UnaryOp, number>> = {

@@ -1,5 +1,5 @@
 /**
- * Evaluating many parameter sets fast (SPEC section 8).
+ * Evaluating many parameter sets fast (docs/evaluation.md#protocol).
  *
  * A parameter set is a flat vector in the order of a parameter layout (src/zoo/layout.ts). It is
  * evaluated by writing it into the base model (the subset only: every other tensor, running
@@ -138,7 +138,7 @@ export function fullMetrics(preds: Int32Array, labels: Labels, numClasses: numbe
 }
 
 /**
- * Evaluates many parameter sets of one base model on fixed datasets (SPEC section 8), caching
+ * Evaluates many parameter sets of one base model on fixed datasets (docs/evaluation.md#protocol), caching
  * the features before the first stage that uses the subset. See the module comment.
  */
 export class ParamSetEvaluator<S extends string = DefaultSplits> {

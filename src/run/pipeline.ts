@@ -113,10 +113,11 @@ async function runStages(cfg: Config, opts: PipelineOptions, say: (line: string)
       const clock = ctx.clock = store.clock(stage, hash);
       const outputs = await STAGE_FNS[stage](ctx, hash);
       if (stage === 'report') { report = outputs.report; reportPath = outputs.reportPath; }
-      const seconds = clock.seconds();
+      // One reading of the clock: the stage's total and this process's share must agree.
+      const own = clock.own(), seconds = clock.prior + own;
       store.markDone(stage, hash, seconds, outputs.files, clock.resumes);
       store.clearState(stage);
-      const own = clock.own(), resumes = clock.resumes;
+      const resumes = clock.resumes;
       log.write({ stage, event: 'done', seconds, ...(resumes > 0 ? { resumes, ownSeconds: own } : {}) });
       say(`[${stage}] done in ${seconds.toFixed(1)} s${resumes > 0 ? ` (${own.toFixed(1)} s in this process; resumed ${resumes === 1 ? 'once' : `${resumes} times`})` : ''}`);
       results.push({ name: stage, seconds, skipped: false });

@@ -9,22 +9,14 @@
  * submit whatever is encoded.
  */
 import { gemmShapes } from './k-gemm.js';
+import type { Access, Kernel } from './wgsl.js';
 import {
   BufferUsage, MapMode, ShaderStage,
   type GpuBindGroup, type GpuBindGroupLayout, type GpuBuffer, type GpuCommandEncoder, type GpuComputePass,
   type GpuComputePipeline, type GpuDevice,
 } from './gpu-types.js';
 
-/** Access of a storage binding: read-only or read_write. */
-export type Access = 'r' | 'w';
-
-/** A compute kernel: WGSL with binding 0 = the parameter slot, bindings 1.. = storage buffers in `access` order. */
-export interface Kernel {
-  /** Unique per distinct WGSL source. */
-  key: string;
-  access: readonly Access[];
-  code: () => string;
-}
+export type { Access, Kernel } from './wgsl.js';
 
 /** A device buffer (its size is the pool bucket, at least what was asked). */
 export interface Buf {

@@ -12,8 +12,7 @@
  * takes one chunk of K and writes its partial tile to PART[z]; a second kernel sums the partials
  * in order (deterministic). Params 0..3: M, N, K, K chunk (split-K); kernel-specific params from 8.
  */
-import type { Kernel } from './context.js';
-import { header, type Binding } from './wgsl.js';
+import { header, type Binding, type Kernel } from './wgsl.js';
 
 export interface GemmSpec {
   /** Unique name of the variant (without tile / split suffix). */

@@ -4,7 +4,16 @@
  * of workgroups, workgroup tree reductions, and float helpers (erf, a tanh that does not
  * overflow, NaN / finiteness tests on the bits, which no compiler may fold away).
  */
-import type { Access, Kernel } from './context.js';
+/** How a kernel binds a storage buffer: read-only or written. */
+export type Access = 'r' | 'w';
+
+/** A compute kernel: WGSL with binding 0 = the parameter slot, bindings 1.. = storage buffers in `access` order. */
+export interface Kernel {
+  /** Unique per distinct WGSL source. */
+  key: string;
+  access: readonly Access[];
+  code: () => string;
+}
 
 export interface Binding {
   name: string;
