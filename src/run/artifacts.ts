@@ -11,8 +11,9 @@ import { FormatError, NumericError } from '../util/errors.js';
 import { loadStateDict, saveStateDict } from '../zoo/checkpoint.js';
 import { Normalizer } from '../zoo/layout.js';
 import { readSafetensors, writeSafetensors, type SafetensorsFile } from '../zoo/safetensors.js';
-import { ARTIFACTS } from './context.js';
-import type { RunStore } from './store.js';
+import { deserializeTrainState, serializeTrainState, type TrainState } from '../pdiff/index.js';
+import { ARTIFACTS, type RunContext } from './context.js';
+import { maybeKill, type RunStore } from './store.js';
 
 /** Header metadata of every file a stage writes: the stage and the whole resolved config. */
 export const metaOf = (cfg: Config, stage: string): Record<string, string> => ({ format: 'pt', pdiff_stage: stage, pdiff_config: canonicalJson(cfg) });
@@ -88,4 +89,25 @@ export function loadStageState<S>(path: string, hash: string, parse: (tensors: S
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The resume state and checkpoint hook of a resumable training stage (ae, diffusion): the state
+ * saved under this hash, if any, and a hook that saves the state (and the stage's clock) at each
+ * checkpoint before the last step.
+ */
+export function trainStateHooks<S extends TrainState>(ctx: RunContext, stage: S['kind'], hash: string, steps: number): { resume: S | undefined; onCheckpoint: (s: S) => void } {
+  const path = ctx.store.statePath(stage);
+  let saves = 0;
+  const resume = loadStageState(path, hash, (t, meta, p) => {
+    const st = deserializeTrainState(t as never, meta, p);
+    return st.kind === stage ? (st as S) : undefined;
+  });
+  const onCheckpoint = (s: S): void => {
+    if (s.step >= steps) return;
+    saveStageState(path, serializeTrainState(s), hash);
+    ctx.clock.save();
+    maybeKill(stage, ++saves);
+  };
+  return { resume, onCheckpoint };
 }

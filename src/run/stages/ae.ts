@@ -3,14 +3,13 @@
  * normalised checkpoints (docs/autoencoder.md#training); resumable. Writes the autoencoder, the
  * normaliser (the one place it is fitted), the K latents and the reconstructions.
  */
-import { decodeAll, deserializeTrainState, encodeAll, latentStats, serializeTrainState, trainAutoencoder, type AeTrainState } from '../../pdiff/index.js';
+import { decodeAll, encodeAll, latentStats, trainAutoencoder, type AeTrainState } from '../../pdiff/index.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { saveCheckpointStack } from '../../zoo/checkpoint.js';
 import { Normalizer } from '../../zoo/layout.js';
-import { loadStageState, metaOf, saveModule, saveNormalizer, saveStageState, writeStack } from '../artifacts.js';
+import { metaOf, saveModule, saveNormalizer, trainStateHooks, writeStack } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
-import { maybeKill } from '../store.js';
 
 export const ae: StageFn = async (ctx, hash) => {
   const { cfg, store, be } = ctx;
@@ -19,21 +18,10 @@ export const ae: StageFn = async (ctx, hash) => {
   const norm = Normalizer.fit(layout, ctx.ckpts(), cfg.ae.padMultiple, cfg.ae.normalize);
   const z = norm.forward(ctx.ckpts());
   const L = norm.L;
-  const statePath = store.statePath('ae');
-  const every = Math.max(1, Math.ceil(cfg.ae.steps / 8));
-  let saves = 0;
-  const resume = loadStageState(statePath, hash, (t, meta, path) => {
-    const st = deserializeTrainState(t as never, meta, path);
-    return st.kind === 'ae' ? (st as AeTrainState) : undefined;
-  });
+  const { resume, onCheckpoint } = trainStateHooks<AeTrainState>(ctx, 'ae', hash, cfg.ae.steps);
   const res = trainAutoencoder(z, K, L, cfg.ae, {
-    rng: new Rng(deriveSeed(cfg.seed, 'ae')), backend: be, progress: ctx.progress, log: ctx.log, resume, checkpointEvery: every,
-    onCheckpoint: (s) => {
-      if (s.step >= cfg.ae.steps) return;
-      saveStageState(statePath, serializeTrainState(s), hash);
-      ctx.clock.save();
-      maybeKill('ae', ++saves);
-    },
+    rng: new Rng(deriveSeed(cfg.seed, 'ae')), backend: be, progress: ctx.progress, log: ctx.log,
+    resume, checkpointEvery: Math.max(1, Math.ceil(cfg.ae.steps / 8)), onCheckpoint,
   });
   const model = res.model.eval();
   const latents = encodeAll(model, z, K, L);

@@ -1,29 +1,17 @@
 /** Stage diffusion: train the latent DDPM on the K latents (docs/diffusion.md#training); resumable. */
-import { deserializeTrainState, serializeTrainState, trainDiffusion, type DiffusionTrainState } from '../../pdiff/index.js';
+import { trainDiffusion, type DiffusionTrainState } from '../../pdiff/index.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { loadStageState, readStack, saveModule, saveStageState } from '../artifacts.js';
+import { readStack, saveModule, trainStateHooks } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
-import { maybeKill } from '../store.js';
 
 export const diffusion: StageFn = async (ctx, hash) => {
   const { cfg, store, be } = ctx;
   const lat = readStack(store.path(ARTIFACTS.latents));
-  const statePath = store.statePath('diffusion');
-  const every = Math.max(1, Math.ceil(cfg.diffusion.steps / 8));
-  let saves = 0;
-  const resume = loadStageState(statePath, hash, (t, meta, path) => {
-    const st = deserializeTrainState(t as never, meta, path);
-    return st.kind === 'diffusion' ? (st as DiffusionTrainState) : undefined;
-  });
+  const { resume, onCheckpoint } = trainStateHooks<DiffusionTrainState>(ctx, 'diffusion', hash, cfg.diffusion.steps);
   const res = trainDiffusion(lat.data, lat.rows, lat.cols, cfg.diffusion, {
-    rng: new Rng(deriveSeed(cfg.seed, 'diffusion')), backend: be, progress: ctx.progress, log: ctx.log, resume, checkpointEvery: every,
-    onCheckpoint: (s) => {
-      if (s.step >= cfg.diffusion.steps) return;
-      saveStageState(statePath, serializeTrainState(s), hash);
-      ctx.clock.save();
-      maybeKill('diffusion', ++saves);
-    },
+    rng: new Rng(deriveSeed(cfg.seed, 'diffusion')), backend: be, progress: ctx.progress, log: ctx.log,
+    resume, checkpointEvery: Math.max(1, Math.ceil(cfg.diffusion.steps / 8)), onCheckpoint,
   });
   if (res.ema) res.ema.swapIn();
   ctx.say(`[diffusion] final loss ${res.lossCurve.at(-1)?.loss.toFixed(4)}`);
