@@ -9,18 +9,12 @@ import {
   loadFashionMnist, loadIdxDataset, sampleWithReplacement, sliceDataset, type Dataset,
 } from '../../src/data/dataset.js';
 import { Rng } from '../../src/tensor/random.js';
+import { idxBytes } from '../helpers/data.js';
 import { FormatError, ShapeError } from '../../src/util/errors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pdiff-ds-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
-function idxBytes(dims: number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 0x08;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, data]);
-}
 
 /** Image i of the fake set has every pixel = (i * 7 + j) & 255 and label i % 10. */
 function fakeImages(n: number, h: number, w: number, salt: number): { images: Uint8Array; labels: Uint8Array } {

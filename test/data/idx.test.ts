@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { idxBytes } from '../helpers/data.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,14 +11,6 @@ import { FormatError } from '../../src/util/errors.js';
 const dir = mkdtempSync(join(tmpdir(), 'pdiff-idx-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-/** IDX bytes: magic 00 00 08 ndim, big-endian dims, data. */
-function idxBytes(dims: number[], data: Uint8Array, typeByte = 0x08): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = typeByte;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, data]);
-}
 
 function put(name: string, bytes: Uint8Array): string {
   const p = join(dir, name);

@@ -6,31 +6,20 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/load.js';
-import { DEFAULT_FASHION_MNIST_DIR } from '../../src/data/dataset.js';
+import { microOverrides, skipWithoutFashionMnist } from '../helpers/data.js';
 import { runPipeline } from '../../src/run/pipeline.js';
 
-const haveData = existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')) || existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte'));
 const tmp = mkdtempSync(join(tmpdir(), 'pdiff-eval-progress-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('evaluate: the shift pass shows progress, and every phase after the groups says it ran', { skip: haveData ? false : `Fashion-MNIST not found in ${DEFAULT_FASHION_MNIST_DIR}` }, async () => {
+test('evaluate: the shift pass shows progress, and every phase after the groups says it ran', { skip: skipWithoutFashionMnist }, async () => {
   const cfg = resolveConfig({
     preset: 'fmnist-tiny',
-    overrides: {
-      out: join(tmp, 'run'),
-      data: { limitTrain: 600, limitTest: 100, valSize: 100 },
-      base: { epochs: 1 },
-      collect: { k: 3 },
-      ae: { steps: 3 },
-      diffusion: { steps: 3, timesteps: 100 },
-      generate: { n: 2, batchSize: 2 },
-      eval: { baselineCount: 1, avgOf: 2, noiseScales: [0.05], latency: false, evalBatch: 50, shift: { enabled: true, kinds: ['gaussian_noise', 'rotation'], severities: [1, 3], models: 2 } },
-      report: { png: false },
-    },
+    overrides: microOverrides(join(tmp, 'run'), { shift: { enabled: true, kinds: ['gaussian_noise', 'rotation'], severities: [1, 3], models: 2 } }),
   });
   const said: string[] = [];
   const stderr: string[] = [];

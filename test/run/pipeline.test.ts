@@ -9,11 +9,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DEFAULT_FASHION_MNIST_DIR } from '../../src/data/dataset.js';
+import { skipWithoutFashionMnist } from '../helpers/data.js';
 import { readSafetensors } from '../../src/zoo/safetensors.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const haveData = existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')) || existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte'));
 const tmp = mkdtempSync(join(tmpdir(), 'pdiff-e2e-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -36,7 +35,7 @@ const runArgs = (out: string): string[] => ['run', '--preset', 'fmnist-tiny', '-
 interface Summary { base: unknown; groups: Array<{ name: string; accuracies: unknown; novelty: unknown; test: { mean: number } }>; perClass: unknown }
 const comparable = (s: Summary): unknown => ({ base: s.base, groups: s.groups, perClass: s.perClass });
 
-describe('pdiff run end to end', { skip: haveData ? false : `Fashion-MNIST not found in ${DEFAULT_FASHION_MNIST_DIR}` }, () => {
+describe('pdiff run end to end', { skip: skipWithoutFashionMnist }, () => {
   const a = join(tmp, 'a');
   it('runs every stage, writes the report, and generated models are far above chance', () => {
     const r = pdiff(runArgs(a));

@@ -10,12 +10,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DEFAULT_FASHION_MNIST_DIR } from '../../src/data/dataset.js';
+import { skipWithoutFashionMnist } from '../helpers/data.js';
 import { LOCK_FILE, RunLock, RunLockedError, processStartTicks, type LockOwner } from '../../src/run/lock.js';
 import { PathError, makeDir, pathError } from '../../src/util/fsdir.js';
 
 const root = new URL('../..', import.meta.url).pathname;
-const haveData = existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')) || existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte'));
 const tmp = mkdtempSync(join(tmpdir(), 'pdiff-folder-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -46,7 +45,7 @@ async function waitFor(cond: () => boolean, what: string, ms = 120_000): Promise
 interface Stages { stages: Array<{ name: string; skipped: boolean }> }
 const skippedOf = (stdout: string): string[] => (JSON.parse(stdout) as Stages).stages.filter((s) => s.skipped).map((s) => s.name);
 
-describe('a run folder keeps its own config', { skip: haveData ? false : `Fashion-MNIST not found in ${DEFAULT_FASHION_MNIST_DIR}` }, () => {
+describe('a run folder keeps its own config', { skip: skipWithoutFashionMnist }, () => {
   const x = join(tmp, 'x');
   const configText = (): string => readFileSync(join(x, 'config.json'), 'utf8');
 

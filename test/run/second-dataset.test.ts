@@ -9,46 +9,25 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/load.js';
 import { DEFAULT_FASHION_MNIST_DIR } from '../../src/data/dataset.js';
+import { idxBytes, microOverrides, skipWithoutFashionMnist } from '../helpers/data.js';
 import { runPipeline } from '../../src/run/pipeline.js';
 import { ConfigError } from '../../src/util/errors.js';
 
-const haveData = existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte.gz')) || existsSync(join(DEFAULT_FASHION_MNIST_DIR, 'train-images-idx3-ubyte'));
-const skip = haveData ? false : `Fashion-MNIST not found in ${DEFAULT_FASHION_MNIST_DIR}`;
+const skip = skipWithoutFashionMnist;
 const tmp = mkdtempSync(join(tmpdir(), 'pdiff-second-dataset-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const out = join(tmp, 'run');
 
-/** The micro run of test/run/evaluate-shift-progress.test.ts, shift off, with `secondDataset`. */
+/** The micro run, shift off, with `secondDataset`. */
 function microConfig(secondDataset: { dataset: 'mnist' | 'fashion-mnist'; dir: string | null }): ReturnType<typeof resolveConfig> {
-  return resolveConfig({
-    preset: 'fmnist-tiny',
-    overrides: {
-      out,
-      data: { limitTrain: 600, limitTest: 100, valSize: 100 },
-      base: { epochs: 1 },
-      collect: { k: 3 },
-      ae: { steps: 3 },
-      diffusion: { steps: 3, timesteps: 100 },
-      generate: { n: 2, batchSize: 2 },
-      eval: { baselineCount: 1, avgOf: 2, noiseScales: [0.05], latency: false, evalBatch: 50, shift: { enabled: false, models: 2 }, secondDataset },
-      report: { png: false },
-    },
-  });
+  return resolveConfig({ preset: 'fmnist-tiny', overrides: microOverrides(out, { shift: { enabled: false, models: 2 }, secondDataset }) });
 }
 
-/** IDX bytes: magic 00 00 08 ndim, big-endian dims, data (as in test/data/idx.test.ts). */
-function idxBytes(dims: number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 0x08;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, data]);
-}
 
 test('eval.secondDataset: summary.json has each group\'s accuracy on it, and the report a "Second dataset" section', { skip }, async () => {
   const said: string[] = [];
