@@ -415,6 +415,33 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
+ * Keys added to the schema after run folders existed, with the value every earlier run had in
+ * effect: configHash leaves a key out while it holds that value, so a folder made before the key
+ * existed keeps its stage hashes (and is not retrained) under a newer pdiff.
+ */
+const LATER_KEYS: Readonly<Record<string, unknown>> = {
+  'model.stem': 'auto',
+  'model.dropout': null,
+  'model.stochasticDepth': null,
+  'model.vit': { patchSize: 4, layers: 6, heads: 4, hidden: 64, mlp: 128 },
+};
+
+/** A copy of `value` (the sub-tree at `key`) without the later keys under it that hold their old value. */
+function withoutLaterDefaults(key: string, value: unknown): unknown {
+  let out = value;
+  for (const [later, old] of Object.entries(LATER_KEYS)) {
+    if (!later.startsWith(`${key}.`) || !isPlainObject(out)) continue;
+    const rest = later.slice(key.length + 1).split('.');
+    if (rest.length !== 1) continue; // every later key so far sits directly in its section
+    if (canonicalJson(out[rest[0]!] ?? null) === canonicalJson(old)) {
+      const { [rest[0]!]: _dropped, ...kept } = out;
+      out = kept;
+    }
+  }
+  return out;
+}
+
+/**
  * sha256 (hex) of the canonical JSON of the given sub-trees, e.g. `configHash(cfg, ['data',
  * 'model', 'base', 'seed'])`: a pipeline stage can be skipped when the hash of what it depends
  * on is unchanged. The order of `keys` does not matter; an unknown key is a ConfigError.
@@ -430,7 +457,7 @@ export function configHash(cfg: Config, keys: readonly string[]): string {
     }
     let cur: unknown = cfg;
     for (const seg of key.split('.')) cur = isPlainObject(cur) ? cur[seg] : undefined;
-    picked[key] = cur ?? null;
+    picked[key] = withoutLaterDefaults(key, cur ?? null);
   }
   if (errors.length > 0) fail(errors);
   return createHash('sha256').update(canonicalJson(picked)).digest('hex');

@@ -7,6 +7,7 @@
  * own defaults are filled in when a section is absent.
  */
 import { z } from 'zod';
+import { ARCH_NAMES } from '../models/registry.js';
 
 // ---- field builders (kept tiny so the schema below reads as a table) ----
 
@@ -21,8 +22,8 @@ const nonNegNum = () => z.number().min(0);
 
 /** Datasets pdiff can read (IDX for the MNIST family, binary batches for CIFAR). */
 export const DATASETS = ['fashion-mnist', 'mnist', 'kmnist', 'cifar10', 'cifar100'] as const;
-/** Classifier architectures. */
-export const ARCHS = ['cnn-s', 'mlp', 'resnet20'] as const;
+/** Classifier architectures (src/models/registry.ts builds them; docs/models.md describes them). */
+export const ARCHS = ARCH_NAMES;
 /** Distribution-shift corruptions used by the robustness evaluation. */
 export const SHIFT_KINDS = [
   'gaussian_noise',
@@ -65,6 +66,34 @@ const modelSchema = z
       .array(posInt())
       .default([128])
       .describe('hidden layer sizes of the mlp architecture (ignored by the others)'),
+    stem: z
+      .enum(['auto', 'small', 'imagenet'])
+      .default('auto')
+      .describe('stem of resnet18/resnet50/efficientnet-*: imagenet = torchvision\'s (strided conv, resnet max-pool), small = stride-1 3x3 conv without max-pool (the CIFAR stem), auto = small for images of side <= 64'),
+    dropout: z
+      .number()
+      .min(0)
+      .lt(1)
+      .nullable()
+      .default(null)
+      .describe('dropout before the classifier of efficientnet-* and in the MLP/attention of vit (null = the architecture\'s torchvision default: 0.2 for efficientnet, 0 for vit)'),
+    stochasticDepth: z
+      .number()
+      .min(0)
+      .lt(1)
+      .nullable()
+      .default(null)
+      .describe('efficientnet-* stochastic depth probability of the last block, linearly scaled over blocks (null = torchvision\'s 0.2)'),
+    vit: z
+      .strictObject({
+        patchSize: posInt().default(4).describe('side of the square patches (must divide the image side)'),
+        layers: posInt().default(6).describe('encoder blocks'),
+        heads: posInt().default(4).describe('attention heads (must divide hidden)'),
+        hidden: posInt().default(64).describe('token width'),
+        mlp: posInt().default(128).describe('width of the MLP in each block'),
+      })
+      .prefault({})
+      .describe('vision transformer sizes (torchvision VisionTransformer arguments; ignored by the others)'),
   })
   .prefault({})
   .describe('classifier architecture');
@@ -296,6 +325,10 @@ export const ConfigSchema = z
 export const CONDITIONAL_KEYS: readonly { key: string; when: string; needs: string; applies: (c: z.output<typeof ConfigSchema>) => boolean }[] = [
   { key: 'collect.params', when: 'collect.mode', needs: '"custom"', applies: (c) => c.collect.mode === 'custom' },
   { key: 'model.mlpHidden', when: 'model.arch', needs: '"mlp"', applies: (c) => c.model.arch === 'mlp' },
+  { key: 'model.stem', when: 'model.arch', needs: 'resnet18, resnet50 or efficientnet-*', applies: (c) => ['resnet18', 'resnet50'].includes(c.model.arch) || c.model.arch.startsWith('efficientnet') },
+  { key: 'model.dropout', when: 'model.arch', needs: 'efficientnet-* or vit', applies: (c) => c.model.arch.startsWith('efficientnet') || String(c.model.arch) === 'vit' },
+  { key: 'model.stochasticDepth', when: 'model.arch', needs: 'efficientnet-*', applies: (c) => c.model.arch.startsWith('efficientnet') },
+  { key: 'model.vit', when: 'model.arch', needs: '"vit"', applies: (c) => String(c.model.arch) === 'vit' },
   { key: 'base.momentum', when: 'base.optimizer', needs: '"sgd"', applies: (c) => c.base.optimizer === 'sgd' },
   { key: 'diffusion.betaStart', when: 'diffusion.schedule', needs: '"linear"', applies: (c) => c.diffusion.schedule === 'linear' },
   { key: 'diffusion.betaEnd', when: 'diffusion.schedule', needs: '"linear"', applies: (c) => c.diffusion.schedule === 'linear' },

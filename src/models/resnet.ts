@@ -57,7 +57,7 @@ class Stage extends Module {
  * Stages for split evaluation are the stem, each block ("layer3.2"), and the head.
  */
 export class ResNetCifar extends Module implements Classifier {
-  readonly arch = 'resnet20';
+  readonly arch: string;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly blocks: BasicBlock[] = [];
@@ -67,6 +67,7 @@ export class ResNetCifar extends Module implements Classifier {
   constructor(opts: { rng: Rng; backend?: Backend; depthN?: number; numClasses?: number; inChannels?: number }) {
     super(opts.backend);
     const be = this.backend, rng = opts.rng, n = opts.depthN ?? 3;
+    this.arch = `resnet${6 * n + 2}`;
     this.conv1 = this.registerModule('conv1', new Conv2d(opts.inChannels ?? 3, 16, 3, { rng, backend: be, padding: 1, bias: false }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(16, { backend: be }));
     const names: string[] = ['input', 'stem'];

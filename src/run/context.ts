@@ -98,7 +98,7 @@ export function loadData(cfg: Config): Splits {
 /** A fresh classifier of the configured architecture for data set `ds`, initialised from the run's init seed. */
 export function newModel(cfg: Config, ds: Dataset, be: Backend): Classifier {
   return buildClassifier(cfg.model.arch, {
-    rng: new Rng(deriveSeed(cfg.seed, 'init')), backend: be, inShape: [ds.c, ds.h, ds.w], numClasses: ds.numClasses, mlpHidden: cfg.model.mlpHidden,
+    rng: new Rng(deriveSeed(cfg.seed, 'init')), backend: be, inShape: [ds.c, ds.h, ds.w], numClasses: ds.numClasses, model: cfg.model,
   });
 }
 

@@ -47,7 +47,7 @@ describe('defaults', () => {
       backend: 'auto',
       out: 'runs/fmnist-bn',
       data: { dataset: 'fashion-mnist', dir: null, valSize: 5000, limitTrain: null, limitTest: null, augment: false },
-      model: { arch: 'cnn-s', mlpHidden: [128] },
+      model: { arch: 'cnn-s', mlpHidden: [128], stem: 'auto', dropout: null, stochasticDepth: null, vit: { patchSize: 4, layers: 6, heads: 4, hidden: 64, mlp: 128 } },
       base: {
         epochs: 4,
         batchSize: 128,
@@ -400,6 +400,13 @@ describe('describeConfig', () => {
 });
 
 describe('configHash and canonicalJson', () => {
+  test('keeps the base stage hash of folders made before the model section grew (stem, dropout, stochasticDepth, vit)', () => {
+    // the hash of the default config's base-stage keys under pdiff 880fb13, before those keys existed
+    const keys = ['seed', 'data', 'model', 'base'];
+    assert.equal(configHash(resolveConfig({}), keys), 'db64dbad5680ef600b8c7f092096483b6a061da63c26cd8305018b6c96e8a230');
+    assert.notEqual(configHash(resolveConfig({ sets: ['model.arch="vit"', 'model.vit.layers=2'] }), keys), configHash(resolveConfig({ sets: ['model.arch="vit"'] }), keys));
+  });
+
   test('canonicalJson sorts keys at every depth', () => {
     assert.equal(canonicalJson({ b: 1, a: [{ d: 2, c: null }], e: undefined }), '{"a":[{"c":null,"d":2}],"b":1}');
     assert.throws(() => canonicalJson({ a: NaN }), ConfigError);

@@ -28,7 +28,7 @@ test('cnn-s: 24,058 learnable parameters and the hand-counted MACs', () => {
 });
 
 test('mlp and resnet20 layer lists agree with the models', () => {
-  const mlp = buildClassifier('mlp', { rng: new Rng(1), backend: be, inShape: [1, 28, 28], numClasses: 10, mlpHidden: [32, 16] });
+  const mlp = buildClassifier('mlp', { rng: new Rng(1), backend: be, inShape: [1, 28, 28], numClasses: 10, model: { mlpHidden: [32, 16] } });
   const cm = classifierCost(mlp, [1, 28, 28]);
   assert.equal(cm.params, mlp.numParameters());
   assert.equal(cm.macs, 784 * 32 + 32 * 16 + 16 * 10);

@@ -49,7 +49,7 @@ describe('classifiers', () => {
   });
 
   it('mlp builds from the registry and splits consistently', () => {
-    const m = buildClassifier('mlp', { rng: new Rng(0), backend: be, inShape: [1, 28, 28], numClasses: 10, mlpHidden: [32, 16] });
+    const m = buildClassifier('mlp', { rng: new Rng(0), backend: be, inShape: [1, 28, 28], numClasses: 10, model: { mlpHidden: [32, 16] } });
     assert.ok(m instanceof Mlp);
     assert.equal(m.numParameters(), 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);
     const x = input([4, 1, 28, 28]);
