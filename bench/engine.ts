@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from '../src/backend/backend.js';
 import { resolveBackend } from '../src/backend/index.js';
 import { CnnS } from '../src/models/cnn-s.js';
+import { buildClassifier, type Arch, type ModelOptions } from '../src/models/index.js';
 import { AdamW } from '../src/nn/optim.js';
 import { ParamAutoencoder } from '../src/pdiff/autoencoder.js';
 import { LatentDenoiser } from '../src/pdiff/denoiser.js';
@@ -36,6 +37,31 @@ export function cnnStepMs(be: Backend, steps = 20): number {
     loss.item(); // a device backend must finish the step before the clock stops
     dispose(loss);
   }, steps, 3);
+}
+
+/** The Fashion-MNIST presets' architectures (src/config/presets.ts) timed by archStepMs, by result key. */
+export const BENCH_ARCHS: Record<string, { arch: Arch; model: ModelOptions }> = {
+  resnet20: { arch: 'resnet20', model: {} },
+  effnet_s: { arch: 'efficientnet-s', model: {} },
+  vit: { arch: 'vit', model: { vit: { patchSize: 7, layers: 4, heads: 4, hidden: 64, mlp: 128 } } },
+};
+
+/** One training step of a preset's architecture: batch 128, 1x28x28, forward + backward + AdamW, train mode. */
+export function archStepMs(be: Backend, key: string, steps = 10): number {
+  const spec = BENCH_ARCHS[key]!;
+  const rng = new Rng(0);
+  const model = buildClassifier(spec.arch, { rng, backend: be, inShape: [1, 28, 28], numClasses: 10, model: spec.model }).train();
+  const opt = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 5e-4 });
+  const x = randTensor(be, [128, 1, 28, 28], rng);
+  const y = Int32Array.from({ length: 128 }, () => rng.int(10));
+  return medianMs(() => {
+    const loss = ops.crossEntropy(model.forward(x), y);
+    opt.zeroGrad();
+    backward(loss, { freeGraph: true });
+    opt.step();
+    loss.item();
+    dispose(loss);
+  }, steps, 2);
 }
 
 export function aeStepMs(be: Backend, opts: { L: number; channels: number[]; latent: number; batch: number }, steps = 20): number {
@@ -160,6 +186,9 @@ export async function benchEngine(opts: { backend?: string; torch?: boolean } = 
   out.ae_train_step_ms = round(aeStepMs(be, { L: 192, channels: [16, 32, 64, 64, 16], latent: 64, batch: 50 }, STEPS));
   out.ae_whole_train_step_ms = round(aeStepMs(be, { L: 24064, channels: [8, 16, 32, 32, 16], latent: 128, batch: 16 }, Math.min(5, STEPS)));
   out.ddpm_train_step_ms = round(ddpmStepMs(be, STEPS));
+  // BENCH_ARCHS=none skips the architectures' steps (several seconds each on a software adapter)
+  const archKeys = process.env.BENCH_ARCHS === 'none' ? [] : Object.keys(BENCH_ARCHS);
+  for (const k of archKeys) out[`${k}_train_step_ms`] = round(archStepMs(be, k, Math.min(10, STEPS)));
   out.small_op_us = round(smallOpUs(be), 2);
   const device = be.name !== 'js' && be.name !== 'blas';
   if (device) {
@@ -178,12 +207,13 @@ export async function benchEngine(opts: { backend?: string; torch?: boolean } = 
   }
   if (opts.torch !== false && torchAvailable()) {
     // on a device backend, compare with PyTorch on CUDA when it has a GPU (else its CPU numbers)
-    const tArgs = device ? ['--device', 'auto', '--sgemm-size', String(out.sgemm_size)] : [];
+    const only = ['cnn_s', 'ae', 'ae_whole', 'ddpm', 'sgemm', 'small_op', ...archKeys].join(',');
+    const tArgs = [...(device ? ['--device', 'auto', '--sgemm-size', String(out.sgemm_size)] : []), '--only', only];
     const t = runTorch(fileURLToPath(new URL('./torch/engine.py', import.meta.url)), tArgs);
     if (t) {
       out.torch_version = String(t.torch_version);
       out.torch_device = String(t.device ?? 'cpu');
-      for (const k of ['cnn_s_train_step_ms', 'ae_train_step_ms', 'ae_whole_train_step_ms', 'ddpm_train_step_ms', 'sgemm_gflops', 'small_op_us']) {
+      for (const k of ['cnn_s_train_step_ms', 'ae_train_step_ms', 'ae_whole_train_step_ms', 'ddpm_train_step_ms', ...archKeys.map((a) => `${a}_train_step_ms`), 'sgemm_gflops', 'small_op_us']) {
         const tv = Number(t[k]);
         out[`torch_${k}`] = round(tv);
         const mine = Number(out[k]);

@@ -5,7 +5,8 @@
         [--device cpu|cuda|auto] [--sgemm-size 512]
 
 Prints ONE JSON line on stdout:
-  {"torch_version", "torch_threads", "cnn_s_train_step_ms", "ae_train_step_ms",
+  {"torch_version", "torch_threads", "cnn_s_train_step_ms", "resnet20_train_step_ms",
+   "effnet_s_train_step_ms", "vit_train_step_ms" (the Fashion-MNIST presets' architectures), "ae_train_step_ms",
    "ae_whole_train_step_ms", "ddpm_train_step_ms", "sgemm_gflops", "small_op_us", "steps", "warmup"}
 Each *_train_step_ms is the median over --steps steps after --warmup of:
 forward + loss + backward + AdamW step (zero_grad included), models in train mode.
@@ -117,12 +118,39 @@ def bench_sgemm(n=512, reps=30):
     return 2.0 * n ** 3 / (ms * 1e-3) / 1e9
 
 
+# The Fashion-MNIST presets' architectures (src/config/presets.ts), as in scripts/torch/arch_models.py.
+ARCHS = {
+    "resnet20": ("resnet20", None),
+    "effnet_s": ("efficientnet-s", None),
+    "vit": ("vit", {"patchSize": 7, "layers": 4, "heads": 4, "hidden": 64, "mlp": 128}),
+}
+
+
+def bench_arch(key, steps, warmup):
+    """One training step (batch 128, 1x28x28, AdamW) of a preset's architecture, train mode."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "torch"))
+    from arch_models import build  # noqa: E402
+    arch, vit = ARCHS[key]
+    model = build(arch, (1, 28, 28), 10, vit=vit).train().to(DEV)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=5e-4)
+    x = torch.randn(128, 1, 28, 28, device=DEV)
+    y = torch.randint(0, 10, (128,), device=DEV)
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return timed_ms(step, steps, warmup)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--only", default="cnn_s,ae,ae_whole,ddpm,sgemm,small_op",
-                    help="comma-separated subset of cnn_s,ae,ae_whole,ddpm,sgemm,small_op")
+    ap.add_argument("--only", default="cnn_s,ae,ae_whole,ddpm,sgemm,small_op,resnet20,effnet_s,vit",
+                    help="comma-separated subset of cnn_s,ae,ae_whole,ddpm,sgemm,small_op,resnet20,effnet_s,vit")
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the baseline uses 2)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
                     help="where to run (auto: cuda when torch sees a GPU, else cpu)")
@@ -139,7 +167,7 @@ def main():
     rec["device"] = want if want == "cpu" else f"cuda ({torch.cuda.get_device_name(0)})"
     rec.update({"steps": args.steps, "warmup": args.warmup})
     todo = [s.strip() for s in args.only.split(",") if s.strip()]
-    known = {"cnn_s", "ae", "ae_whole", "ddpm", "sgemm", "small_op"}
+    known = {"cnn_s", "ae", "ae_whole", "ddpm", "sgemm", "small_op", *ARCHS}
     bad = [s for s in todo if s not in known]
     if bad:
         ap.error(f"--only: unknown {bad}, expected some of {sorted(known)}")
@@ -156,6 +184,10 @@ def main():
     if "ddpm" in todo:
         rec["ddpm_train_step_ms"] = bench_ddpm(args.steps, args.warmup)
         log(f"ddpm_train_step_ms {rec['ddpm_train_step_ms']:.2f}")
+    for key in ARCHS:
+        if key in todo:
+            rec[f"{key}_train_step_ms"] = bench_arch(key, args.steps, args.warmup)
+            log(f"{key}_train_step_ms {rec[f'{key}_train_step_ms']:.2f}")
     if "small_op" in todo:
         rec["small_op_us"] = bench_small_op()
         log(f"small_op_us {rec['small_op_us']:.2f}")

@@ -77,6 +77,62 @@ export const PRESETS: Record<string, Preset> = {
     },
   },
 
+  'fmnist-effnet-bn': {
+    description: 'Fashion-MNIST EfficientNet small (B0 rows at width 0.5, depth 0.5; stride-1 stem), last two BN layers (features.7.0.block.3.1, features.8.1: 1,600 floats)',
+    overrides: {
+      out: 'runs/fmnist-effnet-bn',
+      data: { augment: true },
+      model: { arch: 'efficientnet-s' },
+      base: { epochs: 10, lr: 2e-3, weightDecay: 5e-3, warmupSteps: 200 },
+      generate: { n: 100 },
+      eval: { baselineCount: 20, shift: { kinds: ['gaussian_noise', 'contrast', 'rotation'], severities: [3], models: 5 } },
+    },
+  },
+
+  'fmnist-vit-ln': {
+    description: 'Fashion-MNIST ViT (patch 7, 4 layers, 4 heads, width 64, MLP 128), last block\'s ln_2 and the final encoder.ln (256 floats)',
+    overrides: {
+      out: 'runs/fmnist-vit-ln',
+      data: { augment: true },
+      model: { arch: 'vit', vit: { patchSize: 7, layers: 4, heads: 4, hidden: 64, mlp: 128 } },
+      base: { epochs: 10, lr: 1e-3, weightDecay: 0.05, warmupSteps: 200 },
+      collect: { mode: 'custom', params: ['encoder.layers.encoder_layer_3.ln_2.*', 'encoder.ln.*'] },
+      generate: { n: 100 },
+      eval: { baselineCount: 20, shift: { kinds: ['gaussian_noise', 'contrast', 'rotation'], severities: [3], models: 5 } },
+    },
+  },
+
+  'cifar10-resnet18-bn': {
+    description: 'CIFAR-10 torchvision resnet18 with the small stem (P-Diff\'s CIFAR setting), crop+flip, last block\'s bn1/bn2 (layer4.1: 2,048 floats); bring the binary batches in data.dir',
+    overrides: {
+      out: 'runs/cifar10-resnet18-bn',
+      data: { dataset: 'cifar10', augment: true },
+      model: { arch: 'resnet18' },
+      base: { epochs: 30, optimizer: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4, warmupSteps: 400 },
+    },
+  },
+
+  'cifar10-effnet-bn': {
+    description: 'CIFAR-10 EfficientNet-B0 (stride-1 stem), crop+flip, last two BN layers; bring the binary batches in data.dir',
+    overrides: {
+      out: 'runs/cifar10-effnet-bn',
+      data: { dataset: 'cifar10', augment: true },
+      model: { arch: 'efficientnet-b0' },
+      base: { epochs: 30, lr: 2e-3, weightDecay: 5e-3, warmupSteps: 400 },
+    },
+  },
+
+  'cifar10-vit-ln': {
+    description: 'CIFAR-10 ViT (patch 4, 6 layers, 4 heads, width 64, MLP 128), crop+flip, last block\'s ln_2 and encoder.ln; bring the binary batches in data.dir',
+    overrides: {
+      out: 'runs/cifar10-vit-ln',
+      data: { dataset: 'cifar10', augment: true },
+      model: { arch: 'vit' },
+      base: { epochs: 30, lr: 1e-3, weightDecay: 0.05, warmupSteps: 400 },
+      collect: { mode: 'custom', params: ['encoder.layers.encoder_layer_5.ln_2.*', 'encoder.ln.*'] },
+    },
+  },
+
   'cifar10-resnet-bn': {
     description: 'CIFAR-10 resnet20 with augmentation, last two BN layers (layer3.2.bn1, layer3.2.bn2)',
     overrides: {

@@ -7,7 +7,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Classifier } from './classifier.js';
 
 /** ResNet basic block (He et al. 2016) with a 1x1 conv + BN shortcut when the shape changes (torchvision names). */
-class BasicBlock extends Module {
+export class BasicBlock extends Module {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly conv2: Conv2d;
@@ -33,7 +33,7 @@ class BasicBlock extends Module {
 }
 
 /** torchvision's `downsample` Sequential: children "0" (conv 1x1) and "1" (BN). */
-class DownSample extends Module {
+export class DownSample extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
   constructor(cin: number, cout: number, stride: number, rng: Rng, be: Backend) {
