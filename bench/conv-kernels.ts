@@ -4,16 +4,18 @@
  * naive loop. A second pass with a no-op GEMM isolates the data movement (im2col, col2im,
  * gather/scatter) from the arithmetic.
  *
- *   node --import tsx bench/conv-kernels.ts [--conv1d] [--threads N] [--json]
+ *   node --import tsx bench/conv-kernels.ts [--conv1d] [--depthwise] [--threads N] [--json]
  *
  * --threads sets the OpenBLAS thread count (default: OpenBLAS's own choice).
  * --conv1d adds the autoencoder / denoiser 1-D shapes of SPEC.md section 6-7 (batch 50).
+ * --depthwise adds EfficientNet-like depthwise layers (the direct depthwise kernels of cpu/depthwise.ts).
  * Progress goes to stderr, results to stdout.
  */
 import { cpus, loadavg } from 'node:os';
 import type { Conv2dGeom, FloatArray, Gemm, Workspace } from '../src/backend/kernels.js';
 import { convOutSize } from '../src/backend/kernels.js';
 import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward } from '../src/backend/cpu/conv.js';
+import { depthwiseBackwardData, depthwiseBackwardWeight, depthwiseForward } from '../src/backend/cpu/depthwise.js';
 import { Rng } from '../src/tensor/random.js';
 
 const naiveGemm: Gemm = (transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc) => {
@@ -139,6 +141,31 @@ async function main(): Promise<void> {
       const { wall: ms, cpu: cpuMs } = timeMs(() => fn(gemm), 400);
       const movementMs = timeMs(() => fn(noopGemm), 200).wall;
       rows.push({ layer, pass, ms, cpuMs, gflops: flops / ms / 1e6, movementMs });
+    }
+  }
+  if (args.has('--depthwise')) {
+    // EfficientNet-B0-like depthwise layers (groups = c): the direct TypeScript kernels, no GEMM
+    // (movement is then the whole call).
+    const dw: Array<[string, Conv2dGeom]> = [
+      ['dw 96ch 56x56 k3 s2', { ...geom(32, 96, 56, 56, 96, 3, 3, 2, 2, 1, 1), groups: 96 }],
+      ['dw 144ch 28x28 k5 s1', { ...geom(32, 144, 28, 28, 144, 5, 5, 1, 1, 2, 2), groups: 144 }],
+    ];
+    for (const [layer, g] of dw) {
+      const x = rng.fillNormal(new Float32Array(g.n * g.c * g.h * g.w)) as Float32Array;
+      const w = rng.fillNormal(new Float32Array(g.o * g.kh * g.kw)) as Float32Array;
+      const gy = rng.fillNormal(new Float32Array(g.n * g.o * g.oh * g.ow)) as Float32Array;
+      const y = new Float32Array(gy.length), gx = new Float32Array(x.length), gw = new Float32Array(w.length);
+      const flops = 2 * g.n * g.o * g.kh * g.kw * g.oh * g.ow;
+      const passes: Array<[string, () => void]> = [
+        ['forward', () => depthwiseForward(x, w, null, y, g)],
+        ['backward data', () => depthwiseBackwardData(gy, w, gx, g)],
+        ['backward weight', () => depthwiseBackwardWeight(gy, x, gw, g)],
+      ];
+      for (const [pass, fn] of passes) {
+        process.stderr.write(`${layer} ${pass}...\n`);
+        const { wall: ms, cpu: cpuMs } = timeMs(fn, 400);
+        rows.push({ layer, pass, ms, cpuMs, gflops: flops / ms / 1e6, movementMs: ms });
+      }
     }
   }
   if (args.has('--json')) {

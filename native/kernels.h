@@ -42,6 +42,11 @@ napi_value Conv2dForward(napi_env env, napi_callback_info info);
 napi_value Conv2dBackwardData(napi_env env, napi_callback_info info);
 napi_value Conv2dBackwardWeight(napi_env env, napi_callback_info info);
 
+/* depthwise.c: depthwise 2-D convolutions (groups = c), direct loops over the taps */
+napi_value DepthwiseForward(napi_env env, napi_callback_info info);
+napi_value DepthwiseBackwardData(napi_env env, napi_callback_info info);
+napi_value DepthwiseBackwardWeight(napi_env env, napi_callback_info info);
+
 /* module.c: the kernels' thread count */
 napi_value KernelThreads(napi_env env, napi_callback_info info);
 napi_value SetKernelThreads(napi_env env, napi_callback_info info);

@@ -6,7 +6,8 @@
  * The addon: a thin N-API wrapper around OpenBLAS (gemm.c) plus the C kernels of the blas backend
  * (src/backend/blas.ts): the memory-bound layers of a training step (elementwise.c: activations,
  * binary / sumTo, axpy; norm.c: batch norm; maxpool.c: max pooling; optim.c: AdamW) and the
- * convolutions (conv.c: im2col / col2im in C with cblas_sgemm called from C). Float32Array in
+ * convolutions (conv.c: im2col / col2im in C with cblas_sgemm called from C; depthwise.c: direct
+ * depthwise convolutions). Float32Array in
  * and out; the semantics are those of the TypeScript kernels in
  * src/backend/cpu/{elementwise,norm,pool,conv,optim}.ts, to float32 rounding (statistics in double
  * as there). Every argument is checked first (args.c): a wrong type throws a TypeError, a size
@@ -77,6 +78,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"conv2dForward", NULL, Conv2dForward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackwardData", NULL, Conv2dBackwardData, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackwardWeight", NULL, Conv2dBackwardWeight, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"depthwiseForward", NULL, DepthwiseForward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"depthwiseBackwardData", NULL, DepthwiseBackwardData, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"depthwiseBackwardWeight", NULL, DepthwiseBackwardWeight, NULL, NULL, NULL, napi_enumerable, NULL},
       {"kernelThreads", NULL, KernelThreads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setKernelThreads", NULL, SetKernelThreads, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -287,6 +287,51 @@ def make_cases():
          extra={"note": "forward only; f_i = exp(-ln(10000) i / 128), i = 0..127; [cos(t f), sin(t f)]"})
 
 
+def vision_cases():
+    """Ops of EfficientNet and ViT (own generator: the cases above keep their values)."""
+    r = Rng(2718)
+
+    # ---- grouped and depthwise conv2d ----
+    for name, s, p, g, bias, xs, ws in [
+        ("conv2d_groups2_k3_s1_p1", 1, 1, 2, True, (2, 4, 5, 6), (6, 2, 3, 3)),
+        ("conv2d_depthwise_k3_s1_p1", 1, 1, 3, True, (2, 3, 6, 5), (3, 1, 3, 3)),
+        ("conv2d_depthwise_k5_s2_p2", 2, 2, 4, False, (2, 4, 9, 8), (4, 1, 5, 5)),
+        ("conv2d_depthwise_k3_s2_p1_multiplier2", 2, 1, 2, True, (1, 2, 7, 6), (4, 1, 3, 3)),
+    ]:
+        inputs = {"x": r.randn(*xs), "w": r.randn(*ws)}
+        if bias:
+            inputs["b"] = r.randn(ws[0])
+        case(name, "conv2d", {"stride": s, "padding": p, "groups": g, "bias": bias}, inputs,
+             lambda x, w, b=None, s=s, p=p, g=g: F.conv2d(x, w, b, stride=s, padding=p, groups=g), rng=r)
+
+    # ---- batched matmul with a transposed operand (attention: q @ k^T, attn^T @ g) ----
+    case("matmul_batched_transB", "matmul", {"transB": True},
+         {"a": r.randn(2, 3, 4), "b": r.randn(2, 5, 4)}, lambda a, b: a @ b.transpose(-1, -2), rng=r,
+         extra={"note": "a @ b^T per batch item, b stored [B, n, k]"})
+    case("matmul_batched_transA", "matmul", {"transA": True},
+         {"a": r.randn(2, 4, 3), "b": r.randn(2, 4, 5)}, lambda a, b: a.transpose(-1, -2) @ b, rng=r,
+         extra={"note": "a^T @ b per batch item, a stored [B, k, m]"})
+
+    # ---- activations over a wide range, on a 4-D activation map ----
+    for name, op, attrs, f in [
+        ("silu_4d", "silu", {}, F.silu),
+        ("gelu_4d", "gelu", {"approximate": "none"}, lambda x: F.gelu(x)),
+        ("sigmoid_4d", "sigmoid", {}, torch.sigmoid),
+    ]:
+        case(name, op, attrs, {"x": 3 * r.randn(2, 3, 4, 5)}, lambda x, f=f: f(x), rng=r)
+
+    # ---- attention softmax of a scaled input, ViT layer norm, squeeze-excitation gating ----
+    case("softmax_scaled", "softmax_scaled", {"dim": -1, "scale": 0.125},
+         {"x": 3 * r.randn(2, 2, 5, 5)}, lambda x: F.softmax(x * 0.125, dim=-1), rng=r,
+         extra={"note": "softmax(x * scale) over the last axis"})
+    case("layer_norm_btd", "layer_norm", {"normalized_shape": [8], "eps": 1e-6},
+         {"x": r.randn(2, 5, 8), "w": 1 + 0.3 * r.randn(8), "b": 0.3 * r.randn(8)},
+         lambda x, w, b: F.layer_norm(x, [8], w, b, eps=1e-6), rng=r)
+    case("mul_gating_nchw_nc11", "mul", {},
+         {"a": r.randn(2, 3, 4, 5), "b": r.randn(2, 3, 1, 1)}, lambda a, b: a * b, rng=r,
+         extra={"note": "squeeze-excitation scale: [N, C, H, W] * [N, C, 1, 1]"})
+
+
 # ---------------------------------------------------------------- optimisers
 
 def optim_cases():
@@ -510,6 +555,7 @@ def main():
     args = ap.parse_args()
     torch.manual_seed(0)
     make_cases()
+    vision_cases()
     doc = {
         "generator": "scripts/torch/make_fixtures.py",
         "torch_version": torch.__version__,

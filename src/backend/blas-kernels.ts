@@ -42,6 +42,17 @@ export interface BlasKernels {
   conv2dBackwardWeight(gy: F32, x: F32, gw: F32, n: number, c: number, h: number, w_: number, o: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   /**
+   * Depthwise convolution (groups = c, o a multiple of c; w [o, 1, kh, kw]), the semantics of
+   * depthwiseForward in cpu/depthwise.ts. The three depthwise kernels throw a RangeError when o is
+   * not a multiple of c or oh / ow exceed the convolution's output size.
+   */
+  depthwiseForward(x: F32, w: F32, bias: F32 | null, y: F32, n: number, c: number, h: number, w_: number, o: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  depthwiseBackwardData(gy: F32, w: F32, gx: F32, n: number, c: number, h: number, w_: number, o: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  depthwiseBackwardWeight(gy: F32, x: F32, gw: F32, n: number, c: number, h: number, w_: number, o: number,
+    kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  /**
    * Threads the C kernels split their work over, the caller included (default: OpenBLAS's thread
    * count, i.e. OPENBLAS_NUM_THREADS / OMP_NUM_THREADS or the cores). The extra threads are a
    * pool that claims chunks of a kernel's work; the caller never waits for one that is not running.

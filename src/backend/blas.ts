@@ -3,7 +3,7 @@
  * training step, the C kernels of the addon (native/*.c): activations (relu,
  * leaky_relu, elu, silu and the affine family), batch norm, max pooling, the three
  * convolution passes (im2col / col2im in C, cblas_sgemm called from C, split over samples on
- * the addon's thread pool), AdamW and axpy. Everything else, and any call whose storages are not
+ * the addon's thread pool), depthwise convolutions (direct loops), AdamW and axpy. Everything else, and any call whose storages are not
  * Float32Arrays, runs the TypeScript kernels of CpuBackend. The C kernels reproduce the
  * TypeScript ones to float32 rounding (test/backend/agreement.test.ts checks every op).
  */
@@ -14,7 +14,7 @@ import type {
 import { CpuBackend } from './cpu.js';
 import { CpuFusedEval } from './cpu/fused.js';
 import { maxPool2dForward as maxPool2dTs } from './cpu/pool.js';
-import type { Conv2dGeom, Gemm, NormGeom, Pool2dGeom } from './kernels.js';
+import { convGroups, isDepthwise, type Conv2dGeom, type Gemm, type NormGeom, type Pool2dGeom } from './kernels.js';
 import type { BlasKernels } from './blas-kernels.js';
 
 /** Op codes of the addon's unary / unaryBackward (enum in native/elementwise.c). */
@@ -123,20 +123,34 @@ export class BlasBackend extends CpuBackend {
     } else super.adamStep(a);
   }
 
+  // Depthwise geometries go to native/depthwise.c; other groups > 1 to CpuBackend, which runs them
+  // per group through these same overrides (grouped.ts).
   override conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void {
-    if (isF32(x) && isF32(w) && isF32(y) && (bias === null || isF32(bias))) {
+    if (convGroups(g) !== 1) {
+      if (isDepthwise(g) && isF32(x) && isF32(w) && isF32(y) && (bias === null || isF32(bias))) {
+        this.kernels.depthwiseForward(x, w, f32n(bias), y, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+      } else super.conv2dForward(x, w, bias, y, g);
+    } else if (isF32(x) && isF32(w) && isF32(y) && (bias === null || isF32(bias))) {
       this.kernels.conv2dForward(x, w, f32n(bias), y, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
     } else super.conv2dForward(x, w, bias, y, g);
   }
 
   override conv2dBackwardData(gy: Storage, w: Storage, gx: Storage, g: Conv2dGeom): void {
-    if (isF32(gy) && isF32(w) && isF32(gx)) {
+    if (convGroups(g) !== 1) {
+      if (isDepthwise(g) && isF32(gy) && isF32(w) && isF32(gx)) {
+        this.kernels.depthwiseBackwardData(gy, w, gx, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+      } else super.conv2dBackwardData(gy, w, gx, g);
+    } else if (isF32(gy) && isF32(w) && isF32(gx)) {
       this.kernels.conv2dBackwardData(gy, w, gx, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
     } else super.conv2dBackwardData(gy, w, gx, g);
   }
 
   override conv2dBackwardWeight(gy: Storage, x: Storage, gw: Storage, g: Conv2dGeom): void {
-    if (isF32(gy) && isF32(x) && isF32(gw)) {
+    if (convGroups(g) !== 1) {
+      if (isDepthwise(g) && isF32(gy) && isF32(x) && isF32(gw)) {
+        this.kernels.depthwiseBackwardWeight(gy, x, gw, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+      } else super.conv2dBackwardWeight(gy, x, gw, g);
+    } else if (isF32(gy) && isF32(x) && isF32(gw)) {
       this.kernels.conv2dBackwardWeight(gy, x, gw, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
     } else super.conv2dBackwardWeight(gy, x, gw, g);
   }

@@ -3,7 +3,9 @@ import type {
   CrossEntropyArgs, DType, FusedEvalKernels, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, Storage, UnaryOp,
 } from './backend.js';
 import { makeRegistry, type Registry } from './finalize.js';
-import type { Conv2dGeom, FloatArray, Gemm, GroupNormGeom, LayerNormGeom, NormGeom, Pool2dGeom, Workspace } from './kernels.js';
+import { convGroups, isDepthwise, type Conv2dGeom, type FloatArray, type Gemm, type GroupNormGeom, type LayerNormGeom, type NormGeom, type Pool2dGeom, type Workspace } from './kernels.js';
+import { groupedConv2dBackwardData, groupedConv2dBackwardWeight, groupedConv2dForward } from './grouped.js';
+import { depthwiseBackwardData, depthwiseBackwardWeight, depthwiseForward } from './cpu/depthwise.js';
 import { binaryKernel, copyRegionKernel, permuteKernel, sumToKernel, unaryBackwardKernel, unaryKernel } from './cpu/elementwise.js';
 import { argmaxRowsKernel, crossEntropyKernel, softmaxBackwardKernel, softmaxKernel } from './cpu/softmax.js';
 import { adamKernel, sgdKernel } from './cpu/optim.js';
@@ -222,14 +224,22 @@ export class CpuBackend implements Backend {
     }
   }
 
+  // groups = 1: im2col + GEMM; depthwise: direct loops over the taps; other groups: one dense
+  // convolution per group (grouped.ts)
   conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void {
-    conv2dForward(f(x), f(w), fn(bias), f(y), g, this.gemm, this.ws);
+    if (convGroups(g) === 1) conv2dForward(f(x), f(w), fn(bias), f(y), g, this.gemm, this.ws);
+    else if (isDepthwise(g)) depthwiseForward(f(x), f(w), fn(bias), f(y), g);
+    else groupedConv2dForward(this, x, w, bias, y, g);
   }
   conv2dBackwardData(gy: Storage, w: Storage, gx: Storage, g: Conv2dGeom): void {
-    conv2dBackwardData(f(gy), f(w), f(gx), g, this.gemm, this.ws);
+    if (convGroups(g) === 1) conv2dBackwardData(f(gy), f(w), f(gx), g, this.gemm, this.ws);
+    else if (isDepthwise(g)) depthwiseBackwardData(f(gy), f(w), f(gx), g);
+    else groupedConv2dBackwardData(this, gy, w, gx, g);
   }
   conv2dBackwardWeight(gy: Storage, x: Storage, gw: Storage, g: Conv2dGeom): void {
-    conv2dBackwardWeight(f(gy), f(x), f(gw), g, this.gemm, this.ws);
+    if (convGroups(g) === 1) conv2dBackwardWeight(f(gy), f(x), f(gw), g, this.gemm, this.ws);
+    else if (isDepthwise(g)) depthwiseBackwardWeight(f(gy), f(x), f(gw), g);
+    else groupedConv2dBackwardWeight(this, gy, x, gw, g);
   }
 
   maxPool2dForward(x: Storage, y: Storage, argmax: Storage, g: Pool2dGeom): void { maxPool2dForward(f(x), f(y), ix(argmax, 'maxPool2dForward'), g); }

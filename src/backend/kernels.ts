@@ -27,8 +27,8 @@ export interface Workspace {
 }
 
 /**
- * Geometry of a 2-D convolution (dilation 1, groups 1).
- * x [n, c, h, w] * w [o, c, kh, kw] -> y [n, o, oh, ow], oh = floor((h + 2 ph - kh) / sh) + 1.
+ * Geometry of a 2-D convolution (dilation 1).
+ * x [n, c, h, w] * w [o, c / groups, kh, kw] -> y [n, o, oh, ow], oh = floor((h + 2 ph - kh) / sh) + 1.
  * Conv1d is the case h = kh = oh = 1, ph = 0, sh = 1.
  */
 export interface Conv2dGeom {
@@ -36,7 +36,27 @@ export interface Conv2dGeom {
   o: number; kh: number; kw: number;
   sh: number; sw: number; ph: number; pw: number;
   oh: number; ow: number;
+  /**
+   * Channel groups (PyTorch's `groups`; divides c and o): output channels [j o/g, (j+1) o/g) see
+   * only input channels [j c/g, (j+1) c/g). Default 1, the dense convolution. groups = c is a
+   * depthwise convolution, which every backend runs with a direct kernel (see isDepthwise).
+   */
+  groups?: number;
 }
+
+/** The geometry's channel groups (1 when not given). */
+export const convGroups = (g: Conv2dGeom): number => g.groups ?? 1;
+
+/**
+ * Whether a convolution is depthwise: one group per input channel (groups = c > 1), each with
+ * o / c output channels (the channel multiplier). Output channel r reads input channel
+ * floor(r / (o / c)) only, so a direct loop over the kernel taps beats im2col + GEMM, whose
+ * per-channel products would have a reduction of kh kw.
+ */
+export const isDepthwise = (g: Conv2dGeom): boolean => {
+  const gr = convGroups(g);
+  return gr > 1 && gr === g.c && g.o % gr === 0;
+};
 
 /** Geometry of 2-D pooling over x [n, c, h, w] -> y [n, c, oh, ow]. */
 export interface Pool2dGeom {

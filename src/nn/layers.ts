@@ -5,6 +5,7 @@ import type { Rng } from '../tensor/random.js';
 import { Tensor, full, zeros } from '../tensor/tensor.js';
 import { defaultInitBound, uniformTensor } from './init.js';
 import { Layer, Module } from './module.js';
+import { ShapeError } from '../util/errors.js';
 
 /** Options shared by layers with parameters. */
 export interface LayerOpts {
@@ -29,20 +30,36 @@ export class Linear extends Layer {
 
 export interface ConvOpts extends LayerOpts { stride?: number; padding?: number }
 
+/** Options of Conv2d. */
+export interface Conv2dOpts extends ConvOpts {
+  /** Channel groups, dividing in and out channels (PyTorch's `groups`; in = groups: depthwise). Default 1. */
+  groups?: number;
+}
+
 export class Conv2d extends Layer {
-  readonly weight: Tensor; // [out, in, k, k]
+  readonly weight: Tensor; // [out, in / groups, k, k]
   readonly bias: Tensor | null;
   readonly stride: number;
   readonly padding: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: number, opts: ConvOpts) {
+  readonly groups: number;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: number, opts: Conv2dOpts) {
     super(opts.backend ?? getBackend());
     this.stride = opts.stride ?? 1;
     this.padding = opts.padding ?? 0;
-    const b = defaultInitBound(inChannels * kernel * kernel);
-    this.weight = this.registerParameter('weight', uniformTensor([outChannels, inChannels, kernel, kernel], -b, b, opts.rng, this.backend));
+    this.groups = opts.groups ?? 1;
+    if (!Number.isInteger(this.groups) || this.groups < 1 || inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
+      throw new ShapeError(`Conv2d: groups ${this.groups} must divide in channels ${inChannels} and out channels ${outChannels}`);
+    }
+    const perGroup = inChannels / this.groups;
+    const b = defaultInitBound(perGroup * kernel * kernel); // PyTorch's fan-in: in / groups * k * k
+    this.weight = this.registerParameter('weight', uniformTensor([outChannels, perGroup, kernel, kernel], -b, b, opts.rng, this.backend));
     this.bias = opts.bias === false ? null : this.registerParameter('bias', uniformTensor([outChannels], -b, b, opts.rng, this.backend));
   }
-  forward(x: Tensor): Tensor { return ops.conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding }); }
+  forward(x: Tensor): Tensor {
+    const args: ops.Conv2dArgs = { stride: this.stride, padding: this.padding };
+    if (this.groups !== 1) args.groups = this.groups;
+    return ops.conv2d(x, this.weight, this.bias, args);
+  }
 }
 
 export class Conv1d extends Layer {

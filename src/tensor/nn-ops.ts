@@ -15,6 +15,11 @@ export interface Conv2dArgs {
   stride?: number | [number, number];
   /** Zero padding on each side (same for both axes when a number). */
   padding?: number | [number, number];
+  /**
+   * Channel groups (PyTorch's `groups`), dividing both the input and the output channels; the
+   * weight is then [O, C / groups, kh, kw]. Default 1. groups = C is a depthwise convolution.
+   */
+  groups?: number;
 }
 
 const pair = (v: number | [number, number] | undefined, d: number): [number, number] =>
@@ -36,16 +41,25 @@ function convCore(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom, yShape:
   return y;
 }
 
-/** 2-D convolution: x [N, C, H, W], w [O, C, kh, kw], b [O]. */
+/** 2-D convolution: x [N, C, H, W], w [O, C / groups, kh, kw], b [O]. */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, args: Conv2dArgs = {}): Tensor {
-  if (x.rank !== 4 || w.rank !== 4 || w.shape[1] !== x.shape[1]) throw new ShapeError(`conv2d: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} (expected x [N, C, H, W], w [O, C, kh, kw])`);
-  const [sh, sw] = pair(args.stride, 1), [ph, pw] = pair(args.padding, 0);
+  const groups = args.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`conv2d: groups must be a positive integer, got ${groups}`);
+  if (x.rank !== 4 || w.rank !== 4) throw new ShapeError(`conv2d: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} (expected x [N, C, H, W], w [O, C / groups, kh, kw])`);
   const [n, c, h, wd] = x.shape as [number, number, number, number];
   const [o, , kh, kw] = w.shape as [number, number, number, number];
+  if (c % groups !== 0 || o % groups !== 0) {
+    throw new ShapeError(`conv2d: ${groups} groups do not divide the ${c} input channels of ${fmt(x.shape)} and the ${o} output channels of weight ${fmt(w.shape)}`);
+  }
+  if (w.shape[1] !== c / groups) {
+    throw new ShapeError(`conv2d: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} with groups ${groups} (expected w [O, ${c / groups}, kh, kw])`);
+  }
+  const [sh, sw] = pair(args.stride, 1), [ph, pw] = pair(args.padding, 0);
   if (b && b.size !== o) throw new ShapeError(`conv2d: bias ${fmt(b.shape)} does not fit ${o} output channels`);
   const oh = convOutSize(h, kh, sh, ph), ow = convOutSize(wd, kw, sw, pw);
   if (oh <= 0 || ow <= 0) throw new ShapeError(`conv2d: input ${fmt(x.shape)} is smaller than kernel ${kh}x${kw} with padding ${ph},${pw}`);
-  const g: Conv2dGeom = { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, oh, ow };
+  // groups stays off the geometry of a dense convolution, which every backend runs as before
+  const g: Conv2dGeom = groups === 1 ? { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, oh, ow } : { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, oh, ow, groups };
   return convCore(x, w, b, g, [n, o, oh, ow], [1, o, 1, 1]);
 }
 

@@ -184,34 +184,64 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepdim = fal
 
 // ---------------------------------------------------------------- linear algebra
 
-/** Matrix product: [m, k] @ [k, n], or batched [B, m, k] @ [B, k, n] / [k, n]. */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+/** Options of matmul: operands used transposed, read in place (no permute copy). */
+export interface MatmulOpts {
+  /** Use a transposed: a is [k, m] (or [B, k, m]) and the product is a^T @ op(b). Default false. */
+  transA?: boolean;
+  /** Use b transposed: b is [n, k] (or [B, n, k]) and the product is op(a) @ b^T, e.g. q @ k^T in attention. Default false. */
+  transB?: boolean;
+}
+
+/**
+ * Matrix product: [m, k] @ [k, n], or batched [B, m, k] @ [B, k, n] / [k, n]; with `transA` /
+ * `transB` an operand is stored transposed ([k, m] / [n, k] per item) and read as such.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOpts = {}): Tensor {
+  const transA = opts.transA ?? false, transB = opts.transB ?? false;
   const be = sameBackend('matmul', a, b);
   if (a.rank < 2 || a.rank > 3 || b.rank < 2 || b.rank > 3) throw new ShapeError(`matmul: expected 2-D or 3-D tensors, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
-  const m = a.shape[a.rank - 2]!, k = a.shape[a.rank - 1]!;
-  const k2 = b.shape[b.rank - 2]!, n = b.shape[b.rank - 1]!;
-  if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`);
+  const ar = a.shape[a.rank - 2]!, ac = a.shape[a.rank - 1]!, br = b.shape[b.rank - 2]!, bc = b.shape[b.rank - 1]!;
+  const [m, k] = transA ? [ac, ar] : [ar, ac];
+  const [k2, n] = transB ? [bc, br] : [br, bc];
+  const what = `${fmt(a.shape)}${transA ? '^T' : ''} @ ${fmt(b.shape)}${transB ? '^T' : ''}`;
+  if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: ${what}`);
   const batchA = a.rank === 3 ? a.shape[0]! : 1;
   const batchB = b.rank === 3 ? b.shape[0]! : 1;
-  if (a.rank === 3 && b.rank === 3 && batchA !== batchB) throw new ShapeError(`matmul: batch sizes differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`);
-  if (a.rank === 2 && b.rank === 3) throw new ShapeError(`matmul: [m, k] @ [B, k, n] is not supported; got ${fmt(a.shape)} @ ${fmt(b.shape)}`);
+  if (a.rank === 3 && b.rank === 3 && batchA !== batchB) throw new ShapeError(`matmul: batch sizes differ: ${what}`);
+  if (a.rank === 2 && b.rank === 3) throw new ShapeError(`matmul: [m, k] @ [B, k, n] is not supported; got ${what}`);
   const batch = Math.max(batchA, batchB);
   const shape = a.rank === 3 ? [batch, m, n] : [m, n];
   const y = outFull(be, shape);
-  be.matmul({ a: a.storage, b: b.storage, c: y.storage, batch, m, n, k, aBatched: a.rank === 3, bBatched: b.rank === 3 });
+  const aB = a.rank === 3, bB = b.rank === 3;
+  be.matmul({ a: a.storage, b: b.storage, c: y.storage, batch, m, n, k, transA, transB, aBatched: aB, bBatched: bB });
   if (needsGrad(a, b)) {
+    // Y = A' B' with A' = op(A), B' = op(B): dA' = G B'^T, dB' = A'^T G; a transposed operand's
+    // gradient is the transpose of that, written as a product in the operand's own layout.
     record(y, [a, b], (gy) => {
       let ga: Storage | null = null, gb: Storage | null = null;
       if (a.requiresGrad) {
         ga = be.empty(a.size);
-        // dA = dY B^T
-        be.matmul({ a: gy, b: b.storage, c: ga, batch, m, n: k, k: n, transB: true, aBatched: true, bBatched: b.rank === 3 });
+        if (!transA) be.matmul({ a: gy, b: b.storage, c: ga, batch, m, n: k, k: n, transB: !transB, aBatched: true, bBatched: bB }); // dA = G op(B)^T
+        else be.matmul({ a: b.storage, b: gy, c: ga, batch, m: k, n: m, k: n, transA: transB, transB: true, aBatched: bB, bBatched: true }); // dA = op(B) G^T
       }
       if (b.requiresGrad) {
         gb = be.empty(b.size);
-        if (b.rank === 3) be.matmul({ a: a.storage, b: gy, c: gb, batch, m: k, n, k: m, transA: true, aBatched: true, bBatched: true });
-        // shared B: dB = sum_i A_i^T dY_i = A_flat^T dY_flat
-        else be.matmul({ a: a.storage, b: gy, c: gb, batch: 1, m: k, n, k: batch * m, transA: true });
+        if (bB || batch === 1) {
+          if (!transB) be.matmul({ a: a.storage, b: gy, c: gb, batch, m: k, n, k: m, transA: !transA, aBatched: aB, bBatched: true }); // dB = op(A)^T G
+          else be.matmul({ a: gy, b: a.storage, c: gb, batch, m: n, n: k, k: m, transA: true, transB: transA, aBatched: true, bBatched: aB }); // dB = G^T op(A)
+        } else if (!transA) {
+          // shared B: the batch folds into the reduction, A_flat [batch m, k], G_flat [batch m, n]
+          if (!transB) be.matmul({ a: a.storage, b: gy, c: gb, batch: 1, m: k, n, k: batch * m, transA: true });
+          else be.matmul({ a: gy, b: a.storage, c: gb, batch: 1, m: n, n: k, k: batch * m, transA: true });
+        } else {
+          // shared B under a transposed batched A: per-item gradients, then their sum over the batch
+          const per = transB ? [batch, n, k] : [batch, k, n];
+          const t = be.empty(batch * k * n);
+          if (!transB) be.matmul({ a: a.storage, b: gy, c: t, batch, m: k, n, k: m, aBatched: true, bBatched: true });
+          else be.matmul({ a: gy, b: a.storage, c: t, batch, m: n, n: k, k: m, transA: true, transB: true, aBatched: true, bBatched: true });
+          be.sumTo(t, per, gb, [1, per[1]!, per[2]!]);
+          be.release(t);
+        }
       }
       return [ga, gb];
     });
@@ -402,6 +432,25 @@ export function dropout(x: Tensor, p: number, rng: Rng, training: boolean): Tens
   const scale = 1 / (1 - p);
   for (let i = 0; i < mask.length; i++) mask[i] = rng.uniform() < p ? 0 : scale;
   return mul(x, graphConstant(new Tensor(x.backend.fromArray(mask), x.shape, x.backend)));
+}
+
+/**
+ * Stochastic depth (Huang et al., 2016), torchvision's mode "row": each sample (index on the
+ * first axis) keeps its whole row of x with probability 1 - p, scaled by 1 / (1 - p), or is
+ * zeroed; x unchanged when not training or p = 0, and all zeros when p = 1. Applied to a residual
+ * branch, it drops the branch for some samples of the batch.
+ */
+export function stochasticDepth(x: Tensor, p: number, rng: Rng, training: boolean): Tensor {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`stochasticDepth: p must be in [0, 1], got ${p}`);
+  if (!training || p === 0) return x;
+  if (x.rank === 0) throw new ShapeError('stochasticDepth: expected x with a batch axis, got a scalar');
+  const rows = x.shape[0]!;
+  const keep = 1 - p;
+  const mask = new Float64Array(rows); // the backend rounds it to its own float type
+  // torchvision: bernoulli(1 - p), divided by 1 - p only when that is positive
+  for (let i = 0; i < rows; i++) mask[i] = rng.uniform() < keep ? (keep > 0 ? 1 / keep : 1) : 0;
+  const shape = x.shape.map((d, i) => (i === 0 ? d : 1));
+  return mul(x, graphConstant(new Tensor(x.backend.fromArray(mask), shape, x.backend)));
 }
 
 /**

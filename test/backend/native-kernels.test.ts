@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import { UNARY_OP_CODES } from '../../src/backend/blas.js';
 import type { UnaryOp } from '../../src/backend/backend.js';
 import { conv2dBackwardData, conv2dBackwardWeight, conv2dForward } from '../../src/backend/cpu/conv.js';
+import { depthwiseBackwardData, depthwiseBackwardWeight, depthwiseForward } from '../../src/backend/cpu/depthwise.js';
 import { unaryBackwardKernel, unaryKernel } from '../../src/backend/cpu/elementwise.js';
 import {
   batchNormEvalBackward, batchNormEvalForward, batchNormTrainBackward, batchNormTrainForward,
@@ -226,6 +227,39 @@ describe('C kernels of the OpenBLAS addon', { skip }, () => {
         assertClose(yN, yT, { ...relToMax(1e-5, 1e-5), equalNaN: true }, `conv y no bias ${tag}`);
       }
     }
+  });
+
+  it('depthwise convolutions match the TS kernels (k3 / k5, strides 1 and 2, multiplier 2, thread counts)', () => {
+    // [n, c, h, w, m, k, s, p]: o = c m output channels, groups = c
+    const shapes = [[16, 32, 28, 28, 1, 3, 1, 1], [16, 24, 28, 28, 1, 5, 2, 2], [3, 5, 13, 12, 2, 3, 2, 1],
+      [2, 4, 9, 11, 1, 5, 1, 2], [2, 3, 7, 8, 1, 3, 2, 0], [1, 2, 3, 3, 1, 3, 1, 3]] as const;
+    for (const [n, c, h, w0, m, k, s, p] of shapes) {
+      const g: Conv2dGeom = { ...cgeom(n, c, h, w0, c * m, k, k, s, s, p, p), groups: c };
+      const P = g.oh * g.ow;
+      const x = randn(n * c * h * w0, 40), w = randn(g.o * k * k, 41), bias = randn(g.o, 42), gy = randn(n * g.o * P, 43);
+      const yT = new Float32Array(n * g.o * P), gxT = new Float32Array(x.length), gwT = new Float32Array(w.length);
+      depthwiseForward(x, w, bias, yT, g);
+      depthwiseBackwardData(gy, w, gxT, g);
+      depthwiseBackwardWeight(gy, x, gwT, g);
+      for (const t of THREADS) {
+        K.setKernelThreads(t);
+        const yC = new Float32Array(yT.length).fill(NaN), gxC = new Float32Array(gxT.length).fill(NaN), gwC = new Float32Array(gwT.length).fill(NaN);
+        K.depthwiseForward(x, w, bias, yC, ...gArgs(g));
+        K.depthwiseBackwardData(gy, w, gxC, ...gArgs(g));
+        K.depthwiseBackwardWeight(gy, x, gwC, ...gArgs(g));
+        const tag = `${JSON.stringify(g)} threads ${t}`;
+        assertClose(yC, yT, { ...relToMax(1e-6, 1e-6), equalNaN: true }, `depthwise y ${tag}`);
+        assertClose(gxC, gxT, { ...relToMax(1e-6, 1e-6), equalNaN: true }, `depthwise gx ${tag}`);
+        assertClose(gwC, gwT, { ...relToMax(1e-6, 1e-6), equalNaN: true }, `depthwise gw ${tag}`);
+      }
+    }
+    const k = K as unknown as Record<string, (...a: unknown[]) => void>;
+    const f = new Float32Array(64);
+    // o not a multiple of c, an output larger than the convolution gives, arrays too short
+    assert.throws(() => k.depthwiseForward!(f, f, null, f, 1, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1, 4, 4), /multiple of c/);
+    assert.throws(() => k.depthwiseForward!(f, f, null, f, 1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 5, 4), /does not fit/);
+    assert.throws(() => k.depthwiseBackwardData!(f, new Float32Array(17), f, 1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 4, 4), RangeError);
+    assert.throws(() => k.depthwiseBackwardWeight!(f, new Float32Array(31), f, 1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 4, 4), RangeError);
   });
 
   it('checks its arguments: wrong types throw TypeError, sizes beyond an array RangeError', () => {

@@ -40,6 +40,21 @@ export const BASE_CASES: Case[] = [
   ['softmax', [[6, 10]], ([x]) => ops.softmax(x!)],
   ['crossEntropy', [[6, 5]], ([x]) => ops.crossEntropy(x!, labels, { labelSmoothing: 0.1 })],
   ['mse', [[6, 5], [6, 5]], ([a, b]) => ops.mseLoss(a!, b!)],
+  // ---- EfficientNet / ViT ops
+  ['conv2d groups 2', [[3, 4, 9, 8], [6, 2, 3, 3], [6]], ([x, w, b]) => ops.conv2d(x!, w!, b!, { padding: 1, groups: 2 })],
+  ['depthwise k3 s1 p1', [[3, 8, 11, 10], [8, 1, 3, 3], [8]], ([x, w, b]) => ops.conv2d(x!, w!, b!, { padding: 1, groups: 8 })],
+  ['depthwise k5 s2 p2', [[3, 6, 13, 12], [6, 1, 5, 5]], ([x, w]) => ops.conv2d(x!, w!, null, { stride: 2, padding: 2, groups: 6 })],
+  ['depthwise k3 s2 p1 multiplier 2', [[2, 3, 9, 10], [6, 1, 3, 3], [6]], ([x, w, b]) => ops.conv2d(x!, w!, b!, { stride: 2, padding: 1, groups: 3 })],
+  ['bmm transB (q k^T)', [[3, 17, 8], [3, 13, 8]], ([a, b]) => ops.matmul(a!, b!, { transB: true })],
+  ['bmm transA', [[3, 8, 17], [3, 8, 13]], ([a, b]) => ops.matmul(a!, b!, { transA: true })],
+  ['matmul transA transB shared B', [[3, 8, 17], [13, 8]], ([a, b]) => ops.matmul(a!, b!, { transA: true, transB: true })],
+  ['silu 4d', [[2, 6, 5, 7]], ([x]) => ops.silu(ops.mulScalar(x!, 3))],
+  ['gelu wide range', [[2, 6, 5, 7]], ([x]) => ops.gelu(ops.mulScalar(x!, 3))],
+  ['sigmoid wide range', [[2, 6, 5, 7]], ([x]) => ops.sigmoid(ops.mulScalar(x!, 3))],
+  ['softmax scaled (attention)', [[2, 3, 7, 7]], ([x]) => ops.softmax(ops.mulScalar(x!, 1 / Math.sqrt(8)))],
+  ['layerNorm [B, T, D]', [[2, 5, 24], [24], [24]], ([x, g, b]) => ops.layerNorm(x!, g!, b!, 1e-6)],
+  ['mul gating [N,C,H,W] * [N,C,1,1]', [[3, 8, 5, 6], [3, 8, 1, 1]], ([x, s]) => ops.mul(x!, ops.sigmoid(s!))],
+  ['stochasticDepth', [[6, 4, 3, 3]], ([x]) => ops.stochasticDepth(x!, 0.5, new Rng(5), true)],
 ];
 
 /**

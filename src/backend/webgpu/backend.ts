@@ -28,7 +28,8 @@ import type {
   AdamStepArgs, Backend, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormRunningArgs, BatchNormTrainForwardArgs, BinaryOp,
   CrossEntropyArgs, DType, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, Storage, UnaryOp,
 } from '../backend.js';
-import type { Conv2dGeom, GroupNormGeom, LayerNormGeom, NormGeom, Pool2dGeom } from '../kernels.js';
+import { convGroups, isDepthwise, type Conv2dGeom, type GroupNormGeom, type LayerNormGeom, type NormGeom, type Pool2dGeom } from '../kernels.js';
+import { groupedConv2dBackwardData, groupedConv2dBackwardWeight, groupedConv2dForward } from '../grouped.js';
 import {
   CTRL_DONE, CTRL_LEN, CTRL_STATE, STATE_ERROR, STATE_WAITING, type BatchMessage, type Cmd, type DeviceOps, type OpName,
 } from './protocol.js';
@@ -361,13 +362,18 @@ export class WebgpuBackend implements Backend {
   matmul(args: MatmulArgs): void {
     this.call('matmul', [{ ...args, a: this.id(args.a), b: this.id(args.b), c: this.id(args.c) }], args.c);
   }
+  // Depthwise geometries go to the worker's direct kernels (k-depthwise.ts); other groups > 1 run
+  // as one dense convolution per group, composed here from copyRegion and the groups = 1 commands.
   conv2dForward(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: Conv2dGeom): void {
+    if (convGroups(g) !== 1 && !isDepthwise(g)) { groupedConv2dForward(this, x, w, bias, y, g); return; }
     this.call('conv2dForward', [this.id(x), this.id(w), this.oid(bias), this.id(y), { ...g }], y);
   }
   conv2dBackwardData(gy: Storage, w: Storage, gx: Storage, g: Conv2dGeom): void {
+    if (convGroups(g) !== 1 && !isDepthwise(g)) { groupedConv2dBackwardData(this, gy, w, gx, g); return; }
     this.call('conv2dBackwardData', [this.id(gy), this.id(w), this.id(gx), { ...g }], gx);
   }
   conv2dBackwardWeight(gy: Storage, x: Storage, gw: Storage, g: Conv2dGeom): void {
+    if (convGroups(g) !== 1 && !isDepthwise(g)) { groupedConv2dBackwardWeight(this, gy, x, gw, g); return; }
     this.call('conv2dBackwardWeight', [this.id(gy), this.id(x), this.id(gw), { ...g }], gw);
   }
 

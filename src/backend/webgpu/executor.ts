@@ -7,7 +7,8 @@ import type {
   AdamStepArgs, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormRunningArgs, BatchNormTrainForwardArgs, BinaryOp,
   CrossEntropyArgs, MatmulArgs, NormBackwardArgs, NormForwardArgs, SgdStepArgs, SoftmaxArgs, UnaryOp,
 } from '../backend.js';
-import type { Conv2dGeom, GroupNormGeom, NormGeom, Pool2dGeom } from '../kernels.js';
+import { isDepthwise, type Conv2dGeom, type GroupNormGeom, type NormGeom, type Pool2dGeom } from '../kernels.js';
+import { depthwiseBackwardDataKernel, depthwiseBackwardWeightKernel, depthwiseForwardKernel } from './k-depthwise.js';
 import { type Buf, type GpuContext, type Kernel, type Param, f, grid } from './context.js';
 import {
   adamKernel, axpyKernel, binaryKernel, bnRunningKernel, emaKernel, fillKernel, sgdKernel, unaryBackwardKernel, unaryKernel,
@@ -195,17 +196,38 @@ export class Executor implements DeviceOps {
   private merge(n: number, positions: number): boolean {
     return this.g.convMerge && Math.ceil((n * positions) / 32) <= 65535;
   }
+  /** Depthwise params: the thread (or weight-element) count, then the geometry. */
+  private static dwParams(count: number, g: Conv2dGeom): number[] {
+    return [count, ...Executor.geom(g)];
+  }
+  // A geometry with groups > 1 reaching the worker is depthwise (WebgpuBackend runs other groups
+  // as dense convolutions per group): direct kernels, no implicit GEMM.
   conv2dForward(x: number, w: number, bias: number | null, y: number, g: Conv2dGeom): void {
+    if (isDepthwise(g)) {
+      const total = g.n * g.o * g.oh * g.ow;
+      if (total > 0) this.g.dispatch(depthwiseForwardKernel(bias !== null), [this.buf(x), this.buf(w), ...this.opt(bias), this.buf(y)], groupsFor(total), Executor.dwParams(total, g));
+      return;
+    }
     const P = g.oh * g.ow, m = this.merge(g.n, P);
     this.gemm(convForwardSpec(bias !== null, this.spec(g), m), [this.buf(x), this.buf(w), ...this.opt(bias)], this.buf(y),
       g.o, m ? g.n * P : P, g.c * g.kh * g.kw, m ? 1 : g.n, Executor.geom(g), false, !m);
   }
   conv2dBackwardData(gy: number, w: number, gx: number, g: Conv2dGeom): void {
+    if (isDepthwise(g)) {
+      const total = g.n * g.c * g.h * g.w;
+      if (total > 0) this.g.dispatch(depthwiseBackwardDataKernel, [this.buf(gy), this.buf(w), this.buf(gx)], groupsFor(total), Executor.dwParams(total, g));
+      return;
+    }
     const HW = g.h * g.w, m = this.merge(g.n, HW);
     this.gemm(convBackwardDataSpec(this.spec(g), m), [this.buf(gy), this.buf(w)], this.buf(gx),
       g.c, m ? g.n * HW : HW, g.o * g.kh * g.kw, m ? 1 : g.n, Executor.geom(g), false, !m);
   }
   conv2dBackwardWeight(gy: number, x: number, gw: number, g: Conv2dGeom): void {
+    if (isDepthwise(g)) {
+      const count = g.o * g.kh * g.kw;
+      if (count > 0) this.g.dispatch(depthwiseBackwardWeightKernel, [this.buf(gy), this.buf(x), this.buf(gw)], grid(count), Executor.dwParams(count, g));
+      return;
+    }
     this.gemm(convBackwardWeightSpec(this.spec(g)), [this.buf(gy), this.buf(x)], this.buf(gw),
       g.o, g.c * g.kh * g.kw, g.n * g.oh * g.ow, 1, Executor.geom(g), false);
   }
