@@ -44,7 +44,7 @@ class SelfAttention extends Module {
     const split = ops.permute(ops.reshape(qkv, [n, t, 3, h, hd]), [2, 0, 3, 1, 4]);
     const part = (i: number) => ops.reshape(ops.slice(split, 0, i, i + 1), [n * h, t, hd]);
     const q = part(0), k = part(1), v = part(2);
-    const scores = ops.mulScalar(ops.matmul(q, ops.permute(k, [0, 2, 1])), 1 / Math.sqrt(hd)); // [n*h, t, t]
+    const scores = ops.mulScalar(ops.matmul(q, k, { transB: true }), 1 / Math.sqrt(hd)); // [n*h, t, t]
     const att = ops.matmul(ops.softmax(scores), v); // [n*h, t, hd]
     const merged = ops.reshape(ops.permute(ops.reshape(att, [n, h, t, hd]), [0, 2, 1, 3]), [n, t, d]);
     return this.outProj.forward(merged);
