@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { resolveBackend } from '../backend/index.js';
 import { DEFAULT_PRESET, PRESETS, describeConfig, parseSet, resolveConfig, type Config } from '../config/index.js';
 import { compareRuns, loadRunForCompare, renderComparison } from '../report/compare.js';
+import { compareArchs, renderArchComparison } from '../report/compare-archs.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import { headlineLines } from '../report/headline.js';
 import { summaryTable } from '../report/render.js';
 import { runFolderState } from '../run/folder.js';
@@ -166,6 +168,25 @@ Example: pdiff run -o runs/cpu && pdiff run --backend webgpu -o runs/gpu && pdif
     const c = compareRuns(loadRunForCompare(a), loadRunForCompare(b));
     console.log(o.json ? JSON.stringify(c) : renderComparison(c));
     if (o.check && !c.equivalent) process.exitCode = 4;
+  });
+
+program.command('compare-archs')
+  .description('runs of different architectures side by side: parameters, accuracy of originals / generated / avg16, top-5, macro-F1, cost and times')
+  .argument('<runDirs...>', 'run folders whose evaluate stage has finished (summary.json, config.json)')
+  .option('--json', 'print JSON', false)
+  .option('--out <file>', 'also write the markdown table to this file (atomically)')
+  .addHelpText('after', `
+One column per run, in the order given. Read from each folder: summary.json and config.json (both
+required), manifest.json (subset size), base.json and stages/*.json (times). '-' marks what a run
+did not measure: latency needs eval.latency; top-5 needs at least 5 classes.
+Times: generation per model = sampling + decoding / generate.n; collection per checkpoint =
+collection time / collect.k; base training per epoch = training time / base.epochs.
+Example: pdiff compare-archs runs/cnn-s runs/resnet20 --out archs.md`)
+  .action((dirs: string[], o: { json: boolean; out?: string }) => {
+    const c = compareArchs(dirs);
+    const md = renderArchComparison(c);
+    if (o.out) writeFileAtomic(o.out, md);
+    process.stdout.write(o.json ? `${JSON.stringify(c)}\n` : md);
   });
 
 const configCmd = program.command('config').description('show configuration');

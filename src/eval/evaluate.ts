@@ -4,7 +4,8 @@
  * A parameter set is a flat vector in the order of a parameter layout (src/zoo/layout.ts). It is
  * evaluated by writing it into the base model (the subset only: every other tensor, running
  * statistics included, stays the base model's), BN in eval mode, and taking the top-1 accuracy
- * on each split (val and test).
+ * on each split (val and test), and on request the top-5 accuracy (from the logits read back to
+ * the host at each chunk: only a hit count per set and chunk is kept).
  *
  * The sets of a run differ only in the subset, so everything before the first stage that uses a
  * subset tensor is the same for all of them: {@link ParamSetEvaluator} computes it once per image
@@ -17,14 +18,14 @@
  * the generic one that every classifier has: model.forwardTo / model.forwardFrom through the ops
  * (GenericTail in src/models/tail.ts). Nothing here depends on the architecture.
  */
-import { readArgmaxRows, type Backend } from '../backend/backend.js';
+import { readArgmaxRows, type Backend, type Storage } from '../backend/backend.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Classifier, TailChoice, TailKind, TailRunner } from '../models/classifier.js';
 import { GenericTail } from '../models/tail.js';
 import type { Module } from '../nn/module.js';
 import { Tensor, dispose, noGrad, scope } from '../tensor/tensor.js';
 import { ShapeError } from '../util/errors.js';
-import { accuracy, classificationMetrics, type ClassificationMetrics, type Labels } from './metrics.js';
+import { accuracy, classificationMetrics, topkRows, type ClassificationMetrics, type Labels } from './metrics.js';
 
 /**
  * The part of a ParamLayout (src/zoo/layout.ts) the evaluator needs: where each subset tensor
@@ -49,6 +50,11 @@ export interface SplitResult {
   acc: number;
   /** Predicted class per example [n] (argmax of the logits, first index on ties). */
   preds: Int32Array;
+  /**
+   * Top-5 accuracy in percent (the label among the 5 largest logits, lower index first on
+   * ties, as {@link topkRows}); present only when EvaluateOptions.top5 asked for it.
+   */
+  top5?: number;
 }
 
 /** Default split names: the SPEC's val and test. */
@@ -82,6 +88,11 @@ export interface ParamSetEvaluatorOptions<S extends string = DefaultSplits> {
 }
 
 export interface EvaluateOptions {
+  /**
+   * Also count top-5 hits (SplitResult.top5): the logits of every (chunk, set) are read back to
+   * the host for it. Needs at least 5 classes. Default false.
+   */
+  top5?: boolean;
   /** Called after each chunk with the (chunk x parameter set) passes done and the total. */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -104,6 +115,12 @@ export interface EvaluateOptions {
 export interface EvalPartial {
   chunksDone: number;
   preds: Int32Array;
+  /**
+   * Top-5 hits per set and chunk [P, chunkCount] (the first `chunksDone` columns filled); present
+   * exactly when the evaluate that saved it counted top-5. A resume with top5 on refuses a
+   * partial without it (its hits are gone), and one with top5 off a partial with it.
+   */
+  top5Hits?: Int32Array;
 }
 
 /** How the tail is computed (see TailKind in src/models/classifier.ts). */
@@ -289,12 +306,20 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
     return Array.from({ length: P }, () => this.splits.map((sp) => new Int32Array(this.datasets[sp].n)));
   }
 
-  private results(preds: Int32Array[][]): Array<Record<S, SplitResult>> {
-    return preds.map((perSplit) => {
+  /** Per set and split: accuracy, predictions, and top-5 from the hit counts [P, chunkCount] when counted. */
+  private results(preds: Int32Array[][], hits: Int32Array | null = null): Array<Record<S, SplitResult>> {
+    const C = this.chunks.length;
+    return preds.map((perSplit, p) => {
       const r = {} as Record<S, SplitResult>;
       this.splits.forEach((sp, si) => {
-        const p = perSplit[si]!;
-        r[sp] = { acc: accuracy(p, this.datasets[sp].labels), preds: p };
+        const pr = perSplit[si]!;
+        r[sp] = { acc: accuracy(pr, this.datasets[sp].labels), preds: pr };
+        if (hits) {
+          let hit = 0;
+          for (let c = 0; c < C; c++) if (this.chunks[c]!.split === si) hit += hits[p * C + c]!;
+          // the formula of classificationMetrics, so the numbers are fullMetrics' to the bit
+          r[sp].top5 = (100 * hit) / this.datasets[sp].n;
+        }
       });
       return r;
     });
@@ -308,8 +333,10 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
   evaluate(vecs: Float32Array, P: number, opts: EvaluateOptions = {}): Array<Record<S, SplitResult>> {
     this.checkVecs(vecs, P, 'evaluate');
     const preds = this.emptyPreds(P);
-    const total = this.chunks.length * P;
-    const first = opts.resume ? this.restore(opts.resume, preds) : 0;
+    const C = this.chunks.length;
+    const total = C * P;
+    const hits = this.top5Buffer(opts.top5, P, 'evaluate');
+    const first = opts.resume ? this.restore(opts.resume, preds, hits) : 0;
     let done = first * P;
     const snapshot = (chunksDone: number) => (): EvalPartial => {
       const rows = this.rowCount;
@@ -318,7 +345,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         let o = p * rows;
         for (const sp of perSplit) { flat.set(sp, o); o += sp.length; }
       });
-      return { chunksDone, preds: flat };
+      return { chunksDone, preds: flat, ...(hits ? { top5Hits: hits.slice() } : {}) };
     };
     if (first > 0) opts.onProgress?.(done, total);
     this.guarded(() => {
@@ -327,7 +354,11 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         this.withFeatures(ch, (feats) => {
           for (let p = 0; p < P; p++) {
             this.layout.write(this.model, this.vec(vecs, p));
-            scope(() => readArgmaxRows(this.be, this.runner.run(feats, ch.rows), ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
+            scope(() => {
+              const logits = this.runner.run(feats, ch.rows);
+              readArgmaxRows(this.be, logits, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows));
+              if (hits) hits[p * C + c] = this.top5HitsOf(logits, ch);
+            });
           }
         });
         done += P;
@@ -335,7 +366,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
         opts.onChunk?.(c + 1, snapshot(c + 1));
       }
     });
-    return this.results(preds);
+    return this.results(preds, hits);
   }
 
   /** Number of image chunks one parameter set takes (over every split). */
@@ -350,19 +381,55 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
     return n;
   }
 
-  /** Copy a partial result's filled rows into preds; returns the chunk to go on from. */
-  private restore(partial: EvalPartial, preds: Int32Array[][]): number {
+  /**
+   * Copy a partial result's filled rows into preds (and its top-5 hits into `hits`, when counted);
+   * returns the chunk to go on from.
+   */
+  private restore(partial: EvalPartial, preds: Int32Array[][], hits: Int32Array | null): number {
     const P = preds.length, rows = this.rowCount;
     const c = partial.chunksDone;
     if (!(Number.isInteger(c) && c >= 0 && c <= this.chunks.length) || partial.preds.length !== P * rows) {
       throw new ShapeError(`ParamSetEvaluator.evaluate: resume state has ${partial.preds.length} predictions after ${c} chunks; ` +
         `expected [P=${P}, ${rows}] after 0..${this.chunks.length} chunks`);
     }
+    if (hits && partial.top5Hits?.length !== hits.length) {
+      throw new ShapeError(`ParamSetEvaluator.evaluate: top-5 is counted, but the resume state has ${partial.top5Hits ? `${partial.top5Hits.length} top-5 hit counts` : 'no top-5 hit counts'}; ` +
+        `expected [P=${P}, ${this.chunks.length}] (a state saved without top-5 cannot be resumed with it: start the evaluation over)`);
+    }
+    if (!hits && partial.top5Hits) {
+      throw new ShapeError('ParamSetEvaluator.evaluate: the resume state has top-5 hit counts, but top-5 is not counted; resume with top5: true');
+    }
     preds.forEach((perSplit, p) => {
       let o = p * rows;
       for (const sp of perSplit) { sp.set(partial.preds.subarray(o, o + sp.length)); o += sp.length; }
     });
+    if (hits) hits.set(partial.top5Hits!);
     return c;
+  }
+
+  /** The top-5 hit counts [P, chunkCount] to fill when `top5` is asked for, else null. */
+  private top5Buffer(top5: boolean | undefined, P: number, where: string): Int32Array | null {
+    if (!top5) return null;
+    if (this.numClasses < 5) throw new ShapeError(`ParamSetEvaluator.${where}: top-5 needs at least 5 classes, the model has ${this.numClasses}`);
+    return new Int32Array(P * this.chunks.length);
+  }
+
+  /**
+   * How many rows of chunk `ch` have their label among the 5 largest logits (topkRows, the order
+   * of fullMetrics): the logits are read back to the host here.
+   */
+  private top5HitsOf(logits: Storage, ch: Chunk): number {
+    const raw = this.be.read(logits);
+    // As in logits(): float64 backends are rounded to float32 first, so the hits equal fullMetrics'.
+    const l = raw instanceof Float32Array ? raw : Float32Array.from(raw.subarray(0, ch.rows * this.numClasses));
+    const top = topkRows(l, ch.rows, this.numClasses, 5, new Int32Array(ch.rows * 5));
+    const labels = this.datasets[this.splits[ch.split]!].labels;
+    let hit = 0;
+    for (let i = 0; i < ch.rows; i++) {
+      const t = labels[ch.start + i]!, b = i * 5;
+      if (top[b] === t || top[b + 1] === t || top[b + 2] === t || top[b + 3] === t || top[b + 4] === t) hit++;
+    }
+    return hit;
   }
 
   /**
@@ -372,20 +439,26 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
   evaluateFull(vecs: Float32Array, P: number, opts: EvaluateOptions = {}): Array<Record<S, SplitResult>> {
     this.checkVecs(vecs, P, 'evaluateFull');
     const preds = this.emptyPreds(P);
-    const total = this.chunks.length * P;
+    const C = this.chunks.length;
+    const total = C * P;
+    const hits = this.top5Buffer(opts.top5, P, 'evaluateFull');
     let done = 0;
     this.guarded(() => {
       for (let p = 0; p < P; p++) {
         this.layout.write(this.model, this.vec(vecs, p));
-        for (const ch of this.chunks) {
+        this.chunks.forEach((ch, c) => {
           const x = imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be);
-          scope(() => readArgmaxRows(this.be, this.model.forward(x).storage, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows)));
+          scope(() => {
+            const logits = this.model.forward(x).storage;
+            readArgmaxRows(this.be, logits, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows));
+            if (hits) hits[p * C + c] = this.top5HitsOf(logits, ch);
+          });
           dispose(x);
           opts.onProgress?.(++done, total);
-        }
+        });
       }
     });
-    return this.results(preds);
+    return this.results(preds, hits);
   }
 
   /** Logits [n, classes] of one parameter set on every split (by the cached tail). */

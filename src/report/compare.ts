@@ -89,16 +89,19 @@ function fail(file: string, what: string): never {
   throw new FormatError(file, what);
 }
 
-function num(v: unknown, file: string, key: string): number {
+/** `v` as a finite number, else a FormatError naming the file and the key. */
+export function num(v: unknown, file: string, key: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(file, `"${key}" should be a finite number, got ${JSON.stringify(v)}`);
   return v;
 }
 
-function optNum(v: unknown, file: string, key: string): number | undefined {
+/** Like {@link num}; undefined for a missing or null value. */
+export function optNum(v: unknown, file: string, key: string): number | undefined {
   return v === undefined || v === null ? undefined : num(v, file, key);
 }
 
-function readJsonFile(file: string): unknown {
+/** A JSON file's value; a PdiffError when it is missing, a FormatError naming it when it is not JSON. */
+export function readJsonFile(file: string): unknown {
   if (!existsSync(file)) throw new PdiffError(`${file} is missing: is this a finished run folder (pdiff run ... -o DIR)?`);
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as unknown;
@@ -107,7 +110,7 @@ function readJsonFile(file: string): unknown {
   }
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A summary built from the groups an unfinished evaluate stage has finished (eval/<group>.json

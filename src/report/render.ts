@@ -69,6 +69,10 @@ export function summaryTable(data: ReportData): SummaryRow[] {
     iouMax: orNull(g.iouMax),
     nnL2: orNull(g.nnL2),
     fracAtLeastBestOriginal: orNull(g.fracAtLeastBestOriginal),
+    top5Mean: orNull(g.top5?.mean.test),
+    top5AtBestVal: orNull(g.top5?.atBestVal.test),
+    macroF1Mean: orNull(g.macroF1?.mean.test),
+    macroF1AtBestVal: orNull(g.macroF1?.atBestVal.test),
   }));
 }
 
@@ -107,6 +111,35 @@ function mainTable(data: ReportData): Table {
     fIou(g.iouMax), fL2(g.nnL2), fFrac(g.fracAtLeastBestOriginal),
   ]);
   return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows, groups: data.groups.map((g) => g.name) };
+}
+
+/**
+ * Top-1, top-5 and macro-F1 of every group on one split: each the mean over the members and the
+ * value of the best-on-val member. Top-5 columns only when some group has top-5; undefined when no
+ * group has either (summaries written before they were added).
+ */
+function metricsTable(data: ReportData, split: 'val' | 'test'): Table | undefined {
+  const hasTop5 = data.groups.some((g) => g.top5), hasF1 = data.groups.some((g) => g.macroF1);
+  if (!hasTop5 && !hasF1) return undefined;
+  const headers = [
+    'group', 'n', 'top-1 mean', 'top-1 @best-val',
+    ...(hasTop5 ? ['top-5 mean', 'top-5 @best-val'] : []),
+    ...(hasF1 ? ['macro-F1 mean', 'macro-F1 @best-val'] : []),
+  ];
+  const rows = data.groups.map((g) => [
+    groupCell(g), String(g.n),
+    fAcc(g[split].mean), fAcc(split === 'test' ? g.testAtBestVal : g.val.best),
+    ...(hasTop5 ? [fAcc(g.top5?.mean[split]), fAcc(g.top5?.atBestVal[split])] : []),
+    ...(hasF1 ? [fNum(g.macroF1?.mean[split], 4), fNum(g.macroF1?.atBestVal[split], 4)] : []),
+  ]);
+  return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows, groups: data.groups.map((g) => g.name) };
+}
+
+/** The note above the top-5 / macro-F1 tables: what the columns are, and why top-5 is missing when it is. */
+function metricsNote(data: ReportData): string {
+  return 'Accuracies in percent, macro-F1 in [0, 1] (averaged over the classes present in the labels or the predictions). ' +
+    'mean: over the group\'s members; @best-val: the member with the best val top-1 accuracy (the member of test@best-val).' +
+    (data.top5Omitted ? ` ${data.top5Omitted.charAt(0).toUpperCase()}${data.top5Omitted.slice(1)}.` : '');
 }
 
 /** The groups of the run with their readable names (the markdown's legend to the tables). */
@@ -263,9 +296,16 @@ const MAIN_NOTE =
 /** A result section: its id, title, table and an optional one-line note printed above the table. */
 interface ResultSection { id: string; title: string; table: Table; note?: string }
 
+function metricsTitle(data: ReportData, split: 'val' | 'test'): string {
+  const top5 = data.groups.some((g) => g.top5);
+  return `${top5 ? 'Top-1, top-5' : 'Top-1'} and macro-F1 on ${split}`;
+}
+
 /** The result tables after the main one, with their section ids. */
 function resultTables(data: ReportData): ResultSection[] {
   const all: Array<Omit<ResultSection, 'table'> & { table: Table | undefined }> = [
+    { id: 'metrics-test', title: metricsTitle(data, 'test'), table: metricsTable(data, 'test'), note: metricsNote(data) },
+    { id: 'metrics-val', title: metricsTitle(data, 'val'), table: metricsTable(data, 'val') },
     { id: 'per-class', title: 'Per-class test accuracy (%)', table: perClassTable(data) },
     { id: 'shift', title: 'Distribution shift: mean test accuracy (%)', table: shiftTable(data) },
     { id: 'second-dataset', title: `Second dataset: accuracy (%) on ${secondDatasetName(data)}`, table: secondDatasetTable(data), note: SECOND_DATASET_NOTE },

@@ -66,6 +66,26 @@ export interface GroupReport {
   accuracies: { val: number[]; test: number[] };
   /** Per-member novelty, same member order as `accuracies`. */
   novelty?: { iou: number[]; nnL2: number[] };
+  /**
+   * Top-5 accuracy (percent) of the members; absent below 5 classes (ReportData.top5Omitted says
+   * why) and in summaries written before it was added.
+   */
+  top5?: MemberMetric;
+  /** Macro-F1 in [0, 1] of the members (from their predictions); absent in older summaries. */
+  macroF1?: MemberMetric;
+}
+
+/**
+ * A metric beside top-1 (top-5, macro-F1) of a group's members on val and test: the mean over the
+ * members and the value of the member picked by val top-1 accuracy (the member of testAtBestVal).
+ */
+export interface MemberMetric {
+  /** Mean over the members, per split. */
+  mean: { val: number; test: number };
+  /** The member with the highest val top-1 accuracy, the first on ties (the member of testAtBestVal). */
+  atBestVal: { val: number; test: number };
+  /** Per member, in the order of `accuracies`. */
+  members: { val: number[]; test: number[] };
 }
 
 /** Per-class test accuracy (percent) of one group, averaged over its members. */
@@ -201,6 +221,8 @@ export interface ReportData {
   base: { val: number; test: number };
   /** Groups in display order; 'original' should come first. */
   groups: GroupReport[];
+  /** Why the groups have no top-5 (fewer than 5 classes), when they have none for that reason. */
+  top5Omitted?: string;
   perClass?: PerClassReport;
   cost?: CostReport;
   shift?: ShiftRow[];
@@ -239,4 +261,10 @@ export interface SummaryRow {
   iouMax: number | null;
   nnL2: number | null;
   fracAtLeastBestOriginal: number | null;
+  /** Test top-5 accuracy (percent): group mean and the best-on-val member's; null below 5 classes or in older summaries. */
+  top5Mean: number | null;
+  top5AtBestVal: number | null;
+  /** Test macro-F1 in [0, 1]: group mean and the best-on-val member's; null in older summaries. */
+  macroF1Mean: number | null;
+  macroF1AtBestVal: number | null;
 }

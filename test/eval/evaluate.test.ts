@@ -250,3 +250,47 @@ test('evaluate resumes from a saved partial result at the chunk it reached, and 
   assert.throws(() => ev.evaluate(vecs, P, { resume: { chunksDone: 2, preds: new Int32Array(P * 115 - 1) } }), ShapeError);
   assert.throws(() => ev.evaluate(vecs, P, { resume: { chunksDone: 6, preds: new Int32Array(P * 115) } }), ShapeError);
 });
+
+test('evaluate counts top-5 per set and split exactly as fullMetrics does from the logits, resumes with it, and refuses a partial without it', () => {
+  const model = randomCnn(41);
+  const layout = ParamLayout.fromModel(model, selectParams(model, 'bn'));
+  const ev = new ParamSetEvaluator({ model, layout, datasets: { val, test: testSet }, batch: 32, onWarning: (m) => assert.fail(m) });
+  const P = 4;
+  const vecs = sets(model, layout, P, new Rng(42));
+  const plain = ev.evaluate(vecs, P);
+  const saved: Array<{ chunksDone: number; preds: Int32Array; top5Hits?: Int32Array }> = [];
+  const got = ev.evaluate(vecs, P, { top5: true, onChunk: (c, snap) => { if (c === 3) saved.push(snap()); } });
+  const full = ev.evaluateFull(vecs, P, { top5: true });
+  let below100 = 0;
+  for (let p = 0; p < P; p++) {
+    const m = ev.evaluateDetailed(vecs.subarray(p * layout.total, (p + 1) * layout.total));
+    for (const sp of ['val', 'test'] as const) {
+      assert.equal(got[p]![sp].top5, m[sp].top5, `set ${p} ${sp}`);
+      assert.equal(full[p]![sp].top5, m[sp].top5, `evaluateFull, set ${p} ${sp}`);
+      // top-1 is untouched by counting top-5
+      assert.equal(got[p]![sp].acc, plain[p]![sp].acc);
+      assert.deepEqual(got[p]![sp].preds, plain[p]![sp].preds);
+      assert.equal(plain[p]![sp].top5, undefined);
+      if (m[sp].top5! < 100) below100++;
+    }
+  }
+  assert.ok(below100 > 0, 'the check needs some top-5 misses');
+  assert.equal(saved[0]!.top5Hits!.length, P * ev.chunkCount);
+  const resumed = ev.evaluate(vecs, P, { top5: true, resume: saved[0] });
+  for (let p = 0; p < P; p++) for (const sp of ['val', 'test'] as const) assert.equal(resumed[p]![sp].top5, got[p]![sp].top5);
+  // The resumed numbers come from the saved hits: zeroing them shows up in the first chunks' splits.
+  const zeroed = { ...saved[0]!, top5Hits: new Int32Array(P * ev.chunkCount) };
+  assert.equal(ev.evaluate(vecs, P, { top5: true, resume: zeroed })[0]!.val.top5, 0);
+  const old = { chunksDone: saved[0]!.chunksDone, preds: saved[0]!.preds };
+  assert.throws(() => ev.evaluate(vecs, P, { top5: true, resume: old }), /no top-5 hit counts.*start the evaluation over/);
+  assert.throws(() => ev.evaluate(vecs, P, { resume: saved[0] }), /top-5 is not counted/);
+});
+
+test('evaluate refuses top-5 for a model with fewer than 5 classes', () => {
+  const rng = new Rng(5);
+  const model = new Mlp({ rng, backend: be, inFeatures: 12 * 12, hidden: [8], numClasses: 3 });
+  model.eval();
+  const layout = ParamLayout.fromModel(model, selectParams(model, 'whole'));
+  const ev = new ParamSetEvaluator({ model, layout, datasets: { test: { ...testSet, labels: testSet.labels.map((l) => l % 3), numClasses: 3 } }, batch: 32 });
+  assert.throws(() => ev.evaluate(layout.read(model), 1, { top5: true }), /top-5 needs at least 5 classes, the model has 3/);
+});

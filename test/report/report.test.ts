@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { groupLabel, renderHtml, renderMarkdown, summaryTable, verdict, verdictHeadline, writeReport } from '../../src/report/render.js';
 import { syntheticReport } from './fixtures.js';
+import type { MemberMetric } from '../../src/report/types.js';
+import { top5OmittedReason } from '../../src/run/stages/evaluate.js';
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -243,4 +245,63 @@ test('the reproducibility block names version, commit, Node, backend, command an
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Give every group of `data` top-5 (unless `noTop5`) and macro-F1 per member, derived from its top-1 accuracies. */
+function withMetrics(data: ReturnType<typeof syntheticReport>, noTop5 = false): void {
+  for (const g of data.groups) {
+    const { val, test } = g.accuracies;
+    const mk = (f: (a: number) => number): MemberMetric => {
+      const v = val.map(f), t = test.map(f);
+      const mean = (a: number[]): number => a.reduce((s, x) => s + x, 0) / a.length;
+      const i = val.indexOf(Math.max(...val));
+      return { mean: { val: mean(v), test: mean(t) }, atBestVal: { val: v[i]!, test: t[i]! }, members: { val: v, test: t } };
+    };
+    if (!noTop5) g.top5 = mk((a) => Math.min(100, a + 9.5));
+    g.macroF1 = mk((a) => a / 101);
+  }
+}
+
+test('the top-1 / top-5 / macro-F1 tables give each group\'s mean and best-on-val member, one table per split', () => {
+  const data = syntheticReport();
+  withMetrics(data);
+  const md = renderMarkdown(data, []);
+  const section = (title: string): string[] => md.split(`## ${title}\n`)[1]!.split('\n## ')[0]!.split('\n');
+  for (const split of ['test', 'val'] as const) {
+    const lines = section(`Top-1, top-5 and macro-F1 on ${split}`);
+    assert.ok(lines.includes('| group | n | top-1 mean | top-1 @best-val | top-5 mean | top-5 @best-val | macro-F1 mean | macro-F1 @best-val |'), lines.join('\n'));
+    for (const g of data.groups) {
+      const row = lines.find((l) => l.startsWith(`| ${g.label ?? g.name} |`))!;
+      const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+      assert.deepEqual(cells.slice(2), [
+        g[split].mean.toFixed(2), (split === 'test' ? g.testAtBestVal : g.val.best).toFixed(2),
+        g.top5!.mean[split].toFixed(2), g.top5!.atBestVal[split].toFixed(2),
+        g.macroF1!.mean[split].toFixed(4), g.macroF1!.atBestVal[split].toFixed(4),
+      ], `${g.name} ${split}`);
+    }
+  }
+  assert.match(md, /@best-val: the member with the best val top-1 accuracy/);
+  // the main table keeps its 17 columns
+  assert.ok(md.split('## Accuracy (%) and novelty')[1]!.split('\n').some((l) => l.startsWith('| group | n | val best |') && l.split('|').length === 19));
+  const html = renderHtml(data, []);
+  assert.match(html, /<li><a href="#metrics-test">Top-1, top-5 and macro-F1 on test<\/a><\/li>/);
+  assert.match(html, /<h2 id="metrics-val">/);
+  const gen = summaryTable(data).find((r) => r.group === 'generated')!;
+  const g = data.groups.find((x) => x.name === 'generated')!;
+  assert.deepEqual([gen.top5Mean, gen.top5AtBestVal, gen.macroF1Mean, gen.macroF1AtBestVal], [g.top5!.mean.test, g.top5!.atBestVal.test, g.macroF1!.mean.test, g.macroF1!.atBestVal.test]);
+});
+
+test('with fewer than 5 classes the tables leave top-5 out and say why; an older summary has no such tables', () => {
+  const data = syntheticReport();
+  withMetrics(data, true);
+  data.top5Omitted = top5OmittedReason(3)!;
+  const md = renderMarkdown(data, []);
+  assert.match(md, /^## Top-1 and macro-F1 on test$/m);
+  assert.match(md, /^\| group \| n \| top-1 mean \| top-1 @best-val \| macro-F1 mean \| macro-F1 @best-val \|$/m);
+  assert.doesNotMatch(md, /top-5 mean/);
+  assert.match(md, /Top-5 accuracy is omitted: the data set has 3 classes, and top-5 needs at least 5/);
+  assert.equal(summaryTable(data)[0]!.top5Mean, null);
+  const old = renderMarkdown(syntheticReport(), []);
+  assert.doesNotMatch(old, /macro-F1 on test/);
+  assert.equal(summaryTable(syntheticReport())[0]!.macroF1Mean, null);
 });

@@ -1,6 +1,7 @@
 /**
  * The evaluation stage (docs/evaluation.md): every group of parameter sets is written into the base
- * model and scored on val and test; novelty against the training checkpoints; per-class metrics
+ * model and scored on val and test (top-1, top-5 from 5 classes up, macro-F1); novelty against the
+ * training checkpoints; per-class metrics
  * of each group's best-on-val member; cost; optional distribution shift and second dataset. Each
  * group's result is saved on its own (eval/<group>.json + eval/<group>.preds.safetensors), so an
  * interrupted evaluation resumes with the next group; within a group, the predictions so far are
@@ -10,13 +11,13 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { classifierCost, measureLatency, peakRssMb } from '../../eval/cost.js';
 import { ParamSetEvaluator, type EvalPartial } from '../../eval/evaluate.js';
-import { wrongSet } from '../../eval/metrics.js';
+import { classificationMetrics, wrongSet } from '../../eval/metrics.js';
 import { iouMax, nearestL2 } from '../../eval/novelty.js';
 import { evaluateOnDataset, evaluateUnderShift } from '../../eval/shift-eval.js';
-import { fractionAtLeast, groupStats, testAtBestVal } from '../../eval/stats.js';
+import { argmaxFirst, fractionAtLeast, groupStats, testAtBestVal } from '../../eval/stats.js';
 import type { Config } from '../../config/index.js';
 import type { Dataset } from '../../data/dataset.js';
-import type { GroupReport, PerClassReport, ShiftRow, CostReport, SecondDatasetRow } from '../../report/types.js';
+import type { GroupReport, MemberMetric, PerClassReport, ShiftRow, CostReport, SecondDatasetRow } from '../../report/types.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { ConfigError } from '../../util/errors.js';
@@ -27,12 +28,26 @@ import { ARTIFACTS, loadData, type RunContext, type StageFn } from '../context.j
 import { evalGroup, groupNames, type GroupSets } from '../groups.js';
 import { maybeKill, sha256 } from '../store.js';
 
-export interface GroupResult { name: string; n: number; val: number[]; test: number[] }
+export interface GroupResult {
+  name: string;
+  n: number;
+  /** Top-1 accuracy (percent) per member. */
+  val: number[];
+  test: number[];
+  /** Top-5 accuracy (percent) per member; absent below 5 classes (and in results saved before it was added). */
+  top5?: { val: number[]; test: number[] };
+  /** Macro-F1 in [0, 1] per member (absent in results saved before it was added). */
+  macroF1?: { val: number[]; test: number[] };
+}
 export interface EvalOutputs { files: string[]; groups: Record<string, GroupResult> }
 
 /** Summary written by the evaluate stage and read by the report. */
 export interface EvalSummary {
   base: { val: number; test: number };
+  /** Classes of the data set (absent in summaries written before it was added). */
+  numClasses?: number;
+  /** Why the groups have no top-5: set when the data set has fewer than 5 classes. */
+  top5Omitted?: string;
   /** Number of test examples the accuracies are over (absent in summaries written before it was added). */
   testSize?: number;
   groups: GroupReport[];
@@ -85,20 +100,47 @@ function partialSaveSeconds(): number {
   return s;
 }
 
-/** A saved unfinished group for this hash and size, or null (none, stale or unreadable: start over). */
-function loadPartial(path: string, hash: string, n: number, chunks: number, rows: number): EvalPartial | null {
+/**
+ * A saved unfinished group for this hash and size, or null (none, stale or unreadable: start over).
+ * With `top5` the state must hold the top-5 hit counts [n, chunks] ('top5_hits'): a state saved
+ * before they were kept has lost them, so the group starts over rather than resuming without them.
+ */
+function loadPartial(path: string, hash: string, n: number, chunks: number, rows: number, top5: boolean): EvalPartial | null {
   if (!existsSync(path)) return null;
   try {
     const f = readSafetensors(path);
     const t = f.tensors.get('preds');
+    const h = f.tensors.get('top5_hits');
     const m = f.metadata ?? {};
     const c = Number(m.chunksDone);
     if (m.hash !== hash || m.n !== String(n) || !t || !(t.data instanceof Float32Array) || t.data.length !== n * rows) return null;
     if (!(Number.isInteger(c) && c >= 1 && c <= chunks)) return null;
-    return { chunksDone: c, preds: Int32Array.from(t.data) };
+    if (!top5) return h ? null : { chunksDone: c, preds: Int32Array.from(t.data) };
+    if (!h || !(h.data instanceof Float32Array) || h.data.length !== n * chunks) return null;
+    return { chunksDone: c, preds: Int32Array.from(t.data), top5Hits: Int32Array.from(h.data) };
   } catch {
     return null;
   }
+}
+
+/** Top-5 needs 5 classes: the reason it is left out of a run's results, or null when it is not. */
+export function top5OmittedReason(numClasses: number): string | null {
+  return numClasses >= 5 ? null : `top-5 accuracy is omitted: the data set has ${numClasses} classes, and top-5 needs at least 5 (every prediction would be a hit)`;
+}
+
+/** A saved group result that has every metric this version computes (top-5 exactly when `top5`). */
+function isComplete(g: GroupResult, top5: boolean): boolean {
+  return g.macroF1 !== undefined && (g.top5 !== undefined) === top5;
+}
+
+/** A per-member metric's group mean and its value at the best-on-val (top-1) member. */
+function memberMetric(m: { val: number[]; test: number[] }, valTop1: readonly number[]): MemberMetric {
+  const i = argmaxFirst(valTop1);
+  return {
+    mean: { val: groupStats(m.val).mean, test: groupStats(m.test).mean },
+    atBestVal: { val: m.val[i]!, test: m.test[i]! },
+    members: { val: m.val, test: m.test },
+  };
 }
 
 let evaluatorCache: { key: string; ev: ParamSetEvaluator } | null = null;
@@ -126,19 +168,22 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   const scoring = JSON.stringify({ baselineCount: e.baselineCount, avgOf: e.avgOf, noiseScales: e.noiseScales, evalBatch: e.evalBatch });
   const hashOf = (name: string): string => sha256(store.marker('collect')?.hash ?? '', store.marker(evalGroup(name).upstream)?.hash ?? '', name, scoring, String(cfg.seed));
   let done = 0;
+  const numClasses = ctx.splits().test.numClasses;
+  const top5 = top5OmittedReason(numClasses) === null;
   for (const name of names) {
     const [jsonPath, predsPath] = groupFiles(name);
     files.push(jsonPath, predsPath);
     const h = hashOf(name);
     if (existsSync(store.path(jsonPath)) && existsSync(store.path(predsPath))) {
       const saved = JSON.parse(readFileSync(store.path(jsonPath), 'utf8')) as GroupResult & { hash: string };
-      if (saved.hash === h) { groups[name] = saved; ctx.say(`[evaluate] ${name}: up to date`); continue; }
+      if (saved.hash === h && isComplete(saved, top5)) { groups[name] = saved; ctx.say(`[evaluate] ${name}: up to date`); continue; }
+      if (saved.hash === h) ctx.say(`[evaluate] ${name}: saved result has no ${top5 ? 'top-5 or ' : ''}macro-F1 (written by an older version): evaluating again`);
     }
     const { sets, n } = groupSets(ctx, name);
     const t0 = performance.now();
     const ev = evaluator(ctx);
     const partialPath = store.path('state', `eval-${name}.safetensors`);
-    const resume = loadPartial(partialPath, h, n, ev.chunkCount, ev.rowCount);
+    const resume = loadPartial(partialPath, h, n, ev.chunkCount, ev.rowCount, top5);
     if (resume) {
       ctx.say(`[evaluate] ${name}: resuming at image chunk ${resume.chunksDone} of ${ev.chunkCount}`);
       ctx.log.write({ stage: 'evaluate', group: name, event: 'resume', chunksDone: resume.chunksDone, chunks: ev.chunkCount });
@@ -150,6 +195,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     const saveEvery = partialSaveSeconds();
     let lastSave = performance.now(), saves = 0;
     const res = ev.evaluate(sets, n, {
+      top5,
       resume: resume ?? undefined,
       onProgress: (d) => {
         bar.tick(d - last);
@@ -158,7 +204,9 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
       onChunk: (chunksDone, snapshot) => {
         if (chunksDone === ev.chunkCount || performance.now() - lastSave < saveEvery * 1000) return;
         const part = snapshot();
-        writeSafetensors(partialPath, [{ name: 'preds', shape: [n, part.preds.length / n], data: Float32Array.from(part.preds) }],
+        // top-5 hits per (set, chunk) are counts <= evalBatch: exact in float32
+        const hits = part.top5Hits ? [{ name: 'top5_hits', shape: [n, ev.chunkCount], data: Float32Array.from(part.top5Hits) }] : [];
+        writeSafetensors(partialPath, [{ name: 'preds', shape: [n, part.preds.length / n], data: Float32Array.from(part.preds) }, ...hits],
           { hash: h, group: name, n: String(n), chunksDone: String(chunksDone) });
         lastSave = performance.now();
         ctx.clock.save();
@@ -171,7 +219,13 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     const preds = new Float32Array(n * nTest);
     res.forEach((r, i) => { for (let j = 0; j < nTest; j++) preds[i * nTest + j] = r.test.preds[j]!; });
     writeSafetensors(store.path(predsPath), [{ name: 'test_preds', shape: [n, nTest], data: preds }], { group: name });
-    const g: GroupResult = { name, n, val, test };
+    const sp = ctx.splits();
+    const f1 = (preds: Int32Array, labels: Uint8Array | Int32Array): number => classificationMetrics(preds, labels, ev.numClasses).macroF1;
+    const g: GroupResult = {
+      name, n, val, test,
+      ...(top5 ? { top5: { val: res.map((r) => r.val.top5!), test: res.map((r) => r.test.top5!) } } : {}),
+      macroF1: { val: res.map((r) => f1(r.val.preds, sp.val.labels)), test: res.map((r) => f1(r.test.preds, sp.test.labels)) },
+    };
     writeFileAtomic(store.path(jsonPath), JSON.stringify({ ...g, hash: h }) + '\n');
     rmSync(partialPath, { force: true });
     ctx.clock.save();
@@ -213,6 +267,8 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
       iouMax: mean(iou), nnL2: mean(l2),
       fracAtLeastBestOriginal: fractionAtLeast(g.test, bestOriginalTest),
       accuracies: { val: g.val, test: g.test }, novelty: { iou, nnL2: l2 },
+      ...(g.top5 ? { top5: memberMetric(g.top5, g.val) } : {}),
+      ...(g.macroF1 ? { macroF1: memberMetric(g.macroF1, g.val) } : {}),
     });
   }
   ctx.say(`[evaluate] novelty (IoU-max, nearest L2) of ${names.length} groups against the ${K} originals (${seconds(tPhase)})`);
@@ -301,7 +357,8 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   const orig0 = reports.find((r) => r.name === 'original')!;
   if (gen0 && gen0.test.mean < orig0.test.mean - 1) warnings.push(`generated models are ${(orig0.test.mean - gen0.test.mean).toFixed(2)} points below the originals on average: samples may be off the checkpoint manifold (check the latent scale, AE eval mode and the inverse normalisation)`);
   if (gen0 && (gen0.iouMax ?? 0) > 0.99 && (gen0.nnL2 ?? 1) < 1e-3) warnings.push('generated models copy training checkpoints (IoU-max near 1 and NN-L2 near 0)');
-  const summary: EvalSummary = { base: { val: base.val, test: base.test }, testSize: test.n, groups: reports, perClass, cost, shift, secondDataset, warnings };
+  const omitted = top5OmittedReason(numClasses);
+  const summary: EvalSummary = { base: { val: base.val, test: base.test }, numClasses, ...(omitted ? { top5Omitted: omitted } : {}), testSize: test.n, groups: reports, perClass, cost, shift, secondDataset, warnings };
   writeFileAtomic(store.path(ARTIFACTS.summary), JSON.stringify(summary, null, 1) + '\n');
   files.push(ARTIFACTS.summary);
   return { files, groups };

@@ -81,6 +81,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
     createdAt: new Date().toISOString(),
     base: summary.base,
     groups: summary.groups,
+    ...(summary.top5Omitted !== undefined ? { top5Omitted: summary.top5Omitted } : {}),
     perClass: summary.perClass,
     cost: summary.cost,
     shift: summary.shift,
