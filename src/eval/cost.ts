@@ -13,14 +13,20 @@ import { CnnS } from '../models/cnn-s.js';
 import { Mlp } from '../models/mlp.js';
 import { ResNetCifar } from '../models/resnet.js';
 import type { BatchNorm, Conv2d, Linear } from '../nn/layers.js';
+import { countOps, type OpWork } from '../tensor/count.js';
 import { Tensor, noGrad, scope } from '../tensor/tensor.js';
 import { Rng } from '../tensor/random.js';
 import { convOutSize } from '../backend/kernels.js';
 import { ConfigError, ShapeError } from '../util/errors.js';
 import { countModel, type LayerCount, type LayerSpec } from './flops.js';
 
-/** A layer's counts and the classifier stage (index into Classifier.stages) it runs in. */
-export interface StagedLayerCount extends LayerCount {
+/**
+ * A layer's counts and the classifier stage (index into Classifier.stages) it runs in. Counted
+ * by running the model (architectures without a layer list), an entry is one kind of op within a
+ * stage: kind 'op', name "<stage>:<op>", params 0 (the parameters are counted once, in total).
+ */
+export interface StagedLayerCount extends Omit<LayerCount, 'kind'> {
+  kind: LayerCount['kind'] | 'op';
   stage: number;
 }
 
@@ -130,17 +136,61 @@ function walkResNet(m: ResNetCifar, wk: Walker): void {
   wk.linear('fc', m.fc, last);
 }
 
+/** Work per op kind of fn's ops. */
+function workByOp(fn: () => unknown): Map<string, OpWork> {
+  const by = new Map<string, OpWork>();
+  countOps(fn, (w) => {
+    const t = by.get(w.op) ?? { op: w.op, macs: 0, adds: 0, elementOps: 0 };
+    t.macs += w.macs; t.adds += w.adds; t.elementOps += w.elementOps;
+    by.set(w.op, t);
+  });
+  return by;
+}
+
+/**
+ * The cost of any classifier, counted by running it on one image (src/tensor/count.ts): the work
+ * of stage s is that of forwardTo(x, s) less that of forwardTo(x, s - 1), per op kind. Exact
+ * for every model whose ops depend on shapes only (all of pdiff's).
+ */
+export function countedCost(model: Classifier, inShape: readonly [number, number, number]): ClassifierCost {
+  const be = model.backend;
+  const [c, h, w] = inShape;
+  const x = new Tensor(be.fromArray(new Rng(0).fillNormal(new Float32Array(c * h * w))), [1, c, h, w], be);
+  const wasTraining = model.training;
+  model.eval();
+  const S = model.stages.length - 1;
+  const perLayer: StagedLayerCount[] = [];
+  try {
+    noGrad(() => {
+      let prev = new Map<string, OpWork>();
+      for (let s = 1; s <= S; s++) {
+        const cur = workByOp(() => scope(() => { (s === S ? model.forward(x) : model.forwardTo(x, s)).toArray(); }));
+        for (const [op, t] of cur) {
+          const p = prev.get(op);
+          const macs = t.macs - (p?.macs ?? 0), adds = t.adds - (p?.adds ?? 0), elementOps = t.elementOps - (p?.elementOps ?? 0);
+          if (macs || adds || elementOps) perLayer.push({ name: `${model.stages[s]}:${op}`, kind: 'op', params: 0, macs, adds, elementOps, stage: s });
+        }
+        prev = cur;
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  const total = (k: 'macs' | 'adds' | 'elementOps') => perLayer.reduce((a, l) => a + l[k], 0);
+  return { arch: model.arch, params: model.numParameters(), macs: total('macs'), adds: total('adds'), elementOps: total('elementOps'), perLayer };
+}
+
 /**
  * Parameters and multiply-adds per image of a classifier on inputs [c, h, w], layer by layer
- * (flops.ts conventions), each layer tagged with its stage.
- * @throws ConfigError for an architecture without a layer walker (cnn-s, mlp, resnet20 have one).
+ * (flops.ts conventions), each layer tagged with its stage: from the layer list of cnn-s, the MLP
+ * and the CIFAR ResNets, and for every other architecture by counting a forward pass (countedCost).
  */
 export function classifierCost(model: Classifier, inShape: readonly [number, number, number]): ClassifierCost {
   const wk = new Walker(inShape[0], inShape[1], inShape[2]);
   if (model instanceof CnnS) walkCnnS(model, wk);
   else if (model instanceof Mlp) walkMlp(model, wk);
   else if (model instanceof ResNetCifar) walkResNet(model, wk);
-  else throw new ConfigError(`classifierCost: no layer list for architecture "${model.arch}" (known: cnn-s, mlp, resnet20)`);
+  else return countedCost(model, inShape);
   const count = countModel(wk.specs);
   return {
     arch: model.arch,

@@ -6,6 +6,7 @@ import type { Storage } from '../backend/backend.js';
 import { convOutSize, type Conv2dGeom, type GroupNormGeom, type LayerNormGeom, type NormGeom, type Pool2dGeom } from '../backend/kernels.js';
 import { ShapeError } from '../util/errors.js';
 import { fmt, outFull, recordReleasing, sameBackend } from './op-util.js';
+import { noteWork } from './count.js';
 import { Tensor, needsGrad, record } from './tensor.js';
 
 // ---------------------------------------------------------------- convolution
@@ -29,6 +30,7 @@ function convCore(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom, yShape:
   const be = sameBackend('conv', x, w, b);
   const y = outFull(be, yShape);
   be.conv2dForward(x.storage, w.storage, b ? b.storage : null, y.storage, g);
+  noteWork('conv2d', g.n * g.o * g.oh * g.ow * (g.c / (g.groups ?? 1)) * g.kh * g.kw, b ? y.size : 0);
   if (needsGrad(x, w, b)) {
     record(y, [x, w, b], (gy) => {
       let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
@@ -129,6 +131,7 @@ export function maxPool2d(x: Tensor, args: Pool2dArgs): Tensor {
   const y = outFull(be, [g.n, g.c, g.oh, g.ow]);
   const argmax = be.allocIndex(y.size);
   be.maxPool2dForward(x.storage, y.storage, argmax, g);
+  noteWork('max_pool2d', 0, 0, y.size * g.kh * g.kw);
   recordReleasing(be, y, [x], [argmax], (gy) => {
     const gx = be.empty(x.size);
     be.maxPool2dBackward(gy, argmax, gx, g);
@@ -142,6 +145,7 @@ export function avgPool2d(x: Tensor, args: Pool2dArgs): Tensor {
   const g = poolGeom(x, args, 'avgPool2d');
   const y = outFull(be, [g.n, g.c, g.oh, g.ow]);
   be.avgPool2dForward(x.storage, y.storage, g);
+  noteWork('avg_pool2d', 0, 0, y.size * g.kh * g.kw);
   if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.empty(x.size); be.avgPool2dBackward(gy, gx, g); return [gx]; });
   return y;
 }
@@ -166,6 +170,7 @@ export function batchNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   }
   const g: NormGeom = { n, c, s, eps: args.eps ?? 1e-5 };
   const y = outFull(be, x.shape);
+  noteWork('batch_norm', x.size);
   const gs = gamma?.storage ?? null;
   if (args.training) {
     if (n * s <= 1) throw new ShapeError(`batchNorm: training mode needs more than one value per channel, got input ${fmt(x.shape)}`);
@@ -209,6 +214,7 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   const g: LayerNormGeom = { rows, d, eps };
   const gs = gamma?.storage ?? null;
   be.layerNormForward({ x: x.storage, gamma: gs, beta: beta?.storage ?? null, y: y.storage, mean, invstd }, g);
+  noteWork('layer_norm', x.size, 0, 2 * x.size);
   recordReleasing(be, y, [x, gamma, beta], [mean, invstd], (gy) => {
     const gx = x.requiresGrad ? be.empty(x.size) : null;
     const gg = gamma && gamma.requiresGrad ? be.alloc(d) : null;
@@ -230,6 +236,7 @@ export function groupNorm(x: Tensor, groups: number, gamma: Tensor | null, beta:
   const g: GroupNormGeom = { n, c, s, groups, eps };
   const gs = gamma?.storage ?? null;
   be.groupNormForward({ x: x.storage, gamma: gs, beta: beta?.storage ?? null, y: y.storage, mean, invstd }, g);
+  noteWork('group_norm', x.size, 0, 2 * x.size);
   recordReleasing(be, y, [x, gamma, beta], [mean, invstd], (gy) => {
     const gx = x.requiresGrad ? be.empty(x.size) : null;
     const gg = gamma && gamma.requiresGrad ? be.alloc(c) : null;

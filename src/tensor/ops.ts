@@ -7,6 +7,7 @@ import type { Backend, BinaryOp, Storage, UnaryOp } from '../backend/backend.js'
 import { ShapeError } from '../util/errors.js';
 import type { Rng } from './random.js';
 import { fmt, out, outFull, recordReleasing, sameBackend } from './op-util.js';
+import { noteWork } from './count.js';
 import { Tensor, graphConstant, needsGrad, record, shapeSize, scalar } from './tensor.js';
 
 export * from './nn-ops.js';
@@ -17,6 +18,7 @@ function unaryOp(op: UnaryOp, x: Tensor, alpha = 0, beta = 0): Tensor {
   const be = x.backend;
   const y = outFull(be, x.shape);
   be.unary(op, x.storage, y.storage, alpha, beta);
+  noteWork(op, 0, 0, x.size);
   if (needsGrad(x)) {
     record(y, [x], (gy) => {
       const gx = be.empty(x.size);
@@ -92,6 +94,7 @@ function binaryOp(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor 
   const aS = padShape(A.shape, shape.length), bS = padShape(B.shape, shape.length);
   const y = outFull(be, shape);
   be.binary(op, A.storage, aS, B.storage, bS, y.storage, shape);
+  noteWork(op, 0, 0, y.size);
   const made: Storage[] = []; // the scalar tensors made for number operands are this op's alone
   if (A !== a) made.push(A.storage);
   if (B !== b) made.push(B.storage);
@@ -171,6 +174,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdim = fals
   const final = keepdim ? keep : x.shape.filter((_, i) => !ax.includes(i));
   const y = outFull(be, final);
   be.sumTo(x.storage, x.shape, y.storage, keep);
+  noteWork('sum', 0, 0, x.size);
   if (needsGrad(x)) record(y, [x], (gy) => [expandTo(be, gy, keep, x.shape)]);
   return y;
 }
@@ -214,6 +218,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOpts = {}): Tensor {
   const y = outFull(be, shape);
   const aB = a.rank === 3, bB = b.rank === 3;
   be.matmul({ a: a.storage, b: b.storage, c: y.storage, batch, m, n, k, transA, transB, aBatched: aB, bBatched: bB });
+  noteWork('matmul', batch * m * n * k);
   if (needsGrad(a, b)) {
     // Y = A' B' with A' = op(A), B' = op(B): dA' = G B'^T, dB' = A'^T G; a transposed operand's
     // gradient is the transpose of that, written as a product in the operand's own layout.
@@ -261,6 +266,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const y = outFull(be, shape);
   be.matmul({ a: x.storage, b: w.storage, c: y.storage, batch: 1, m: rows, n: outF, k: inF, transB: true });
   if (b) be.binary('add', y.storage, [rows, outF], b.storage, [1, outF], y.storage, [rows, outF]);
+  noteWork('linear', rows * inF * outF, b ? rows * outF : 0);
   if (needsGrad(x, w, b)) {
     record(y, [x, w, b], (gy) => {
       let gx: Storage | null = null, gw: Storage | null = null, gb: Storage | null = null;
@@ -390,6 +396,7 @@ function softmaxImpl(x: Tensor, logMode: boolean): Tensor {
   const y = outFull(be, x.shape);
   const a = { rows, cols, log: logMode };
   be.softmax(x.storage, y.storage, a);
+  noteWork(logMode ? 'log_softmax' : 'softmax', 0, 0, 3 * x.size);
   if (needsGrad(x)) record(y, [x], (gy) => { const gx = be.empty(x.size); be.softmaxBackward(y.storage, gy, gx, a); return [gx]; });
   return y;
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifierCost, costSummary, measureLatency, peakRssMb, tailMacs } from '../../src/eval/cost.js';
+import { classifierCost, costSummary, countedCost, measureLatency, peakRssMb, tailMacs } from '../../src/eval/cost.js';
+import { blasBackend } from '../../src/backend/index.js';
 import { buildClassifier } from '../../src/models/index.js';
 import { Rng } from '../../src/tensor/random.js';
 import { jsBackend } from '../../src/backend/index.js';
@@ -37,6 +38,33 @@ test('mlp and resnet20 layer lists agree with the models', () => {
   assert.equal(cr.params, rn.numParameters());
   assert.equal(cr.perLayer.filter((l) => l.kind === 'conv2d').length, 1 + 9 * 2 + 2);
   assert.ok(cr.macs > 40e6 && cr.macs < 42e6, `resnet20 MACs ${cr.macs}`); // about 41 M multiply-adds
+});
+
+test('counting a forward pass gives the layer lists\' parameters, multiply-adds and stage split', () => {
+  for (const [arch, inShape] of [['cnn-s', [1, 28, 28]], ['resnet20', [3, 32, 32]], ['mlp', [1, 28, 28]]] as const) {
+    const m = buildClassifier(arch, { rng: new Rng(0), backend: be, inShape: [...inShape], numClasses: 10 });
+    const listed = classifierCost(m, inShape), counted = countedCost(m, inShape);
+    assert.equal(counted.params, listed.params, `${arch} params`);
+    assert.equal(counted.macs, listed.macs, `${arch} MACs`);
+    assert.equal(counted.adds, listed.adds, `${arch} bias additions`);
+    for (let s = 0; s < m.stages.length; s++) assert.equal(tailMacs(counted, s), tailMacs(listed, s), `${arch} tail MACs from stage ${s}`);
+  }
+});
+
+test('counted cost of torchvision architectures matches their published multiply-adds', () => {
+  const blas = blasBackend();
+  const fast = typeof blas === 'string' ? be : blas;
+  // torchvision's documented GFLOPS (multiply-adds) at 3x224x224: resnet18 1.81, efficientnet_b0 0.39
+  const rn = buildClassifier('resnet18', { rng: new Rng(0), backend: fast, inShape: [3, 224, 224], numClasses: 1000 });
+  const cr = countedCost(rn, [3, 224, 224]);
+  assert.equal(cr.params, 11689512);
+  assert.ok(Math.abs(cr.macs / 1.82e9 - 1) < 0.01, `resnet18 ${cr.macs} MACs`);
+  const ef = buildClassifier('efficientnet-b0', { rng: new Rng(0), backend: fast, inShape: [3, 224, 224], numClasses: 1000 });
+  const ce = countedCost(ef, [3, 224, 224]);
+  assert.equal(ce.params, 5288548);
+  assert.ok(Math.abs(ce.macs / 0.39e9 - 1) < 0.03, `efficientnet-b0 ${ce.macs} MACs`);
+  // a tail from the last block costs less than the whole
+  assert.ok(tailMacs(cr, rn.stages.length - 3) < cr.macs / 5);
 });
 
 test('latency is positive and peak RSS is at least the current RSS, in MiB', () => {
