@@ -118,10 +118,14 @@ function walkMlp(m: Mlp, wk: Walker): void {
 
 function walkResNet(m: ResNetCifar, wk: Walker): void {
   wk.conv('conv1', m.conv1, 1); wk.bn('bn1', m.bn1, 1); wk.relu('relu', 1);
-  m.blocks.forEach((b, i) => {
-    const stage = i + 2, name = m.stages[stage]!;
+  let bi = 0;
+  for (let stage = 2; stage < m.stages.length - 1; stage++) {
+    const name = m.stages[stage]!;
+    if (name.endsWith('.conv1')) continue; // counted with its block below
+    const b = m.blocks[bi++]!;
+    const first = m.stages[stage - 1] === `${name}.conv1` ? stage - 1 : stage; // the stage conv1 runs in
     const { c, h, w } = wk;
-    wk.conv(`${name}.conv1`, b.conv1, stage); wk.bn(`${name}.bn1`, b.bn1, stage); wk.relu(`${name}.relu1`, stage);
+    wk.conv(`${name}.conv1`, b.conv1, first); wk.bn(`${name}.bn1`, b.bn1, stage); wk.relu(`${name}.relu1`, stage);
     wk.conv(`${name}.conv2`, b.conv2, stage); wk.bn(`${name}.bn2`, b.bn2, stage);
     if (b.down) {
       const after = { c: wk.c, h: wk.h, w: wk.w };
@@ -130,7 +134,7 @@ function walkResNet(m: ResNetCifar, wk: Walker): void {
       if (wk.c !== after.c || wk.h !== after.h || wk.w !== after.w) throw new ShapeError(`classifierCost: ${name} shortcut and main path shapes differ`);
     }
     wk.relu(`${name}.relu2`, stage);
-  });
+  }
   const last = m.stages.length - 1;
   wk.gap('gap', last);
   wk.linear('fc', m.fc, last);

@@ -54,7 +54,10 @@ class Stage extends Module {
 /**
  * CIFAR ResNet (6n+2 layers; n = 3 gives ResNet-20): conv 3x3 (16) + BN + ReLU, three stages of n
  * basic blocks (16, 32, 64 channels; strides 1, 2, 2), global average pool, linear head.
- * Stages for split evaluation are the stem, each block ("layer3.2"), and the head.
+ * Stages for split evaluation are the stem, each block ("layer3.2"), and the head; a block
+ * without a downsample also has a boundary after its conv1 ("layer3.2.conv1", whose output is
+ * conv1's output and the block input concatenated on the channel axis), so that generating the
+ * last block's bn1/bn2 (P-Diff's choice) reruns one convolution per parameter set, not two.
  */
 export class ResNetCifar extends Module implements Classifier {
   readonly arch: string;
@@ -63,6 +66,9 @@ export class ResNetCifar extends Module implements Classifier {
   readonly blocks: BasicBlock[] = [];
   readonly fc: Linear;
   readonly stages: string[];
+  private readonly blockOf = new Map<string, BasicBlock>();
+  /** Blocks with a stage boundary after conv1 (those without a downsample). */
+  private readonly split = new Set<string>();
 
   constructor(opts: { rng: Rng; backend?: Backend; depthN?: number; numClasses?: number; inChannels?: number }) {
     super(opts.backend);
@@ -73,33 +79,58 @@ export class ResNetCifar extends Module implements Classifier {
     const names: string[] = ['input', 'stem'];
     [[16, 16, 1], [16, 32, 2], [32, 64, 2]].forEach(([cin, cout, s], li) => {
       const st = this.registerModule(`layer${li + 1}`, new Stage(cin!, cout!, n, s!, rng, be));
-      st.blocks.forEach((b, bi) => { this.blocks.push(b); names.push(`layer${li + 1}.${bi}`); });
+      st.blocks.forEach((b, bi) => {
+        const name = `layer${li + 1}.${bi}`;
+        this.blocks.push(b);
+        this.blockOf.set(name, b);
+        // a block without a downsample splits after conv1: a generated bn1/bn2 then reruns conv2 only
+        if (!b.down) { this.split.add(name); names.push(`${name}.conv1`); }
+        names.push(name);
+      });
     });
     this.fc = this.registerModule('fc', new Linear(64, opts.numClasses ?? 10, { rng, backend: be }));
     names.push('fc');
     this.stages = names;
   }
 
-  forward(x: Tensor): Tensor { return this.forwardFrom(x, 0); }
+  /** The whole network, block by block (training and latency; the stage split below is for evaluation). */
+  forward(x: Tensor): Tensor {
+    let h = ops.relu(this.bn1.forward(this.conv1.forward(x)));
+    for (const b of this.blocks) h = b.forward(h);
+    return this.fc.forward(ops.globalAvgPool2d(h));
+  }
+
+  /** One step of the stage chain: stage `s` (1-based index into stages) applied to h. */
+  private stage(s: number, h: Tensor): Tensor {
+    const name = this.stages[s]!;
+    if (name === 'stem') return ops.relu(this.bn1.forward(this.conv1.forward(h)));
+    if (name === 'fc') return this.fc.forward(ops.globalAvgPool2d(h));
+    const b = this.blockOf.get(name.replace(/\.conv1$/, ''))!;
+    if (name.endsWith('.conv1')) return ops.concat([b.conv1.forward(h), h], 1); // conv1's output and the shortcut, side by side
+    if (!this.split.has(name)) return b.forward(h);
+    const c = h.shape[1]! / 2;
+    const a = ops.slice(h, 1, 0, c), x = ops.slice(h, 1, c, 2 * c);
+    const y = b.bn2.forward(b.conv2.forward(ops.relu(b.bn1.forward(a))));
+    return ops.relu(ops.add(y, x));
+  }
 
   forwardTo(x: Tensor, end: number): Tensor {
     let h = x;
-    if (end >= 1) h = ops.relu(this.bn1.forward(this.conv1.forward(h)));
-    for (let i = 0; i < this.blocks.length && i + 2 <= end; i++) h = this.blocks[i]!.forward(h);
+    for (let s = 1; s <= end && s < this.stages.length; s++) h = this.stage(s, h);
     return h;
   }
 
   forwardFrom(h: Tensor, start: number): Tensor {
-    if (start < 1) h = ops.relu(this.bn1.forward(this.conv1.forward(h)));
-    for (let i = Math.max(0, start - 1); i < this.blocks.length; i++) h = this.blocks[i]!.forward(h);
-    return this.fc.forward(ops.globalAvgPool2d(h));
+    for (let s = Math.max(1, start + 1); s < this.stages.length; s++) h = this.stage(s, h);
+    return h;
   }
 
   firstStageOf(names: readonly string[]): number {
     let first = this.stages.length - 1;
     for (const nm of names) {
       const parts = nm.split('.');
-      const key = parts[0]!.startsWith('layer') ? `${parts[0]}.${parts[1]}` : parts[0] === 'fc' ? 'fc' : 'stem';
+      let key = parts[0]!.startsWith('layer') ? `${parts[0]}.${parts[1]}` : parts[0] === 'fc' ? 'fc' : 'stem';
+      if (this.split.has(key) && parts[2] === 'conv1') key = `${key}.conv1`;
       const idx = this.stages.indexOf(key);
       if (idx > 0 && idx - 1 < first) first = idx - 1;
     }

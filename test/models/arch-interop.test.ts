@@ -62,7 +62,7 @@ describe('architectures match torchvision', () => {
   }
 
   test('stages split the forward pass anywhere: forwardFrom(forwardTo(x, k), k) = forward(x)', () => {
-    for (const name of ['resnet18_small', 'vit', 'efficientnet_s']) {
+    for (const name of ['resnet20', 'resnet18_small', 'vit', 'efficientnet_s']) {
       const { model, x } = setup(name);
       detFill(model);
       const full = be.read(model.forward(x).storage);
