@@ -22,6 +22,7 @@ describe('keys without effect', () => {
     const values: Record<string, unknown> = {
       'collect.params': ['fc.*'], 'model.mlpHidden': [7], 'base.momentum': 0.5, 'diffusion.betaStart': 2e-4, 'diffusion.betaEnd': 0.03,
       'generate.ddimSteps': 10, 'generate.eta': 0.5, 'eval.shift.kinds': ['gaussian_noise'], 'eval.shift.severities': [2], 'eval.shift.models': 3,
+      'model.stem': 'small', 'model.dropout': 0.1, 'model.stochasticDepth': 0.1, 'model.vit': { patchSize: 7, layers: 2, heads: 2, hidden: 32, mlp: 64 },
     };
     const off = ['diffusion.schedule="cosine"', 'eval.shift.enabled=false'];
     for (const rule of CONDITIONAL_KEYS) {
