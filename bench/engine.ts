@@ -9,6 +9,7 @@ import type { Backend } from '../src/backend/backend.js';
 import { resolveBackend } from '../src/backend/index.js';
 import { CnnS } from '../src/models/cnn-s.js';
 import { buildClassifier, type Arch, type ModelOptions } from '../src/models/index.js';
+import type { Module } from '../src/nn/module.js';
 import { AdamW } from '../src/nn/optim.js';
 import { ParamAutoencoder } from '../src/pdiff/autoencoder.js';
 import { LatentDenoiser } from '../src/pdiff/denoiser.js';
@@ -23,20 +24,27 @@ function randTensor(be: Backend, shape: number[], rng: Rng): Tensor {
   return new Tensor(be.fromArray(rng.fillNormal(new Float32Array(n))), shape, be);
 }
 
-export function cnnStepMs(be: Backend, steps = 20): number {
-  const rng = new Rng(0);
-  const model = new CnnS({ rng, backend: be }).train();
-  const opt = new AdamW(model.parameters(), { lr: 3e-3, weightDecay: 5e-3 });
+/**
+ * Median ms of one classifier training step: batch 128 of 1x28x28 drawn from `rng` after the model
+ * was built from it, cross-entropy, backward, AdamW.
+ */
+function classifierStepMs(be: Backend, model: Module & { forward(x: Tensor): Tensor }, rng: Rng, opt: { lr: number; weightDecay: number }, steps: number, warmup: number): number {
+  const adam = new AdamW(model.parameters(), opt);
   const x = randTensor(be, [128, 1, 28, 28], rng);
   const y = Int32Array.from({ length: 128 }, () => rng.int(10));
   return medianMs(() => {
     const loss = ops.crossEntropy(model.forward(x), y);
-    opt.zeroGrad();
+    adam.zeroGrad();
     backward(loss, { freeGraph: true });
-    opt.step();
+    adam.step();
     loss.item(); // a device backend must finish the step before the clock stops
     dispose(loss);
-  }, steps, 3);
+  }, steps, warmup);
+}
+
+export function cnnStepMs(be: Backend, steps = 20): number {
+  const rng = new Rng(0);
+  return classifierStepMs(be, new CnnS({ rng, backend: be }).train(), rng, { lr: 3e-3, weightDecay: 5e-3 }, steps, 3);
 }
 
 /** The Fashion-MNIST presets' architectures (src/config/presets.ts) timed by archStepMs, by result key. */
@@ -51,17 +59,7 @@ export function archStepMs(be: Backend, key: string, steps = 10): number {
   const spec = BENCH_ARCHS[key]!;
   const rng = new Rng(0);
   const model = buildClassifier(spec.arch, { rng, backend: be, inShape: [1, 28, 28], numClasses: 10, model: spec.model }).train();
-  const opt = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 5e-4 });
-  const x = randTensor(be, [128, 1, 28, 28], rng);
-  const y = Int32Array.from({ length: 128 }, () => rng.int(10));
-  return medianMs(() => {
-    const loss = ops.crossEntropy(model.forward(x), y);
-    opt.zeroGrad();
-    backward(loss, { freeGraph: true });
-    opt.step();
-    loss.item();
-    dispose(loss);
-  }, steps, 2);
+  return classifierStepMs(be, model, rng, { lr: 1e-3, weightDecay: 5e-4 }, steps, 2);
 }
 
 export function aeStepMs(be: Backend, opts: { L: number; channels: number[]; latent: number; batch: number }, steps = 20): number {
