@@ -1,3 +1,4 @@
+import type { PermutationSpec } from '../align/spec.js';
 import type { Storage } from '../backend/backend.js';
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -24,6 +25,12 @@ export interface Classifier extends Module {
    * it, callers use the generic tail (GenericTail in tail.ts: forwardTo / forwardFrom).
    */
   evalTail?(req: EvalTailRequest): TailRunner | null;
+  /**
+   * Optional: the permutation symmetry of the network's hidden units (docs/seeds.md#permutation-groups):
+   * every (tensor, axis) each hidden permutation acts on. Needed to align networks trained from
+   * different seeds (collect.align); absent where the architecture has none described yet.
+   */
+  permutationSpec?(): PermutationSpec;
 }
 
 /**

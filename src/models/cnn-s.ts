@@ -1,3 +1,4 @@
+import { batchNormAxes, type PermutationSpec } from '../align/spec.js';
 import type { Backend } from '../backend/backend.js';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -73,6 +74,27 @@ export class CnnS extends Module implements Classifier {
   /** The planned tail (src/models/cnn-s-tail.ts): reused buffers, fused backend passes, pooled features for bn mode. */
   evalTail(req: EvalTailRequest): TailRunner | null {
     return cnnSEvalTail(this, req);
+  }
+
+  /**
+   * One permutation per conv block: the output channels of conv<i> (weight axis 0), all four
+   * tensors of bn<i>, and the input channels of the next layer (conv<i+1>.weight axis 1, or
+   * fc.weight axis 1 after the last block). BN, ReLU, max-pool and global average pool act per
+   * channel, so they commute with the permutation.
+   */
+  permutationSpec(): PermutationSpec {
+    const convs = [this.conv1, this.conv2, this.conv3];
+    return {
+      groups: convs.map((c, i) => ({
+        name: `P_conv${i + 1}`,
+        size: c.outChannels,
+        axes: [
+          { tensor: `conv${i + 1}.weight`, axis: 0 },
+          ...batchNormAxes(`bn${i + 1}`),
+          { tensor: i < 2 ? `conv${i + 2}.weight` : 'fc.weight', axis: 1 },
+        ],
+      })),
+    };
   }
 
   /** The stage index of the first layer that owns one of `names` (parameters before it are frozen). */

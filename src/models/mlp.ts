@@ -1,3 +1,4 @@
+import type { PermutationSpec } from '../align/spec.js';
 import type { Backend } from '../backend/backend.js';
 import { Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -35,6 +36,26 @@ export class Mlp extends Module implements Classifier {
     let x = h.rank > 2 ? ops.flatten(h) : h;
     for (let i = start; i < this.layers.length - 1; i++) x = ops.relu(this.layers[i]!.forward(x));
     return this.layers[this.layers.length - 1]!.forward(x);
+  }
+
+  /**
+   * One permutation per hidden layer fc<i>: its output units (rows of fc<i>.weight, fc<i>.bias)
+   * and the input units of the layer after it (columns of fc<i+1>.weight or head.weight). ReLU is
+   * elementwise, so it commutes with the permutation.
+   */
+  permutationSpec(): PermutationSpec {
+    const names = this.stages.slice(1); // fc1, ..., head
+    return {
+      groups: this.layers.slice(0, -1).map((l, i) => ({
+        name: `P_${names[i]}`,
+        size: l.outFeatures,
+        axes: [
+          { tensor: `${names[i]}.weight`, axis: 0 },
+          { tensor: `${names[i]}.bias`, axis: 0 },
+          { tensor: `${names[i + 1]}.weight`, axis: 1 },
+        ],
+      })),
+    };
   }
 
   firstStageOf(names: readonly string[]): number {

@@ -1,3 +1,4 @@
+import { batchNormAxes, type PermutationGroup, type PermutationSpec } from '../align/spec.js';
 import type { Backend } from '../backend/backend.js';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -123,6 +124,38 @@ export class ResNetCifar extends Module implements Classifier {
   forwardFrom(h: Tensor, start: number): Tensor {
     for (let s = Math.max(1, start + 1); s < this.stages.length; s++) h = this.stage(s, h);
     return h;
+  }
+
+  /**
+   * The residual stream of each stage is one permutation: the stem (stage 1) or the downsample
+   * shortcut (stages 2, 3) writes it, every block's conv2/bn2 adds to it and every block's conv1
+   * (and the next stage's downsample conv) reads it, so all of them must agree; the head reads
+   * the last one. Each block adds one inner permutation: conv1's output channels, bn1, and
+   * conv2's input channels. ResNet-20: 3 stream groups (16, 32, 64) and 9 inner groups.
+   */
+  permutationSpec(): PermutationSpec {
+    const n = this.blocks.length / 3;
+    const streams: PermutationGroup[] = [];
+    const inner: PermutationGroup[] = [];
+    let stream: PermutationGroup = { name: 'P_layer1', size: this.conv1.outChannels, axes: [{ tensor: 'conv1.weight', axis: 0 }, ...batchNormAxes('bn1')] };
+    this.blocks.forEach((b, k) => {
+      const layer = `layer${Math.floor(k / n) + 1}`, p = `${layer}.${k % n}`;
+      // the block reads the incoming stream (for a downsampling block, the previous stage's)
+      stream.axes.push({ tensor: `${p}.conv1.weight`, axis: 1 });
+      if (b.down) {
+        stream.axes.push({ tensor: `${p}.downsample.0.weight`, axis: 1 });
+        streams.push(stream);
+        stream = { name: `P_${layer}`, size: b.down[0].outChannels, axes: [{ tensor: `${p}.downsample.0.weight`, axis: 0 }, ...batchNormAxes(`${p}.downsample.1`)] };
+      }
+      stream.axes.push({ tensor: `${p}.conv2.weight`, axis: 0 }, ...batchNormAxes(`${p}.bn2`));
+      inner.push({
+        name: `P_${p}`, size: b.conv1.outChannels,
+        axes: [{ tensor: `${p}.conv1.weight`, axis: 0 }, ...batchNormAxes(`${p}.bn1`), { tensor: `${p}.conv2.weight`, axis: 1 }],
+      });
+    });
+    stream.axes.push({ tensor: 'fc.weight', axis: 1 });
+    streams.push(stream);
+    return { groups: [...streams, ...inner] };
   }
 
   firstStageOf(names: readonly string[]): number {
