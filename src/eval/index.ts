@@ -1,7 +1,7 @@
 /**
  * Evaluation (docs/evaluation.md): scoring many parameter sets of one base model fast, the cheap
  * baselines, novelty against the checkpoints, group statistics, cost, distribution shift and
- * 2-D projections for the report.
+ * 2-D projections for the report, the loss along the line between two networks.
  */
 export * from './evaluate.js';
 export * from './baselines.js';
@@ -12,3 +12,4 @@ export * from './cost.js';
 export * from './flops.js';
 export * from './shift-eval.js';
 export * from './projection.js';
+export * from './interpolation.js';
