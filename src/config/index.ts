@@ -5,6 +5,7 @@ export {
   ConfigSchema,
   DATASETS,
   SHIFT_KINDS,
+  seedCount,
   type AeConfig,
   type BaseConfig,
   type CollectConfig,

@@ -6,6 +6,7 @@
  * Parsing `{}` gives the complete default config; sections use `.prefault({})` so that their
  * own defaults are filled in when a section is absent.
  */
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ARCH_NAMES } from '../models/registry.js';
 
@@ -134,6 +135,14 @@ const collectSchema = z
       .default('eval')
       .describe('BN mode while collecting (eval = running stats frozen at the base model)'),
     saveEvery: posInt().default(1).describe('iterations between saved checkpoints'),
+    seeds: z
+      .union([posInt(), z.array(z.string().min(1)).min(1)])
+      .default(1)
+      .describe('base models the zoo is collected from: a number S (seed s trains as a run with seed + s would) or a list of state_dict files (.safetensors, PyTorch-written included); S >= 2 needs collect.mode "whole" (docs/seeds.md)'),
+    align: z
+      .enum(['none', 'weight-matching'])
+      .default('none')
+      .describe('align every seed\'s hidden units to seed 0 before the autoencoder sees the zoo (weight-matching: Git Re-Basin; needs 2 or more seeds)'),
   })
   .prefault({})
   .describe('checkpoint collection');
@@ -274,6 +283,35 @@ const reportSchema = z
   .prefault({})
   .describe('report');
 
+/** Number of base models the zoo is collected from (collect.seeds: a count or a list of files). */
+export function seedCount(c: { seeds: number | readonly string[] }): number {
+  return typeof c.seeds === 'number' ? c.seeds : c.seeds.length;
+}
+
+/**
+ * The rules of collect.seeds and collect.align: a multi-seed zoo holds whole networks (a subset of
+ * one seed's network means nothing inside another seed's), a file is listed once, and alignment
+ * needs a second seed to align.
+ */
+function seedIssues(c: { seeds: number | string[]; align: string; mode: string }, add: (path: string, message: string) => void): void {
+  const n = seedCount(c);
+  if (Array.isArray(c.seeds)) {
+    const files = c.seeds, seen = new Map<string, number>();
+    files.forEach((f, i) => {
+      const key = resolve(f);
+      const first = seen.get(key);
+      if (first !== undefined) add('seeds', `expected each base-model file once, got "${f}" at [${i}] and "${files[first]}" at [${first}] (the same file)`);
+      else seen.set(key, i);
+    });
+  }
+  if (c.align !== 'none' && n < 2) {
+    add('align', `"${c.align}" aligns seeds to seed 0 and needs at least 2 seeds, collect.seeds gives ${n}; set collect.seeds to 2 or more, or collect.align to "none"`);
+  }
+  if (n >= 2 && c.mode !== 'whole') {
+    add('mode', `expected "whole" with ${n} seeds (collect.seeds): the zoo of several independently trained networks holds whole networks, got "${c.mode}"`);
+  }
+}
+
 /** The whole configuration. `ConfigSchema.parse({})` is the default (the cpu recipe, bn mode). */
 export const ConfigSchema = z
   .strictObject({
@@ -301,6 +339,7 @@ export const ConfigSchema = z
         message: 'expected at least one pattern when collect.mode is "custom", got []',
       });
     }
+    seedIssues(c.collect, (path, message) => ctx.addIssue({ code: 'custom', path: ['collect', path], message }));
     if (c.eval.avgOf > c.collect.k) {
       ctx.addIssue({
         code: 'custom',

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { GroupReport, LossPoint, ProjectionReport, ReportData } from './types.js';
+import type { GroupReport, LossPoint, ProjectionReport, ReportData, SeedsReport } from './types.js';
 
 export type { TopLevelSpec };
 
@@ -297,6 +297,38 @@ export function projectionSpec(projection: ProjectionReport, groupOrder?: string
   } as TopLevelSpec;
 }
 
+/** (e) Test loss and accuracy along the line between two seeds, naive and aligned (multi-seed zoos). */
+export function interpolationSpec(seeds: SeedsReport): TopLevelSpec {
+  const it = seeds.interpolation;
+  const values: Array<{ alpha: number; value: number; path: string; measure: string }> = [];
+  const add = (path: string, l: { loss: number[]; acc: number[] }): void => {
+    it.alphas.forEach((alpha, i) => {
+      if (Number.isFinite(l.loss[i]!)) values.push({ alpha, value: l.loss[i]!, path, measure: 'test loss' });
+      if (Number.isFinite(l.acc[i]!)) values.push({ alpha, value: l.acc[i]!, path, measure: 'test accuracy (%)' });
+    });
+  };
+  add('naive', it.naive);
+  if (it.aligned) add('aligned', it.aligned);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: `Between seed ${it.from} (alpha 0) and seed ${it.to} (alpha 1)`, subtitle: 'naive: as trained; aligned: seed ' + it.to + '\'s hidden units matched to seed ' + it.from + '\'s', anchor: 'start' },
+    data: { values },
+    facet: { column: { field: 'measure', type: 'nominal', sort: ['test loss', 'test accuracy (%)'], title: null } },
+    spec: {
+      width: 260,
+      height: 200,
+      mark: { type: 'line', point: true, strokeWidth: 1.5, tooltip: true },
+      encoding: {
+        x: { field: 'alpha', type: 'quantitative', title: 'alpha' },
+        y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+        color: { field: 'path', type: 'nominal', title: 'path', scale: { domain: ['naive', 'aligned'], range: ['#d62728', '#1f5fbf'] } },
+      },
+    },
+    resolve: { scale: { y: 'independent' } },
+    config: BASE_CONFIG,
+  } as TopLevelSpec;
+}
+
 /** The charts a report of `data` has data for, in display order. */
 export function reportCharts(data: ReportData): ChartSpec[] {
   const charts: ChartSpec[] = [];
@@ -316,6 +348,9 @@ export function reportCharts(data: ReportData): ChartSpec[] {
   const c = data.curves;
   if ([c.base, c.ae, c.diffusion].some((p) => p !== undefined && downsampleCurve(p).length > 0)) {
     charts.push({ name: 'loss-curves', title: 'Training loss', spec: lossCurvesSpec(c) });
+  }
+  if (data.seeds !== undefined && data.seeds.interpolation.alphas.length > 0) {
+    charts.push({ name: 'interpolation', title: 'Test loss and accuracy between two seeds, naive and aligned', spec: interpolationSpec(data.seeds) });
   }
   if (data.projection !== undefined && data.projection.points.length > 0) {
     charts.push({

@@ -15,7 +15,7 @@ import { reportCharts, renderSvg, svgToPng } from './charts.js';
 import { DASH, finite, fAcc, fIou, fFrac, fSigned, fL2, fInt, fNum, fSeconds } from './format.js';
 import { listRunFiles } from './provenance.js';
 import { verdict, verdictHeadline } from './verdict.js';
-import { GROUP, groupLabel, type GroupReport, type ReportData, type RunFile, type SummaryRow } from './types.js';
+import { GROUP, groupLabel, type GroupReport, type InterpolationReport, type ReportData, type RunFile, type SummaryRow } from './types.js';
 
 export { groupLabel, GROUP_LABELS } from './types.js';
 export { verdict, verdictHeadline } from './verdict.js';
@@ -99,8 +99,12 @@ function mainTable(data: ReportData): Table {
     'group', 'n',
     'val best', 'val mean', 'val median', 'val min', 'val std',
     'test best', 'test mean', 'test median', 'test min', 'test std',
-    'test@best-val', 'Δ test mean', 'IoU-max', 'NN-L2', '>= best orig.',
+    'test@best-val', 'Δ test mean', 'IoU-max', 'NN-L2',
   ];
+  // multi-seed zoos: the distance to the nearest seed's centre as well
+  const seedMean = data.groups.some((g) => finite(g.nnL2SeedMean));
+  if (seedMean) headers.push('NN-L2 seed mean');
+  headers.push('>= best orig.');
   const rows = data.groups.map((g) => [
     groupCell(g),
     String(g.n),
@@ -108,7 +112,7 @@ function mainTable(data: ReportData): Table {
     fAcc(g.test.best), fAcc(g.test.mean), fAcc(g.test.median), fAcc(g.test.min), fAcc(g.test.std),
     fAcc(g.testAtBestVal),
     orig ? fSigned(g.test.mean - orig.test.mean) : DASH,
-    fIou(g.iouMax), fL2(g.nnL2), fFrac(g.fracAtLeastBestOriginal),
+    fIou(g.iouMax), fL2(g.nnL2), ...(seedMean ? [fL2(g.nnL2SeedMean)] : []), fFrac(g.fracAtLeastBestOriginal),
   ]);
   return { headers, align: headers.map((_, i) => (i === 0 ? 'l' : 'r')), rows, groups: data.groups.map((g) => g.name) };
 }
@@ -197,6 +201,54 @@ function secondDatasetName(data: ReportData): string {
 const SECOND_DATASET_NOTE =
   'Its classes are matched to the model\'s by index (e.g. MNIST digit k counts as right when a Fashion-MNIST classifier predicts its class k), ' +
   'so this accuracy measures how far out of distribution the models are, not a task they learned.';
+
+/** The loss barrier between two seeds, naive and aligned: test loss at both ends and the midpoint, accuracy at the midpoint. */
+function barrierTable(data: ReportData): Table | undefined {
+  const it = data.seeds?.interpolation;
+  if (!it) return undefined;
+  const mid = it.alphas.findIndex((a) => Math.abs(a - 0.5) < 1e-9);
+  const line = (name: string, l: InterpolationReport): string[] => [
+    name, fNum(l.loss[0], 4), mid >= 0 ? fNum(l.loss[mid], 4) : DASH, fNum(l.loss[l.loss.length - 1], 4), fNum(l.barrier, 4),
+    fAcc(l.acc[0]), mid >= 0 ? fAcc(l.acc[mid]) : DASH, fAcc(l.acc[l.acc.length - 1]),
+  ];
+  const rows = [line('naive', it.naive), ...(it.aligned ? [line('aligned (weight matching)', it.aligned)] : [])];
+  return {
+    headers: ['path', `loss seed ${it.from}`, 'loss midpoint', `loss seed ${it.to}`, 'loss barrier', `acc seed ${it.from}`, 'acc midpoint', `acc seed ${it.to}`],
+    align: ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'], rows,
+  };
+}
+
+function barrierNote(data: ReportData): string {
+  const s = data.seeds!;
+  return `Test cross-entropy and accuracy (%) along theta(alpha) = (1 - alpha) theta_${s.interpolation.from} + alpha theta_${s.interpolation.to} between the base models of two seeds; ` +
+    'the barrier is the largest excess of the loss over the straight line between the two ends. "aligned" permutes the second network\'s hidden units to match the first (weight matching); ' +
+    'the ends are the same networks either way.';
+}
+
+/** The seeds of a multi-seed zoo: where each base model came from, its accuracy, and how far alignment moved it. */
+function seedsTable(data: ReportData): Table | undefined {
+  const s = data.seeds;
+  if (!s) return undefined;
+  const rows = s.seeds.map((m) => {
+    const match = s.matching.find((x) => x.seed === m.index);
+    return [String(m.index), m.source === 'trained' ? `trained, seed ${m.runSeed}` : m.source, fAcc(m.val), fAcc(m.test),
+      m.index === 0 ? 'reference' : match ? `${match.unitsMoved} of ${match.units}` : DASH];
+  });
+  return { headers: ['seed', 'base model', 'val', 'test', 'units moved by matching'], align: ['r', 'l', 'r', 'r', 'r'], rows };
+}
+
+/** What the cross-seed baselines mean in this zoo (docs/seeds.md#baselines). */
+function seedsNote(data: ReportData): string {
+  const s = data.seeds!;
+  const how = s.align === 'none'
+    ? 'The zoo is NOT aligned: each seed keeps its own order of hidden units.'
+    : 'The zoo is aligned: every seed\'s hidden units were permuted to match seed 0 (weight matching) before the autoencoder saw them.';
+  return `${s.seeds.length} seeds x ${s.k} checkpoints. ${how} The ensemble, avg16 and gauss_fit baselines draw across all seeds, so their meaning depends on this: ` +
+    (s.align === 'none'
+      ? 'they average or mix units that do not correspond, so they are the naive interpolation of the table above and are expected to fall far below the originals.'
+      : 'they average matched units, i.e. points inside the aligned basin; they measure how far a simple average of aligned networks gets, which is what the generated models must beat.') +
+    ' NN-L2 seed mean: distance to the nearest seed\'s mean checkpoint.';
+}
 
 function costTable(data: ReportData): Table | undefined {
   const c = data.cost;
@@ -309,6 +361,8 @@ function resultTables(data: ReportData): ResultSection[] {
     { id: 'per-class', title: 'Per-class test accuracy (%)', table: perClassTable(data) },
     { id: 'shift', title: 'Distribution shift: mean test accuracy (%)', table: shiftTable(data) },
     { id: 'second-dataset', title: `Second dataset: accuracy (%) on ${secondDatasetName(data)}`, table: secondDatasetTable(data), note: SECOND_DATASET_NOTE },
+    { id: 'seeds', title: 'Seeds of the zoo', table: seedsTable(data), ...(data.seeds ? { note: seedsNote(data) } : {}) },
+    { id: 'barrier', title: 'Loss barrier between two seeds', table: barrierTable(data), ...(data.seeds ? { note: barrierNote(data) } : {}) },
     { id: 'cost', title: 'Cost', table: costTable(data) },
     { id: 'stages', title: 'Stage wall times', table: stageTable(data) },
   ];

@@ -60,6 +60,11 @@ export interface GroupReport {
   iouMax?: number;
   /** Group mean of the per-model nearest-checkpoint L2 distance. */
   nnL2?: number;
+  /**
+   * Multi-seed zoos: group mean of the per-model L2 distance to the nearest seed's mean checkpoint
+   * (the centre of one seed's cluster, in the zoo's aligned or raw coordinates).
+   */
+  nnL2SeedMean?: number;
   /** Fraction of members whose test accuracy is >= the best original's test accuracy. */
   fracAtLeastBestOriginal?: number;
   /** Per-member accuracies (percent), same member order in both. */
@@ -228,6 +233,8 @@ export interface ReportData {
   shift?: ShiftRow[];
   /** Accuracy of original / generated / ensemble members on a second dataset (eval.secondDataset). */
   secondDataset?: SecondDatasetRow[];
+  /** A zoo of several independently trained networks (collect.seeds >= 2): its seeds, their alignment, the interpolation between two. */
+  seeds?: SeedsReport;
   /** Training-loss curves (one point per logged step). */
   curves: { ae?: LossPoint[]; diffusion?: LossPoint[]; base?: LossPoint[] };
   projection?: ProjectionReport;
@@ -267,4 +274,59 @@ export interface SummaryRow {
   /** Test macro-F1 in [0, 1]: group mean and the best-on-val member's; null in older summaries. */
   macroF1Mean: number | null;
   macroF1AtBestVal: number | null;
+}
+
+/** Loss and accuracy along the straight line between two networks (src/eval/interpolation.ts). */
+export interface InterpolationReport {
+  /** Mean test cross-entropy at each alpha. */
+  loss: number[];
+  /** Test accuracy (%) at each alpha. */
+  acc: number[];
+  /** max over alpha of loss - ((1 - alpha) loss(0) + alpha loss(1)). */
+  barrier: number;
+}
+
+/** One base model of a multi-seed zoo. */
+export interface SeedMemberReport {
+  /** 0-based index in collect.seeds; the zoo's rows index*k .. (index+1)*k - 1 are its checkpoints. */
+  index: number;
+  /** The seed of its random streams (the run's seed + index). */
+  runSeed: number;
+  /** "trained", or the base-model file it was loaded from. */
+  source: string;
+  /** Base model accuracy (%). */
+  val: number;
+  test: number;
+  /** Seconds spent training it (0 when loaded). */
+  trainSeconds: number;
+}
+
+/** Weight matching of one seed to seed 0 (docs/seeds.md#weight-matching). */
+export interface SeedMatchReport {
+  seed: number;
+  passes: number;
+  converged: boolean;
+  /** Hidden units (over all permutation groups) that the alignment moved, of `units`. */
+  unitsMoved: number;
+  units: number;
+}
+
+/** A multi-seed zoo (docs/seeds.md), written by the collect stage as seeds.json and copied into summary.json. */
+export interface SeedsReport {
+  /** collect.align: whether the zoo's rows were aligned to seed 0. */
+  align: 'none' | 'weight-matching';
+  /** Checkpoints per seed. */
+  k: number;
+  seeds: SeedMemberReport[];
+  /** Every seed s >= 1 matched to seed 0 (computed for the diagnostics even when align is "none"; empty without a permutation spec). */
+  matching: SeedMatchReport[];
+  /** Test loss and accuracy between the base models of seeds `from` and `to`, as trained (naive) and with `to` aligned to `from`. */
+  interpolation: {
+    from: number;
+    to: number;
+    alphas: number[];
+    naive: InterpolationReport;
+    /** null when the architecture has no permutation spec. */
+    aligned: InterpolationReport | null;
+  };
 }

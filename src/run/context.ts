@@ -4,7 +4,7 @@
  * model, layout and checkpoints, each loaded once when first asked for).
  */
 import type { Backend } from '../backend/backend.js';
-import type { Config } from '../config/index.js';
+import { seedCount, type Config } from '../config/index.js';
 import { loadCifar10, loadCifar100 } from '../data/cifar.js';
 import { KMNIST_NORM, MNIST_NORM, loadFashionMnist, loadIdxDataset, type Dataset, type Splits } from '../data/dataset.js';
 import { buildClassifier, type Classifier } from '../models/index.js';
@@ -13,6 +13,7 @@ import { Rng, deriveSeed } from '../tensor/random.js';
 import type { JsonlLog } from '../util/jsonl.js';
 import { loadCheckpointStack, loadStateDict } from '../zoo/checkpoint.js';
 import { ParamLayout, selectParams } from '../zoo/layout.js';
+import { zooTensorNames } from '../zoo/seeds.js';
 import type { RunStore, StageClock } from './store.js';
 
 /** The stages in run order: base -> collect -> eval-originals -> ae -> diffusion -> generate -> evaluate -> report. */
@@ -31,6 +32,21 @@ export const STAGE_KEYS: Record<StageName, string[]> = {
   report: ['report'],
 };
 
+/**
+ * Files a stage reads besides the run folder and the data set: the base-model files of
+ * collect.seeds (the first is the base stage's model, the others the collect stage's seeds).
+ * Their contents join the stage's hash, so a replaced file reruns what used it; a run without
+ * such files hashes exactly as before they existed.
+ */
+export function stageInputFiles(cfg: Config, stage: StageName): Array<{ key: string; path: string }> {
+  const seeds = cfg.collect.seeds;
+  if (typeof seeds === 'number') return [];
+  const all = seeds.map((path, i) => ({ key: `collect.seeds[${i}]`, path }));
+  if (stage === 'base') return all.slice(0, 1);
+  if (stage === 'collect') return all.slice(1);
+  return [];
+}
+
 /** The files of a run folder, relative to it (`mode` is the subset mode: bn, whole, custom). */
 export const ARTIFACTS = {
   config: 'config.json',
@@ -48,6 +64,9 @@ export const ARTIFACTS = {
   diffusionJson: 'diffusion.json',
   generated: (mode: string): string => `generated-${mode}.safetensors`,
   generateJson: 'generate.json',
+  /** Multi-seed zoos: one file per seed (its base model and raw, unaligned checkpoints), and the alignment's diagnostics. */
+  seedFile: (s: number): string => `seeds/seed-${s}.safetensors`,
+  seedsJson: 'seeds.json',
   summary: 'summary.json',
   report: 'report.md',
   reportHtml: 'report.html',
@@ -69,6 +88,7 @@ export interface RunContext {
   layout(): ParamLayout;
   /** The collected checkpoints [K, layout.total]. */
   ckpts(): Float32Array;
+  /** Checkpoints in the zoo: collect.k per seed, times the number of seeds. */
   K: number;
   mode: string;
   /** The running stage's clock: resumable stages call clock.save() after saving their state. */
@@ -95,10 +115,13 @@ export function loadData(cfg: Config): Splits {
   }
 }
 
-/** A fresh classifier of the configured architecture for data set `ds`, initialised from the run's init seed. */
-export function newModel(cfg: Config, ds: Dataset, be: Backend): Classifier {
+/**
+ * A fresh classifier of the configured architecture for data set `ds`, initialised from the init
+ * stream of `seed` (default: the run's seed; seed s of a multi-seed zoo uses cfg.seed + s).
+ */
+export function newModel(cfg: Config, ds: Dataset, be: Backend, seed = cfg.seed): Classifier {
   return buildClassifier(cfg.model.arch, {
-    rng: new Rng(deriveSeed(cfg.seed, 'init')), backend: be, inShape: [ds.c, ds.h, ds.w], numClasses: ds.numClasses, model: cfg.model,
+    rng: new Rng(deriveSeed(seed, 'init')), backend: be, inShape: [ds.c, ds.h, ds.w], numClasses: ds.numClasses, model: cfg.model,
   });
 }
 
@@ -123,7 +146,7 @@ export function makeContext(a: ContextArgs): RunContext {
   let layout: ParamLayout | null = null;
   let ckpts: Float32Array | null = null;
   const ctx: RunContext = {
-    cfg, be, store, log: a.log, progress: a.progress, say: a.say, mode, K: cfg.collect.k, command: a.command, clock: a.clock,
+    cfg, be, store, log: a.log, progress: a.progress, say: a.say, mode, K: cfg.collect.k * seedCount(cfg.collect), command: a.command, clock: a.clock,
     splits: () => {
       if (!splits) {
         const t0 = performance.now();
@@ -141,7 +164,12 @@ export function makeContext(a: ContextArgs): RunContext {
       return base;
     },
     layout: () => {
-      if (!layout) layout = ParamLayout.fromModel(ctx.baseModel(), selectParams(ctx.baseModel(), mode, cfg.collect.params));
+      if (!layout) {
+        const m = ctx.baseModel();
+        // Several seeds: whole networks, running statistics included (they differ between seeds).
+        const names = seedCount(cfg.collect) >= 2 ? zooTensorNames(m) : selectParams(m, mode, cfg.collect.params);
+        layout = ParamLayout.fromModel(m, names);
+      }
       return layout;
     },
     ckpts: () => {

@@ -18,11 +18,11 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { ConfigError } from '../util/errors.js';
 import { PathError, makeDir } from '../util/fsdir.js';
 import { JsonlLog } from '../util/jsonl.js';
-import { ARTIFACTS, STAGES, STAGE_KEYS, makeContext, type StageName } from './context.js';
+import { ARTIFACTS, STAGES, STAGE_KEYS, makeContext, stageInputFiles, type StageName } from './context.js';
 import { runFolderState } from './folder.js';
 import { RunLock } from './lock.js';
 import { STAGE_FNS } from './stages/index.js';
-import { RunStore, maybeKill, sha256 } from './store.js';
+import { RunStore, fileDigest, maybeKill, sha256 } from './store.js';
 
 export { STAGES, loadData, type RunContext, type StageName } from './context.js';
 
@@ -102,7 +102,7 @@ async function runStages(cfg: Config, opts: PipelineOptions, say: (line: string)
   let report: ReportData | undefined;
   let reportPath: string | undefined;
   for (const stage of STAGES) {
-    const hash = sha256(prevHash, stage, configHash(cfg, STAGE_KEYS[stage]));
+    const hash = sha256(prevHash, stage, configHash(cfg, STAGE_KEYS[stage]), ...stageInputFiles(cfg, stage).map((f) => fileDigest(f.path, f.key)));
     prevHash = hash;
     if (store.isDone(stage, hash) && stage !== 'report') {
       results.push({ name: stage, seconds: store.marker(stage)!.seconds, skipped: true });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { ConfigError } from '../util/errors.js';
 import { makeDir } from '../util/fsdir.js';
 
 /**
@@ -90,6 +91,21 @@ export class StageClock {
   save(): void {
     writeFileAtomic(this.path, JSON.stringify({ hash: this.hash, seconds: this.seconds(), resumes: this.resumes }) + '\n');
   }
+}
+
+/**
+ * sha256 (hex) of a file's contents, for a stage input outside the run folder; `key` names the
+ * config key that points at it.
+ * @throws ConfigError naming the key and path when the file cannot be read.
+ */
+export function fileDigest(path: string, key: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(`config: ${key}: cannot read "${path}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export function sha256(...parts: string[]): string {

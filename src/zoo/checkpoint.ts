@@ -138,6 +138,15 @@ export interface Manifest {
   config: Config;
   /** Seeds of the run's random streams (e.g. { run: 0, base: ..., collect: ... }). */
   seeds: Record<string, number>;
+  /**
+   * A zoo of several independently trained networks (docs/seeds.md): how its rows were aligned,
+   * its base models, and the base model (index into members) of every row.
+   */
+  multiSeed?: {
+    align: 'none' | 'weight-matching';
+    members: Array<{ index: number; runSeed: number; source: string; file: string }>;
+    rowSeed: number[];
+  };
   /** Accuracy (%) of each checkpoint, in row order, on val and test (filled by the caller). */
   accuracies: { val: number[]; test: number[] } | null;
   /** Accuracy (%) of the base model. */

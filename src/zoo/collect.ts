@@ -49,6 +49,8 @@ export interface CollectOptions {
   onCheckpoint?(k: number, vec: Float32Array, snapshot: () => CollectResume): void;
   /** Continue from a snapshot taken by onCheckpoint. */
   startFrom?: CollectResume;
+  /** Allow buffers (BN running statistics) in the layout: recorded with each checkpoint, never trained (default false: refused). */
+  recordBuffers?: boolean;
 }
 
 export interface CollectResult {
@@ -60,18 +62,23 @@ export interface CollectResult {
 
 /**
  * Collect cfg.k checkpoints of the `layout` subset of `model` (the trained base) on `train`.
- * The subset is trained with AdamW (cfg.lr, cfg.weightDecay, constant lr), all other tensors
- * frozen; BN in eval mode (running statistics of the base model) or train mode per cfg.bnMode.
+ * The subset's parameters are trained with AdamW (cfg.lr, cfg.weightDecay, constant lr), all other
+ * tensors frozen; BN in eval mode (running statistics of the base model) or train mode per
+ * cfg.bnMode. With opts.recordBuffers, buffers in the layout (a multi-seed zoo's running
+ * statistics) are recorded with every checkpoint as they are.
  * The model is restored afterwards (values, requiresGrad flags, train/eval mode), so it is
  * still the base model when this returns or throws.
- * @throws ConfigError for a layout name that is not a parameter of the model, NumericError when
+ * @throws ConfigError for a layout name that is not a parameter of the model (nor, with
+ *   recordBuffers, a buffer), NumericError when
  *   the loss diverges, ShapeError for a startFrom that does not fit.
  */
 export function collectCheckpoints(model: Classifier, train: Dataset, layout: ParamLayout, cfg: CollectConfig, opts: CollectOptions): CollectResult {
   const K = cfg.k, total = layout.total, B = cfg.batchSize, every = cfg.saveEvery;
   const paramNames = new Set(model.namedParameters().map(([n]) => n));
+  const bufferNames = new Set(model.namedBuffers().map(([n]) => n));
   for (const n of layout.names) {
-    if (!paramNames.has(n)) throw new ConfigError(`collect: "${n}" is not a learnable parameter of ${model.arch} (buffers cannot be trained)`);
+    if (paramNames.has(n) || (opts.recordBuffers && bufferNames.has(n))) continue;
+    throw new ConfigError(`collect: "${n}" is not a learnable parameter of ${model.arch} (${bufferNames.has(n) ? 'buffers cannot be trained; recordBuffers records them' : 'no such parameter'})`);
   }
   const ckpts = new Float32Array(K * total);
   let k0 = 0;
@@ -95,7 +102,8 @@ export function collectCheckpoints(model: Classifier, train: Dataset, layout: Pa
   const progress = new Progress({ label: 'collect', total: K, unit: 'ckpt', enabled: opts.progress !== false, start: opts.startFrom ? k0 : 0 });
   try {
     model.requiresGrad(false);
-    const subset: Tensor[] = layout.tensors(model);
+    // Buffers in the layout (running statistics) are recorded with each checkpoint, not trained.
+    const subset: Tensor[] = layout.tensors(model).filter((_, i) => paramNames.has(layout.names[i]!));
     for (const t of subset) t.requiresGrad = true;
     model.train(cfg.bnMode === 'train');
     const opt = new AdamW(subset, { lr: cfg.lr, weightDecay: cfg.weightDecay });

@@ -4,3 +4,4 @@ export * from './layout.js';
 export * from './train.js';
 export * from './collect.js';
 export * from './checkpoint.js';
+export * from './seeds.js';

@@ -14,7 +14,7 @@ import { ARTIFACTS, type StageFn } from '../context.js';
 export const ae: StageFn = async (ctx, hash) => {
   const { cfg, store, be } = ctx;
   const layout = ctx.layout();
-  const K = cfg.collect.k;
+  const K = ctx.K;
   const norm = Normalizer.fit(layout, ctx.ckpts(), cfg.ae.padMultiple, cfg.ae.normalize);
   const z = norm.forward(ctx.ckpts());
   const L = norm.L;

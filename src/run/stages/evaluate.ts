@@ -15,9 +15,9 @@ import { classificationMetrics, wrongSet } from '../../eval/metrics.js';
 import { iouMax, nearestL2 } from '../../eval/novelty.js';
 import { evaluateOnDataset, evaluateUnderShift } from '../../eval/shift-eval.js';
 import { argmaxFirst, fractionAtLeast, groupStats, testAtBestVal } from '../../eval/stats.js';
-import type { Config } from '../../config/index.js';
+import { seedCount, type Config } from '../../config/index.js';
 import type { Dataset } from '../../data/dataset.js';
-import type { GroupReport, MemberMetric, PerClassReport, ShiftRow, CostReport, SecondDatasetRow } from '../../report/types.js';
+import type { GroupReport, MemberMetric, PerClassReport, ShiftRow, CostReport, SecondDatasetRow, SeedsReport } from '../../report/types.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { ConfigError } from '../../util/errors.js';
@@ -56,7 +56,24 @@ export interface EvalSummary {
   shift?: ShiftRow[];
   /** Each group's accuracy on eval.secondDataset's test split (absent when it is null). */
   secondDataset?: SecondDatasetRow[];
+  /** A multi-seed zoo's seeds, alignment and interpolation (the collect stage's seeds.json; absent for one seed). */
+  seeds?: SeedsReport;
   warnings: string[];
+}
+
+/** The collect stage's seeds.json of a multi-seed zoo, or null for a one-seed zoo. */
+function readSeedsReport(ctx: RunContext): SeedsReport | null {
+  if (seedCount(ctx.cfg.collect) < 2) return null;
+  return JSON.parse(readFileSync(ctx.store.path(ARTIFACTS.seedsJson), 'utf8')) as SeedsReport;
+}
+
+/** The mean of each seed's k consecutive rows of ckpts [seeds * k, total], as [seeds] vectors (float64 sums). */
+export function seedCentres(ckpts: Float32Array, seeds: number, k: number, total: number): Float32Array[] {
+  return Array.from({ length: seeds }, (_, s) => {
+    const acc = new Float64Array(total);
+    for (let r = s * k; r < (s + 1) * k; r++) for (let j = 0; j < total; j++) acc[j] = acc[j]! + ckpts[r * total + j]!;
+    return Float32Array.from(acc, (v) => v / k);
+  });
 }
 
 function groupFiles(name: string): [string, string] {
@@ -245,12 +262,15 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     const nTest = p.length / n;
     return Array.from({ length: n }, (_, i) => wrongSet(Int32Array.from(p.subarray(i * nTest, (i + 1) * nTest)), testLabels));
   };
-  const K = cfg.collect.k;
+  const K = ctx.K;
   const origWrong = wrongOf('original', K);
   const ck = ctx.ckpts();
   const rowsOf = (sets: Float32Array, n: number): Float32Array[] => Array.from({ length: n }, (_, i) => sets.subarray(i * layout.total, (i + 1) * layout.total));
   const origRows = rowsOf(ck, K);
   const bestOriginalTest = Math.max(...groups.original!.test);
+  // A multi-seed zoo: the centre of each seed's checkpoints, to tell a copy of one seed from a new network.
+  const seedsReport = readSeedsReport(ctx);
+  const seedMeans = seedsReport ? seedCentres(ck, seedsReport.seeds.length, seedsReport.k, layout.total) : null;
   const reports: GroupReport[] = [];
   // The phases below take seconds to minutes on a full run: each says what it did and how long it took.
   const seconds = (t: number): string => `${((performance.now() - t) / 1000).toFixed(1)} s`;
@@ -265,6 +285,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
     reports.push({
       name, n: g.n, val: groupStats(g.val), test: groupStats(g.test), testAtBestVal: testAtBestVal(g.val, g.test),
       iouMax: mean(iou), nnL2: mean(l2),
+      ...(seedMeans ? { nnL2SeedMean: mean(nearestL2(rowsOf(sets, g.n), seedMeans, false).value) } : {}),
       fracAtLeastBestOriginal: fractionAtLeast(g.test, bestOriginalTest),
       accuracies: { val: g.val, test: g.test }, novelty: { iou, nnL2: l2 },
       ...(g.top5 ? { top5: memberMetric(g.top5, g.val) } : {}),
@@ -358,7 +379,10 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   if (gen0 && gen0.test.mean < orig0.test.mean - 1) warnings.push(`generated models are ${(orig0.test.mean - gen0.test.mean).toFixed(2)} points below the originals on average: samples may be off the checkpoint manifold (check the latent scale, AE eval mode and the inverse normalisation)`);
   if (gen0 && (gen0.iouMax ?? 0) > 0.99 && (gen0.nnL2 ?? 1) < 1e-3) warnings.push('generated models copy training checkpoints (IoU-max near 1 and NN-L2 near 0)');
   const omitted = top5OmittedReason(numClasses);
-  const summary: EvalSummary = { base: { val: base.val, test: base.test }, numClasses, ...(omitted ? { top5Omitted: omitted } : {}), testSize: test.n, groups: reports, perClass, cost, shift, secondDataset, warnings };
+  const summary: EvalSummary = {
+    base: { val: base.val, test: base.test }, numClasses, ...(omitted ? { top5Omitted: omitted } : {}), testSize: test.n, groups: reports, perClass, cost, shift, secondDataset,
+    ...(seedsReport ? { seeds: seedsReport } : {}), warnings,
+  };
   writeFileAtomic(store.path(ARTIFACTS.summary), JSON.stringify(summary, null, 1) + '\n');
   files.push(ARTIFACTS.summary);
   return { files, groups };

@@ -58,7 +58,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
     const L = norm.L;
     for (let i = 0; i < Math.min(n, max); i++) { points.push(z.subarray(i * L, (i + 1) * L)); labels.push(name); }
   };
-  addGroup('original', ctx.ckpts(), cfg.collect.k);
+  addGroup('original', ctx.ckpts(), ctx.K);
   for (const name of groupNames(ctx)) {
     const file = name === 'original' ? undefined : evalGroup(name).file?.(ctx.mode);
     if (file && existsSync(store.path(file))) { const r = loadCheckpointStack(store.path(file)); addGroup(name, r.ckpts, r.k); }
@@ -86,6 +86,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
     cost: summary.cost,
     shift: summary.shift,
     secondDataset: summary.secondDataset,
+    ...(summary.seeds ? { seeds: summary.seeds } : {}),
     curves,
     projection,
     stages,
