@@ -174,7 +174,7 @@ describe('presets', () => {
   test('an unknown preset is an error listing the known ones', () => {
     throwsConfig(
       () => resolveConfig({ preset: 'fmnist-bm' }),
-      'config: unknown preset "fmnist-bm" (did you mean "fmnist-bn"? known presets: fmnist-bn, fmnist-full, fmnist-tiny, fmnist-resnet20-bn, fmnist-effnet-bn, fmnist-vit-ln, cifar10-resnet18-bn, cifar10-effnet-bn, cifar10-vit-ln, cifar10-resnet-bn, paper)',
+      'config: unknown preset "fmnist-bm" (did you mean "fmnist-bn"? known presets: fmnist-bn, fmnist-full, fmnist-seeds, fmnist-tiny, fmnist-resnet20-bn, fmnist-effnet-bn, fmnist-vit-ln, cifar10-resnet18-bn, cifar10-effnet-bn, cifar10-vit-ln, cifar10-resnet-bn, paper)',
     );
   });
 });
@@ -405,6 +405,15 @@ describe('configHash and canonicalJson', () => {
     const keys = ['seed', 'data', 'model', 'base'];
     assert.equal(configHash(resolveConfig({}), keys), 'db64dbad5680ef600b8c7f092096483b6a061da63c26cd8305018b6c96e8a230');
     assert.notEqual(configHash(resolveConfig({ sets: ['model.arch="vit"', 'model.vit.layers=2'] }), keys), configHash(resolveConfig({ sets: ['model.arch="vit"'] }), keys));
+  });
+
+  test('keeps the collect stage hash of folders made before collect.seeds and collect.align', () => {
+    // the hash of the default config's collect section under pdiff 0cd6ab2, before those keys existed
+    assert.equal(configHash(resolveConfig({}), ['collect']), 'd88ce7430881e183a13450d5b8e19c88f055ea05b5be4fdcd48d7a4bfdb655e7');
+    const whole = resolveConfig({ sets: ['collect.mode="whole"'] });
+    assert.notEqual(configHash(resolveConfig({ sets: ['collect.mode="whole"', 'collect.seeds=2'] }), ['collect']), configHash(whole, ['collect']));
+    assert.notEqual(configHash(resolveConfig({ sets: ['collect.mode="whole"', 'collect.seeds=2', 'collect.align="weight-matching"'] }), ['collect']),
+      configHash(resolveConfig({ sets: ['collect.mode="whole"', 'collect.seeds=2'] }), ['collect']));
   });
 
   test('canonicalJson sorts keys at every depth', () => {
