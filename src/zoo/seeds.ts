@@ -6,6 +6,7 @@
  * collect.align or of the number of seeds reuse the seeds already trained.
  */
 import { existsSync } from 'node:fs';
+import { BatchNorm } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { ConfigError, FormatError, ShapeError } from '../util/errors.js';
 import { loadStateDict } from './checkpoint.js';
@@ -35,6 +36,52 @@ export function loadBaseModelFile(model: Module & { arch: string }, path: string
     if (!(e instanceof ShapeError || e instanceof FormatError)) throw e;
     const detail = e.message.startsWith(`${path}: `) ? e.message.slice(path.length + 2) : e.message;
     throw new ConfigError(`config: ${key}: "${path}" does not hold a ${model.arch} state_dict for ${what}: ${detail}`);
+  }
+}
+
+/** A BatchNorm layer whose running statistics can be folded into its weight and bias. */
+export interface FoldableNorm {
+  /** state_dict prefix, e.g. `bn2`, `layer2.0.downsample.1`. */
+  prefix: string;
+  eps: number;
+}
+
+/** The affine BatchNorm layers with running statistics of `model`. */
+export function foldableNorms(model: Module): FoldableNorm[] {
+  return model.namedModules()
+    .filter(([, m]) => m instanceof BatchNorm && m.weight !== null && m.bias !== null && m.runningMean !== null && m.runningVar !== null)
+    .map(([name, m]) => ({ prefix: name, eps: (m as BatchNorm).eps }));
+}
+
+/**
+ * Fold the running statistics of eval-mode BatchNorm into its weight and bias, in place in a flat
+ * vector holding all four tensors of each layer (docs/seeds.md#batchnorm):
+ *
+ *   gamma' = gamma sqrt(1 + eps) / sqrt(var + eps),  beta' = beta - mean gamma / sqrt(var + eps),  mean' = 0,  var' = 1
+ *
+ * so that gamma' (x - 0) / sqrt(1 + eps) + beta' = gamma (x - mean) / sqrt(var + eps) + beta: the
+ * same function (up to float rounding) with the statistics of a freshly initialised layer. Every
+ * checkpoint of every seed then shares the same statistics, and a generated or averaged network
+ * never carries a mixed (or negative) running variance.
+ * @throws ShapeError when a layer's tensors are not all in the layout.
+ */
+export function foldBatchNorm(layout: ParamLayout, vec: Float32Array, norms: readonly FoldableNorm[]): void {
+  for (const { prefix, eps } of norms) {
+    const at = (t: string): { off: number; n: number } => {
+      const i = layout.indexOf(`${prefix}.${t}`);
+      if (i < 0) throw new ShapeError(`foldBatchNorm: "${prefix}.${t}" is not in the layout`);
+      return { off: layout.offsets[i]!, n: layout.sizes[i]! };
+    };
+    const w = at('weight'), b = at('bias'), m = at('running_mean'), v = at('running_var');
+    const keep = Math.sqrt(1 + eps);
+    for (let c = 0; c < w.n; c++) {
+      const inv = 1 / Math.sqrt(vec[v.off + c]! + eps);
+      const g = vec[w.off + c]!;
+      vec[w.off + c] = g * keep * inv;
+      vec[b.off + c] = vec[b.off + c]! - vec[m.off + c]! * g * inv;
+      vec[m.off + c] = 0;
+      vec[v.off + c] = 1;
+    }
   }
 }
 

@@ -102,8 +102,11 @@ describe('multi-seed zoos', { skip: skipWithoutFashionMnist }, () => {
     assert.equal(json<{ source: string }>(join(c, 'base.json')).source, files[0]);
     // the same network in float16: matching finds nothing to move
     assert.equal(seeds.matching[0]!.unitsMoved, 0);
-    // the zoo holds the running statistics too
+    // the zoo holds the running statistics too, folded into the BN weights and biases
     assert.ok(json<{ layout: { names: string[] } }>(join(c, 'manifest.json')).layout.names.includes('bn3.running_var'));
+    const zoo = readSafetensors(join(c, 'ckpts-whole.safetensors')).tensors;
+    assert.ok((zoo.get('bn3.running_var')!.data as Float32Array).every((v) => v === 1));
+    assert.ok((zoo.get('bn3.running_mean')!.data as Float32Array).every((v) => v === 0));
   });
 
   it('names the key and file of a base model of another architecture or shape, and exits non-zero', () => {

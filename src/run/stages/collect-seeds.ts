@@ -3,7 +3,8 @@
  * seed s, its base model (seed 0: the base stage's; the others trained as a run with seed
  * cfg.seed + s would train them, or loaded from collect.seeds[s]) and K checkpoints collected from
  * it as in a one-seed run; then every seed aligned to seed 0 by weight matching (collect.align),
- * and the loss along the line between seeds 0 and 1, naive and aligned.
+ * BatchNorm running statistics folded into the BN weights and biases, and the loss along the line
+ * between seeds 0 and 1, naive and aligned.
  *
  * Each seed is kept in seeds/seed-<s>.safetensors (base model and raw checkpoints) under a key
  * that leaves out collect.align and the number of seeds: an interrupted stage resumes at the seed
@@ -22,7 +23,7 @@ import { ConfigError } from '../../util/errors.js';
 import { saveCheckpointStack, writeManifest } from '../../zoo/checkpoint.js';
 import { collectCheckpoints, deserializeCollectState, serializeCollectState } from '../../zoo/collect.js';
 import type { ParamLayout } from '../../zoo/layout.js';
-import { loadBaseModelFile, readSeedFile, writeSeedFile, type SeedFile } from '../../zoo/seeds.js';
+import { foldBatchNorm, foldableNorms, loadBaseModelFile, readSeedFile, writeSeedFile, type SeedFile } from '../../zoo/seeds.js';
 import { evaluateClassifier, trainClassifier } from '../../zoo/train.js';
 import { checkFinite, loadStageState, metaOf, saveStageState } from '../artifacts.js';
 import { ARTIFACTS, newModel, type RunContext, type StageOutputs } from '../context.js';
@@ -163,11 +164,16 @@ export async function collectSeeds(ctx: RunContext): Promise<StageOutputs> {
     }
   }
   const aligned = cfg.collect.align === 'weight-matching';
+  // Each seed has its own BN running statistics: folded into the BN weights and biases, they become
+  // one shared set (mean 0, variance 1) that no average or sample can mix up.
+  const norms = foldableNorms(holder);
   const zoo = new Float32Array(S * K * total);
   seeds.forEach((sf, s) => {
     for (let k = 0; k < K; k++) {
       const row = sf.ckpts!.subarray(k * total, (k + 1) * total);
-      zoo.set(aligned && s > 0 ? permuteVector(spec!, layout, row, matches[s - 1]!.perms) : row, (s * K + k) * total);
+      const out = aligned && s > 0 ? permuteVector(spec!, layout, row, matches[s - 1]!.perms) : row.slice();
+      foldBatchNorm(layout, out, norms);
+      zoo.set(out, (s * K + k) * total);
     }
   });
 
