@@ -89,6 +89,21 @@ describe('multi-seed zoos', { skip: skipWithoutFashionMnist }, () => {
     assert.equal(json<SeedsJson>(join(a, 'seeds.json')).align, 'none');
   });
 
+  it('runs the rest of the pipeline on the zoo: the barrier and the distance to the seeds\' centres reach the summary and the report', () => {
+    const rest = ['collect.align=none', 'ae.steps=3', 'ae.channels=[4,4,4,4,4]', 'diffusion.steps=3', 'diffusion.timesteps=100', 'generate.n=2', 'generate.batchSize=2',
+      'eval.baselineCount=1', 'eval.noiseScales=[0.05]', 'eval.latency=false', 'report.png=false'];
+    const r = pdiff(['run', ...collectArgs(a, rest).slice(1), '--reconfigure', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const s = json<{ seeds: SeedsJson; groups: Array<{ name: string; n: number; nnL2SeedMean: number }> }>(join(a, 'summary.json'));
+    assert.equal(s.seeds.align, 'none');
+    assert.equal(s.groups.find((g) => g.name === 'original')!.n, 9);
+    for (const g of s.groups) assert.ok(Number.isFinite(g.nnL2SeedMean), g.name);
+    const md = readFileSync(join(a, 'report.md'), 'utf8');
+    assert.match(md, /## Loss barrier between two seeds/);
+    assert.match(md, /The zoo is NOT aligned/);
+    assert.ok(existsSync(join(a, 'plots/interpolation.svg')));
+  });
+
   it('takes base models from files, PyTorch-written ones included', () => {
     const c = join(tmp, 'c');
     const files = ['cnn_s_torch.safetensors', 'cnn_s_torch_f16.safetensors'].map((f) => join(root, 'test/fixtures', f));
