@@ -237,7 +237,7 @@ function seedsTable(data: ReportData): Table | undefined {
   return { headers: ['seed', 'base model', 'val', 'test', 'units moved by matching'], align: ['r', 'l', 'r', 'r', 'r'], rows };
 }
 
-/** What the cross-seed baselines mean in this zoo (docs/seeds.md#baselines). */
+/** What the cross-seed baselines mean in this zoo (docs/seeds.md#baselines-across-seeds). */
 function seedsNote(data: ReportData): string {
   const s = data.seeds!;
   const how = s.align === 'none'
