@@ -98,7 +98,7 @@ export const PRESETS: Record<string, Preset> = {
       // at lr 2e-3, 3 epochs already reach 88.1% val (RESULTS.md, issue 16)
       data: { augment: false },
       model: { arch: 'vit', vit: { patchSize: 7, layers: 4, heads: 4, hidden: 64, mlp: 128 } },
-      base: { epochs: 12, lr: 2e-3, weightDecay: 0.05, warmupSteps: 200 },
+      base: { epochs: 10, lr: 2e-3, weightDecay: 0.05, warmupSteps: 200 },
       collect: { mode: 'custom', params: ['encoder.layers.encoder_layer_3.ln_2.*', 'encoder.ln.*'] },
       generate: { n: 100 },
       eval: { baselineCount: 20, shift: { kinds: ['gaussian_noise', 'contrast', 'rotation'], severities: [3], models: 5 } },
