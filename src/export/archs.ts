@@ -13,6 +13,7 @@ import type { Arch } from '../models/registry.js';
 import { BasicBlock, ResNetCifar } from '../models/resnet.js';
 import { Bottleneck, ResNetTv } from '../models/resnet-tv.js';
 import { VisionTransformer } from '../models/vit.js';
+import type { Linear } from '../nn/layers.js';
 import type { Module } from '../nn/module.js';
 import { ShapeError } from '../util/errors.js';
 import { int, ints, type OnnxGraph } from './graph.js';
@@ -56,7 +57,7 @@ function bottleneck(g: OnnxGraph, b: Bottleneck, x: string): string {
 }
 
 /** The global average pool and linear head shared by the CNNs: [N, C, H, W] -> [N, classes]. */
-function poolHead(g: OnnxGraph, x: string, fc: Parameters<OnnxGraph['linear']>[1]): string {
+function poolHead(g: OnnxGraph, x: string, fc: Linear): string {
   return g.linear(g.flatten(g.globalAvgPool(x, 'avgpool'), 'flatten'), fc);
 }
 
