@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything pdiff needs on a fresh Debian machine (run as root):
 # system packages (OpenBLAS for the blas backend, the Fashion-MNIST data set, a C toolchain),
-# then the npm packages from package-lock.json, which also builds the OpenBLAS addon and dist/.
+# then the npm packages from package-lock.json, which also builds the OpenBLAS addon and dist/
+# (and installs onnxruntime-node's CPU build, docs/export.md#onnx-runtime).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -13,4 +14,6 @@ if [ -n "$missing" ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends $missing
 fi
-npm ci --no-audit --no-fund
+# onnxruntime-node (optional) would fetch its CUDA provider from outside the npm registry on
+# linux/x64; pdiff uses the CPU provider the package ships. .npmrc says the same for a plain npm ci.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund

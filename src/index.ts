@@ -22,4 +22,9 @@ export { noiseBaseline, averageBaseline, gaussFitBaseline, ensembleAverage } fro
 export { iouMax, nearestL2 } from './eval/novelty.js';
 export { groupStats } from './eval/stats.js';
 export { pca2, tsne2 } from './eval/projection.js';
+export {
+  exportMember, exportOnnx, buildOnnxModel, loadRunMember, parseMember, loadOnnxRuntime, OnnxSession, onnxLatency, ExportError, OnnxRuntimeError,
+  ARCH_GRAPHS, OnnxGraph, ONNX_INPUT, ONNX_OUTPUT, EXPORT_FORMATS, type ExportArgs, type ExportResult, type ExportFormat, type MemberSpec, type OnnxRuntime,
+} from './export/index.js';
+export { DATASET_INFO, datasetInfo, type DatasetInfo } from './data/info.js';
 export { PdiffError, FormatError, ConfigError, ShapeError, NumericError } from './util/errors.js';

@@ -8,6 +8,7 @@ import { resolveBackend } from '../backend/index.js';
 import { DEFAULT_PRESET, PRESETS, describeConfig, parseSet, resolveConfig, type Config } from '../config/index.js';
 import { compareRuns, loadRunForCompare, renderComparison } from '../report/compare.js';
 import { compareArchs, renderArchComparison } from '../report/compare-archs.js';
+import { EXPORT_FORMATS, ExportError, exportMember, formatOfName, parseMember, type ExportFormat, type ExportResult } from '../export/index.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { headlineLines } from '../report/headline.js';
 import { summaryTable } from '../report/render.js';
@@ -108,6 +109,20 @@ async function runUntil(stage: StageName, o: CommonOpts, extraSets: string[] = [
   }
 }
 
+/** The text `pdiff export` prints. */
+function exportLines(r: ExportResult): string[] {
+  const size = r.bytes >= 1e6 ? `${(r.bytes / 1e6).toFixed(1)} MB` : `${(r.bytes / 1e3).toFixed(1)} kB`;
+  const lines = [`wrote ${r.out} (${r.format === 'onnx' ? 'ONNX opset 17' : 'safetensors state_dict'}, ${size}): ${r.arch}, ${r.member.description}`];
+  if (r.input && r.output) {
+    const norm = r.input.mean.map((m, i) => `(pixel/255 - ${m}) / ${r.input!.std[i]}`).join(', ');
+    lines.push(`input  "${r.input.name}" [${r.input.shape.join(', ')}] float32, normalised per channel: ${norm}`);
+    lines.push(`output "${r.output.name}" [${r.output.shape.join(', ')}] float32 logits`);
+  }
+  if (r.check.ran) lines.push(`checked in ${r.check.runtime}: largest logit difference from pdiff ${r.check.maxAbsDiff.toExponential(1)} on ${r.check.batch} inputs`);
+  else if (r.format === 'onnx') lines.push(`not checked in ONNX Runtime: ${r.check.reason}`);
+  return lines;
+}
+
 // `pdiff inspect f | head` closes stdout early: that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
 
@@ -187,6 +202,33 @@ Example: pdiff compare-archs runs/cnn-s runs/resnet20 --out archs.md`)
     const md = renderArchComparison(c);
     if (o.out) writeFileAtomic(o.out, md);
     process.stdout.write(o.json ? `${JSON.stringify(c)}\n` : md);
+  });
+
+program.command('export')
+  .description('write one model of a run as a standalone file: ONNX (opset 17, checked in ONNX Runtime) or a PyTorch-named safetensors state_dict')
+  .argument('<runDir>', 'run folder with generated models (generated-<mode>.safetensors)')
+  .option('-m, --member <which>', 'best (the generated model best on val; needs the evaluate stage), an INDEX of a generated model (0-based), or ensemble (the mean of the collected checkpoints, the report\'s "ensemble")', 'best')
+  .addOption(new Option('-f, --format <format>', 'file format (default: from the --out extension, .onnx or .safetensors)').choices([...EXPORT_FORMATS]))
+  .requiredOption('-o, --out <file>', 'the file to write, in an existing folder (written atomically)')
+  .option('--no-check', 'do not run the ONNX model in ONNX Runtime against pdiff\'s forward before writing it')
+  .option('--json', 'print JSON', false)
+  .addHelpText('after', `
+The model is the run's architecture with the base model's parameters and the member's parameter
+set written over the ones the run generates (the collected subset, e.g. the BN layers).
+ONNX: input "input" [batch, C, H, W] float32, normalised as in training, (pixel/255 - mean[c]) /
+std[c], with mean and std in the model's metadata (pdiff_input_mean, pdiff_input_std); output
+"logits" [batch, classes]; batch is dynamic. When onnxruntime-node is installed the graph is run
+on 4 inputs and must give pdiff's logits to 1e-4 before the file is written.
+safetensors: the full state_dict (parameters and BN statistics) with PyTorch/torchvision names,
+for load_state_dict(strict=True) (num_batches_tracked aside) or pdiff's loadStateDict.
+Bad arguments exit with status 2, naming the argument; no partial file is ever left.
+Example: pdiff export runs/fmnist-bn --member best -o best.onnx   (docs/export.md)`)
+  .action(async (runDir: string, o: { member: string; format?: ExportFormat; out: string; check: boolean; json: boolean }) => {
+    const format = o.format ?? formatOfName(o.out);
+    if (!format) throw new ExportError('format', `missing, and the --out name "${o.out}" does not end in .onnx or .safetensors: give --format onnx or --format safetensors`);
+    const r = await exportMember({ runDir, member: parseMember(o.member), format, out: o.out, check: o.check });
+    if (o.json) { console.log(JSON.stringify(r)); return; }
+    for (const l of exportLines(r)) console.log(l);
   });
 
 const configCmd = program.command('config').description('show configuration');

@@ -112,9 +112,12 @@ export const PRESETS: Record<string, Preset> = {
     description: 'Fashion-MNIST ViT (patch 7, 4 layers, 4 heads, width 64, MLP 128), last block\'s ln_2 and the final encoder.ln (256 floats)',
     overrides: {
       out: 'runs/fmnist-vit-ln',
-      data: { augment: true },
+      // no crop+flip: this small ViT underfits Fashion-MNIST, and the augmented recipe (lr 1e-3,
+      // 10 epochs) ended at 83.4% test with train accuracy no higher; without augmentation and
+      // at lr 2e-3, 3 epochs already reach 88.1% val (RESULTS.md, issue 16)
+      data: { augment: false },
       model: { arch: 'vit', vit: { patchSize: 7, layers: 4, heads: 4, hidden: 64, mlp: 128 } },
-      base: { epochs: 10, lr: 1e-3, weightDecay: 0.05, warmupSteps: 200 },
+      base: { epochs: 10, lr: 2e-3, weightDecay: 0.05, warmupSteps: 200 },
       collect: { mode: 'custom', params: ['encoder.layers.encoder_layer_3.ln_2.*', 'encoder.ln.*'] },
       generate: { n: 100 },
       eval: { baselineCount: 20, shift: { kinds: ['gaussian_noise', 'contrast', 'rotation'], severities: [3], models: 5 } },

@@ -38,7 +38,7 @@ export const B0_ROWS: readonly MbConvRow[] = [
 ];
 
 /** Conv2dNormActivation: `0` conv (no bias), `1` BN, then SiLU unless `act` is false. */
-class ConvNormAct extends Module {
+export class ConvNormAct extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
   constructor(cin: number, cout: number, k: number, o: { stride?: number; groups?: number; act: boolean; rng: Rng; be: Backend }) {
@@ -47,7 +47,8 @@ class ConvNormAct extends Module {
     this.bn = this.registerModule('1', new BatchNorm2d(cout, { backend: o.be }));
     this.act = o.act;
   }
-  private readonly act: boolean;
+  /** Whether SiLU follows the BN. */
+  readonly act: boolean;
   forward(x: Tensor): Tensor {
     const h = this.bn.forward(this.conv.forward(x));
     return this.act ? ops.silu(h) : h;
@@ -55,7 +56,7 @@ class ConvNormAct extends Module {
 }
 
 /** SqueezeExcitation: x * sigmoid(fc2(silu(fc1(avgpool(x))))), fc1/fc2 1x1 convs with bias. */
-class SqueezeExcitation extends Module {
+export class SqueezeExcitation extends Module {
   readonly fc1: Conv2d;
   readonly fc2: Conv2d;
   constructor(c: number, squeeze: number, rng: Rng, be: Backend) {
@@ -75,9 +76,11 @@ class Seq extends Module {
 }
 
 /** MBConv: [expand 1x1] -> depthwise kxk -> SE -> project 1x1; residual (with stochastic depth) when shapes match. */
-class MbConv extends Module {
-  private readonly parts: Array<{ forward(x: Tensor): Tensor }> = [];
-  private readonly residual: boolean;
+export class MbConv extends Module {
+  /** The blocks of `block`, in order: [expand ConvNormAct], depthwise ConvNormAct, SqueezeExcitation, project ConvNormAct. */
+  readonly parts: Array<ConvNormAct | SqueezeExcitation> = [];
+  /** Whether the input is added back (stride 1, same channels). */
+  readonly residual: boolean;
   constructor(cin: number, cout: number, expand: number, k: number, stride: number, private readonly sdProb: number, private readonly rng: Rng, be: Backend) {
     super(be);
     this.residual = stride === 1 && cin === cout;

@@ -15,7 +15,7 @@ import { BasicBlock, DownSample } from './resnet.js';
 import { StagedClassifier, type StageSpec } from './staged.js';
 
 /** torchvision's Bottleneck (expansion 4; the stride sits on the 3x3 conv, "ResNet v1.5"). */
-class Bottleneck extends Module {
+export class Bottleneck extends Module {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly conv2: Conv2d;
@@ -66,11 +66,14 @@ export class ResNetTv extends StagedClassifier {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly fc: Linear;
+  /** 3x3 stride-1 stem without max pool (ResNetTvOptions.smallStem). */
+  readonly smallStem: boolean;
 
   constructor(o: ResNetTvOptions) {
     super(o.backend);
     const be = this.backend, rng = o.rng;
     this.arch = `resnet${o.depth}`;
+    this.smallStem = o.smallStem;
     this.conv1 = this.registerModule('conv1', o.smallStem
       ? new Conv2d(o.inChannels, 64, 3, { rng, backend: be, padding: 1, bias: false })
       : new Conv2d(o.inChannels, 64, 7, { rng, backend: be, stride: 2, padding: 3, bias: false }));

@@ -50,6 +50,11 @@ export interface ArchRun {
   /** Forward latency in ms at batch 1 and 128 (eval.latency), peak RSS of the run in MiB. */
   latencyMsBatch1: number | null;
   latencyMsBatch128: number | null;
+  /** The same in ONNX Runtime (docs/export.md#latency), null where not measured. */
+  onnxLatencyMsBatch1: number | null;
+  onnxLatencyMsBatch128: number | null;
+  /** Why the run has no ONNX Runtime latency, when it says (onnxruntime-node not installed, ...). */
+  onnxLatencyMissing: string | null;
   peakRssMb: number | null;
   /** Seconds per generated model, per collected checkpoint, per base-training epoch (module comment). */
   generateSecondsPerModel: number | null;
@@ -134,6 +139,9 @@ export function loadArchRun(dir: string): ArchRun {
     top5Omitted: typeof s.top5Omitted === 'string' ? s.top5Omitted : null,
     latencyMsBatch1: costNum('latencyMsBatch1'),
     latencyMsBatch128: costNum('latencyMsBatch128'),
+    onnxLatencyMsBatch1: costNum('onnxLatencyMsBatch1'),
+    onnxLatencyMsBatch128: costNum('onnxLatencyMsBatch128'),
+    onnxLatencyMissing: typeof cost.onnxLatencyMissing === 'string' ? cost.onnxLatencyMissing : null,
     peakRssMb: costNum('peakRssMb'),
     generateSecondsPerModel: costNum('generateSecondsPerModel') ?? per(stageSeconds(dir, 'generate'), at(cfg, 'generate.n')),
     collectSecondsPerCheckpoint: costNum('trainSecondsPerCheckpoint') ?? per(stageSeconds(dir, 'collect'), at(cfg, 'collect.k')),
@@ -168,6 +176,8 @@ const ROWS: ReadonlyArray<[string, (r: ArchRun) => string]> = [
   ['generated macro-F1 mean', (r) => fNum(r.generatedMacroF1Mean, 4)],
   ['latency, batch 1 (ms)', (r) => fNum(r.latencyMsBatch1, 3)],
   ['latency, batch 128 (ms)', (r) => fNum(r.latencyMsBatch128, 2)],
+  ['ONNX Runtime latency, batch 1 (ms)', (r) => fNum(r.onnxLatencyMsBatch1, 3)],
+  ['ONNX Runtime latency, batch 128 (ms)', (r) => fNum(r.onnxLatencyMsBatch128, 2)],
   ['peak memory (MiB)', (r) => fNum(r.peakRssMb, 0)],
   ['generation per model (s)', (r) => fSec(r.generateSecondsPerModel)],
   ['collection per checkpoint (s)', (r) => fSec(r.collectSecondsPerCheckpoint)],
@@ -193,5 +203,6 @@ export function renderArchComparison(c: ArchComparison): string {
     "'-': not measured by that run (latency needs eval.latency; top-5 needs at least 5 classes; older summaries lack top-5 and macro-F1).",
   ];
   for (const r of c.runs) if (r.top5Omitted) lines.push(`${r.dir}: ${r.top5Omitted}.`);
+  for (const r of c.runs) if (r.onnxLatencyMissing) lines.push(`${r.dir}: no ONNX Runtime latency: ${r.onnxLatencyMissing}.`);
   return lines.join('\n') + '\n';
 }

@@ -259,6 +259,11 @@ function costTable(data: ReportData): Table | undefined {
   ];
   if (finite(c.latencyMsBatch1)) rows.push(['forward latency, batch 1', `${fNum(c.latencyMsBatch1, 3)} ms`]);
   if (finite(c.latencyMsBatch128)) rows.push(['forward latency, batch 128', `${fNum(c.latencyMsBatch128, 2)} ms`]);
+  // the same model exported to ONNX, beside pdiff's engine (docs/export.md#latency)
+  const ort = c.onnxRuntime ?? 'ONNX Runtime';
+  if (finite(c.onnxLatencyMsBatch1)) rows.push([`forward latency, batch 1, ${ort}`, `${fNum(c.onnxLatencyMsBatch1, 3)} ms`]);
+  if (finite(c.onnxLatencyMsBatch128)) rows.push([`forward latency, batch 128, ${ort}`, `${fNum(c.onnxLatencyMsBatch128, 2)} ms`]);
+  if (c.onnxLatencyMissing !== undefined) rows.push(['forward latency, ONNX Runtime', `not measured: ${c.onnxLatencyMissing}`]);
   if (finite(c.peakRssMb)) rows.push(['peak RSS', `${fNum(c.peakRssMb, 0)} MiB`]);
   if (finite(c.generateSecondsPerModel)) rows.push(['generation per model', `${fNum(c.generateSecondsPerModel, 4)} s`]);
   if (finite(c.trainSecondsPerCheckpoint)) rows.push(['collection per checkpoint', `${fNum(c.trainSecondsPerCheckpoint, 4)} s`]);

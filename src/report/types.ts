@@ -117,6 +117,13 @@ export interface CostReport {
   /** Forward latency in milliseconds at batch 1 and batch 128 (per batch). */
   latencyMsBatch1?: number;
   latencyMsBatch128?: number;
+  /** The same model exported to ONNX (docs/export.md), its latency in ONNX Runtime (CPU) in ms at batch 1 and batch 128. */
+  onnxLatencyMsBatch1?: number;
+  onnxLatencyMsBatch128?: number;
+  /** The ONNX Runtime that measured them, e.g. 'onnxruntime-node 1.30.0'. */
+  onnxRuntime?: string;
+  /** Why the ONNX Runtime latency was not measured (e.g. onnxruntime-node is not installed). */
+  onnxLatencyMissing?: string;
   /** Peak resident set size of the whole run, MiB. */
   peakRssMb?: number;
   /** Sampling + decoding time per generated model, seconds. */

@@ -11,6 +11,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { classifierCost, measureLatency, peakRssMb } from '../../eval/cost.js';
 import { ParamSetEvaluator, type EvalPartial } from '../../eval/evaluate.js';
+import { onnxLatencyCost } from '../../export/latency.js';
 import { classificationMetrics, wrongSet } from '../../eval/metrics.js';
 import { iouMax, nearestL2 } from '../../eval/novelty.js';
 import { evaluateOnDataset, evaluateUnderShift } from '../../eval/shift-eval.js';
@@ -318,6 +319,9 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   if (cfg.eval.latency) {
     cost.latencyMsBatch1 = measureLatency(model, inShape, 1, { repeats: 20 }).medianMs;
     cost.latencyMsBatch128 = measureLatency(model, inShape, 128, { repeats: 10 }).medianMs;
+    // the same model in ONNX Runtime, beside pdiff's engine (or why it was not measured)
+    Object.assign(cost, await onnxLatencyCost({ model, inShape, numClasses: test.numClasses }));
+    if (cost.onnxLatencyMissing) ctx.say(`[evaluate] ONNX Runtime latency not measured: ${cost.onnxLatencyMissing}`);
   }
   const gen = existsSync(store.path(ARTIFACTS.generateJson)) ? JSON.parse(readFileSync(store.path(ARTIFACTS.generateJson), 'utf8')) as { seconds: number; n: number } : null;
   const manifest = readManifest(store.path(ARTIFACTS.manifest));
