@@ -10,12 +10,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveBackend } from '../src/backend/index.js';
 import { exportOnnx } from '../src/export/onnx.js';
-import { buildClassifier, type Arch, type ModelOptions } from '../src/models/index.js';
-import { Rng } from '../src/tensor/random.js';
-import { Tensor, noGrad } from '../src/tensor/tensor.js';
+import { preparedModel, VIT_SMALL, type ArchCase } from './arch-cases.js';
 import { saveStateDict } from '../src/zoo/checkpoint.js';
 
-const CASES: Array<{ name: string; arch: Arch; inShape: [number, number, number]; model: ModelOptions }> = [
+const CASES: ArchCase[] = [
   { name: 'mlp', arch: 'mlp', inShape: [1, 28, 28], model: { mlpHidden: [128] } },
   { name: 'cnn-s', arch: 'cnn-s', inShape: [1, 28, 28], model: {} },
   { name: 'resnet20', arch: 'resnet20', inShape: [1, 28, 28], model: {} },
@@ -25,7 +23,7 @@ const CASES: Array<{ name: string; arch: Arch; inShape: [number, number, number]
   { name: 'resnet50_imagenet', arch: 'resnet50', inShape: [3, 64, 64], model: { stem: 'imagenet' } },
   { name: 'efficientnet_s', arch: 'efficientnet-s', inShape: [1, 28, 28], model: {} },
   { name: 'efficientnet_b0', arch: 'efficientnet-b0', inShape: [3, 32, 32], model: {} },
-  { name: 'vit', arch: 'vit', inShape: [1, 28, 28], model: { vit: { patchSize: 7, layers: 4, heads: 4, hidden: 64, mlp: 128 } } },
+  { name: 'vit', arch: 'vit', inShape: [1, 28, 28], model: VIT_SMALL },
 ];
 
 const dir = process.argv[2];
@@ -33,14 +31,7 @@ if (!dir) { console.error('usage: npx tsx scripts/export-archs.ts DIR'); process
 mkdirSync(dir, { recursive: true });
 const be = resolveBackend('blas', true);
 for (const c of CASES) {
-  const rng = new Rng(7);
-  const model = buildClassifier(c.arch, { rng, backend: be, inShape: c.inShape, numClasses: 10, model: c.model });
-  const rand = (n: number) => new Tensor(be.fromArray(rng.fillNormal(new Float32Array(n * c.inShape[0] * c.inShape[1] * c.inShape[2]))), [n, ...c.inShape], be);
-  model.train();
-  for (let i = 0; i < 3; i++) noGrad(() => model.forward(rand(8))); // moves BN running statistics off their init
-  model.eval();
-  const x = rand(3);
-  const logits = be.read(model.forward(x).storage);
+  const { model, x, logits } = preparedModel(be, c);
   // the keys of `pdiff export` that check_export.py reads (src/export/index.ts exportMetadata)
   const meta = { pdiff_arch: c.arch, pdiff_model: JSON.stringify(c.model), pdiff_input_shape: JSON.stringify(c.inShape), pdiff_num_classes: '10' };
   writeFileSync(join(dir, `${c.name}.onnx`), exportOnnx({ model, inShape: c.inShape, numClasses: 10, metadata: meta }));

@@ -6,6 +6,7 @@
  * (numpy's `take(w, p, axis)`, as in Git Re-Basin).
  */
 import type { Rng } from '../tensor/random.js';
+import type { ParamLayout } from '../zoo/layout.js';
 import { ShapeError } from '../util/errors.js';
 import { axesByTensor, type PermutationSpec } from './spec.js';
 
@@ -21,14 +22,8 @@ export type TensorMap = ReadonlyMap<string, NamedTensor>;
 /** One permutation per group of a spec, in the spec's group order. */
 export type Permutations = Int32Array[];
 
-/** Where each tensor of a flat parameter vector lives (a ParamLayout satisfies it). */
-export interface VectorLayout {
-  readonly names: readonly string[];
-  readonly shapes: ReadonlyArray<readonly number[]>;
-  readonly offsets: readonly number[];
-  readonly sizes: readonly number[];
-  readonly total: number;
-}
+/** Where each tensor of a flat parameter vector lives: the fields of a ParamLayout that permuting reads. */
+export type VectorLayout = Pick<ParamLayout, 'names' | 'shapes' | 'offsets' | 'sizes' | 'total'>;
 
 /** The identity permutation of every group. */
 export function identityPermutations(spec: PermutationSpec): Permutations {
