@@ -7,14 +7,16 @@
  * `VisionTransformer(image_size, patch_size, num_layers, num_heads, hidden_dim, mlp_dim,
  * dropout, num_classes=...)` in PyTorch (scripts/torch/arch_models.py).
  */
-import type { Backend } from '../backend/backend.js';
+import type { Backend, Storage } from '../backend/backend.js';
 import { Conv2d, LayerNorm, Linear } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
 import { Tensor, graphConstant, zeros } from '../tensor/tensor.js';
 import { ShapeError } from '../util/errors.js';
+import type { EvalTailRequest, TailRunner } from './classifier.js';
 import { StagedClassifier, type StageSpec } from './staged.js';
+import { firstExactTail } from './tail.js';
 
 /** A tensor of N(0, std^2) values (PyTorch's nn.init.normal_). */
 function normalTensor(shape: number[], std: number, rng: Rng, be: Backend): Tensor {
@@ -79,11 +81,13 @@ class EncoderBlock extends Module {
     this.ln2 = this.registerModule('ln_2', new LayerNorm(d, { backend: be, eps: 1e-6 }));
     this.mlp = this.registerModule('mlp', new MlpBlock(d, mlp, p, rng, be));
   }
-  forward(x: Tensor): Tensor {
-    const a = ops.dropout(this.attn.forward(this.ln1.forward(x)), this.p, this.rng, this.training);
-    const h = ops.add(x, a);
-    return ops.add(h, this.mlp.forward(this.ln2.forward(h)));
+  forward(x: Tensor): Tensor { return this.mlpHalf(this.attentionHalf(x)); }
+  /** x + attn(ln_1(x)): the only part of the block that mixes tokens. */
+  attentionHalf(x: Tensor): Tensor {
+    return ops.add(x, ops.dropout(this.attn.forward(this.ln1.forward(x)), this.p, this.rng, this.training));
   }
+  /** h + mlp(ln_2(h)): per token. */
+  mlpHalf(h: Tensor): Tensor { return ops.add(h, this.mlp.forward(this.ln2.forward(h))); }
 }
 
 /** `encoder.layers`: a Sequential of `encoder_layer_i`. */
@@ -126,7 +130,12 @@ export interface VitOptions {
   dropout: number;
 }
 
-/** Stages: embed (patches + class token + positions), each encoder block, head (encoder.ln + heads). */
+/**
+ * Stages: embed (patches + class token + positions), each encoder block as two stages (its
+ * attention half, `...encoder_layer_i.self_attention`, owning ln_1 and self_attention; its MLP
+ * half, `...encoder_layer_i.mlp`, owning ln_2 and mlp), head (encoder.ln + heads). The split lets
+ * a tail whose first generated parameter is a block's ln_2 start after that block's attention.
+ */
 export class VisionTransformer extends StagedClassifier {
   readonly arch = 'vit';
   readonly classToken: Tensor;
@@ -157,16 +166,50 @@ export class VisionTransformer extends StagedClassifier {
     }];
     this.encoder.blocks.forEach((b, i) => {
       const name = `encoder.layers.encoder_layer_${i}`;
-      specs.push({ name, prefixes: [name], run: (h) => b.forward(h) });
+      // After the last attention nothing mixes tokens and only the class token reaches the head:
+      // the last MLP half runs on that token alone (the logits are the same; the other tokens'
+      // outputs were computed and discarded in torchvision)
+      const last = i === o.layers - 1;
+      specs.push({ name: `${name}.self_attention`, prefixes: [`${name}.ln_1`, `${name}.self_attention`], run: (h) => b.attentionHalf(h) });
+      specs.push({ name: `${name}.mlp`, prefixes: [`${name}.ln_2`, `${name}.mlp`], run: (h) => b.mlpHalf(last ? ops.slice(h, 1, 0, 1) : h) });
     });
     specs.push({
       name: 'head', prefixes: ['encoder.ln', 'heads'],
       run: (h) => {
-        const [n, , dd] = h.shape as [number, number, number];
-        const cls = ops.reshape(ops.slice(this.encoder.ln.forward(h), 1, 0, 1), [n, dd]);
+        const [n, , dd] = h.shape as [number, number, number]; // [n, 1, d] after the last block
+        const cls = ops.reshape(this.encoder.ln.forward(ops.slice(h, 1, 0, 1)), [n, dd]);
         return this.heads.head.forward(cls);
       },
     });
     this.setStages(specs);
+    this.lastMlpStage = specs.length - 2;
   }
+
+  private readonly lastMlpStage: number;
+
+  /**
+   * From the last block's MLP half on, the stages use the class token alone, so the tail caches
+   * that token ([n, 1, d] instead of [n, seq, d]: seq times less memory) and runs the same
+   * forwardFrom on it, checked bit for bit against the full-sequence input (firstExactTail).
+   */
+  evalTail(req: EvalTailRequest): TailRunner | null {
+    if (req.choice === 'generic' || req.start < this.lastMlpStage) return null;
+    return firstExactTail(this, req, [{ label: 'class token only', make: () => new ClassTokenTail(this, req.start) }], 'src/models/vit.ts');
+  }
+}
+
+/** The tail of a VisionTransformer from its last MLP half on, on the class token alone. */
+class ClassTokenTail implements TailRunner {
+  readonly kind = 'planned';
+  constructor(private readonly model: VisionTransformer, readonly start: number) {}
+  features(x: Tensor): Tensor[] {
+    const h = this.model.forwardTo(x, this.start);
+    return [ops.slice(h, 1, 0, 1)];
+  }
+  run(feats: readonly Tensor[], rows: number): Storage {
+    const y = this.model.forwardFrom(feats[0]!, this.start);
+    if (y.rank !== 2 || y.shape[0] !== rows) throw new ShapeError(`vit tail: forwardFrom returned [${y.shape.join(', ')}], expected logits [${rows}, classes]`);
+    return y.storage;
+  }
+  featureFloats(): number { return this.model.encoder.blocks[0]!.attn.d; }
 }

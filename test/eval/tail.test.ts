@@ -10,7 +10,7 @@ import type { Backend } from '../../src/backend/backend.js';
 import { blasBackend, jsBackend } from '../../src/backend/index.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { ParamSetEvaluator, type EvaluatorPath } from '../../src/eval/evaluate.js';
-import { CnnS, Mlp, ResNetCifar, type Classifier } from '../../src/models/index.js';
+import { CnnS, Mlp, ResNetCifar, VisionTransformer, type Classifier } from '../../src/models/index.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor, noGrad } from '../../src/tensor/tensor.js';
 import { ParamLayout, selectParams } from '../../src/zoo/layout.js';
@@ -37,7 +37,9 @@ function prepare<M extends Classifier>(m: M, calib: Dataset, rng: Rng, headStd: 
     const v = new Float32Array(t.size);
     if (/(^|\.)bn\d\.weight$|downsample\.1\.weight$/.test(name)) rng.fillUniform(v, 0.5, 1.5);
     else if (/(^|\.)bn\d\.bias$|downsample\.1\.bias$/.test(name)) rng.fillNormal(v, 0, 0.2);
-    else if (name === 'fc.weight' || name === 'head.weight') rng.fillNormal(v, 0, headStd);
+    else if (/(^|\.)ln(_2)?\.weight$/.test(name)) rng.fillUniform(v, 0.5, 1.5);
+    else if (/(^|\.)ln(_2)?\.bias$/.test(name)) rng.fillNormal(v, 0, 0.2);
+    else if (name === 'fc.weight' || name.endsWith('head.weight')) rng.fillNormal(v, 0, headStd);
     else continue;
     be.write(t.storage, v);
   }
@@ -46,7 +48,7 @@ function prepare<M extends Classifier>(m: M, calib: Dataset, rng: Rng, headStd: 
   noGrad(() => { for (let i = 0; i < 10; i++) m.forward(x); });
   m.eval();
   // Centre the logits on calib: otherwise the component all images share can pick one class for nearly all.
-  const [, bias] = m.stateDict().find(([n]) => n === 'fc.bias' || n === 'head.bias')!;
+  const [, bias] = m.stateDict().find(([n]) => n === 'fc.bias' || n.endsWith('head.bias'))!;
   const logits = noGrad(() => m.forward(x).toArray());
   const b = Float32Array.from(bias.toArray());
   for (let i = 0; i < calib.n; i++) for (let k = 0; k < 10; k++) b[k] = b[k]! - logits[i * 10 + k]! / calib.n;
@@ -138,5 +140,20 @@ test('resnet20: cached-tail predictions (bn mode and custom selections) equal th
     checkModel(model, selectParams(model, 'bn'), data, 'generic', 304);
     checkModel(model, model.namedParameters().map(([n]) => n).filter((n) => n.startsWith('layer2.0.')), data, 'generic', 305);
     checkModel(model, ['fc.weight', 'fc.bias'], data, 'generic', 306);
+  }
+});
+
+test('vit: the class-token tail (ln_2 of the last block, encoder.ln) and the generic one equal the full forward', () => {
+  const rng = new Rng(401);
+  const data = { val: dataset('val', 13, 1, 8, rng), test: dataset('test', 19, 1, 8, rng) };
+  const calib = dataset('calib', 24, 1, 8, rng);
+  for (const be of backends) {
+    const vit = new VisionTransformer({ rng: new Rng(402), backend: be, inShape: [1, 8, 8], numClasses: 10, patchSize: 4, layers: 2, heads: 2, hidden: 8, mlp: 16, dropout: 0 });
+    const model = prepare(vit, calib, new Rng(403), 4);
+    const last = 'encoder.layers.encoder_layer_1';
+    checkModel(model, [`${last}.ln_2.weight`, `${last}.ln_2.bias`, 'encoder.ln.weight', 'encoder.ln.bias'], data, 'planned', 404);
+    checkModel(model, ['heads.head.weight'], data, 'planned', 405);
+    // the attention half mixes tokens: its tail runs the whole sequence
+    checkModel(model, [`${last}.self_attention.in_proj_weight`], data, 'generic', 406);
   }
 });
