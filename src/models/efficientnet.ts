@@ -15,6 +15,7 @@ import * as ops from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { StagedClassifier, type StageSpec } from './staged.js';
+import { ShapeError } from '../util/errors.js';
 
 /** torchvision's _make_divisible(v, 8): round to a multiple of 8, never down by more than 10%. */
 export function makeDivisible(v: number, divisor = 8): number {
@@ -98,6 +99,15 @@ export class MbConv extends Module {
     if (!this.residual) return h;
     return ops.add(ops.stochasticDepth(h, this.sdProb, this.rng, this.training), x);
   }
+  /** The project ConvNormAct (the last of `parts`). */
+  get projection(): ConvNormAct { return this.parts[this.parts.length - 1] as ConvNormAct; }
+  /** A block without residual up to its project conv's output, before that conv's BatchNorm (forward = projection.bn of this). */
+  forwardToProjectionNorm(x: Tensor): Tensor {
+    if (this.residual) throw new ShapeError('MbConv.forwardToProjectionNorm: a residual block adds its input after the BatchNorm; use forward');
+    let h = x;
+    for (let i = 0; i < this.parts.length - 1; i++) h = this.parts[i]!.forward(h);
+    return this.projection.conv.forward(h);
+  }
 }
 
 export interface EfficientNetOptions {
@@ -115,7 +125,11 @@ export interface EfficientNetOptions {
   stochasticDepth: number;
 }
 
-/** Stages: the stem, each MBConv block ("features.3.1"), the last 1x1 conv ("features.8"), head (pool, dropout, classifier). */
+/**
+ * Stages: the stem, each MBConv block ("features.3.1"; a block without residual as two, the second
+ * its project conv's BatchNorm, "features.7.0.block.3.1"), the last 1x1 conv ("features.8"),
+ * head (pool, dropout, classifier).
+ */
 export class EfficientNet extends StagedClassifier {
   readonly arch: string;
   readonly classifier: Linear;
@@ -137,7 +151,16 @@ export class EfficientNet extends StagedClassifier {
         const block = stage.add(String(j), new MbConv(j === 0 ? r.cin : r.cout, r.cout, r.expand, r.kernel, j === 0 ? r.stride : 1, sd, rng, be));
         id++;
         const name = `features.${si + 1}.${j}`;
-        specs.push({ name, prefixes: [name], run: (h) => block.forward(h) });
+        if (block.residual) {
+          specs.push({ name, prefixes: [name], run: (h) => block.forward(h) });
+        } else {
+          // Without a residual the project conv's BatchNorm can start a stage of its own: a tail
+          // that generates it (the presets' features.7.0.block.3.1) then skips the block's convs
+          const proj = `${name}.block.${block.parts.length - 1}`;
+          const before = block.parts.slice(0, -1).map((_, k) => `${name}.block.${k}`);
+          specs.push({ name, prefixes: [...before, `${proj}.0`], run: (h) => block.forwardToProjectionNorm(h) });
+          specs.push({ name: `${proj}.1`, prefixes: [`${proj}.1`], run: (h) => block.projection.bn.forward(h) });
+        }
       }
     });
     const lastIn = rows[rows.length - 1]!.cout, lastOut = 4 * lastIn;

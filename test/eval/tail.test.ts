@@ -10,7 +10,8 @@ import type { Backend } from '../../src/backend/backend.js';
 import { blasBackend, jsBackend } from '../../src/backend/index.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { ParamSetEvaluator, type EvaluatorPath } from '../../src/eval/evaluate.js';
-import { CnnS, Mlp, ResNetCifar, VisionTransformer, type Classifier } from '../../src/models/index.js';
+import { CnnS, Mlp, ResNetCifar, VisionTransformer, buildClassifier, type Classifier } from '../../src/models/index.js';
+import { resolveConfig } from '../../src/config/index.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor, noGrad } from '../../src/tensor/tensor.js';
 import { ParamLayout, selectParams } from '../../src/zoo/layout.js';
@@ -33,13 +34,13 @@ function dataset(name: string, n: number, c: number, h: number, rng: Rng): Datas
  */
 function prepare<M extends Classifier>(m: M, calib: Dataset, rng: Rng, headStd: number): M {
   const be = m.backend;
-  for (const [name, t] of m.stateDict()) {
+  const sd = m.stateDict();
+  const isNorm = (name: string) => /(^|\.)ln(_2)?\.(weight|bias)$/.test(name) || sd.some(([n]) => n === name.replace(/(weight|bias)$/, 'running_mean'));
+  for (const [name, t] of sd) {
     const v = new Float32Array(t.size);
-    if (/(^|\.)bn\d\.weight$|downsample\.1\.weight$/.test(name)) rng.fillUniform(v, 0.5, 1.5);
-    else if (/(^|\.)bn\d\.bias$|downsample\.1\.bias$/.test(name)) rng.fillNormal(v, 0, 0.2);
-    else if (/(^|\.)ln(_2)?\.weight$/.test(name)) rng.fillUniform(v, 0.5, 1.5);
-    else if (/(^|\.)ln(_2)?\.bias$/.test(name)) rng.fillNormal(v, 0, 0.2);
-    else if (name === 'fc.weight' || name.endsWith('head.weight')) rng.fillNormal(v, 0, headStd);
+    if (isNorm(name) && name.endsWith('.weight')) rng.fillUniform(v, 0.5, 1.5);
+    else if (isNorm(name) && name.endsWith('.bias')) rng.fillNormal(v, 0, 0.2);
+    else if (/^(fc|head|heads\.head|classifier\.1)\.weight$/.test(name)) rng.fillNormal(v, 0, headStd);
     else continue;
     be.write(t.storage, v);
   }
@@ -48,7 +49,7 @@ function prepare<M extends Classifier>(m: M, calib: Dataset, rng: Rng, headStd: 
   noGrad(() => { for (let i = 0; i < 10; i++) m.forward(x); });
   m.eval();
   // Centre the logits on calib: otherwise the component all images share can pick one class for nearly all.
-  const [, bias] = m.stateDict().find(([n]) => n === 'fc.bias' || n.endsWith('head.bias'))!;
+  const [, bias] = m.stateDict().find(([n]) => /^(fc|head|heads\.head|classifier\.1)\.bias$/.test(n))!;
   const logits = noGrad(() => m.forward(x).toArray());
   const b = Float32Array.from(bias.toArray());
   for (let i = 0; i < calib.n; i++) for (let k = 0; k < 10; k++) b[k] = b[k]! - logits[i * 10 + k]! / calib.n;
@@ -155,5 +156,19 @@ test('vit: the class-token tail (ln_2 of the last block, encoder.ln) and the gen
     checkModel(model, ['heads.head.weight'], data, 'planned', 405);
     // the attention half mixes tokens: its tail runs the whole sequence
     checkModel(model, [`${last}.self_attention.in_proj_weight`], data, 'generic', 406);
+  }
+});
+
+test('efficientnet-s: the tail from the last block\'s project BatchNorm equals the full forward', () => {
+  const rng = new Rng(501);
+  const data = { val: dataset('val', 13, 1, 8, rng), test: dataset('test', 19, 1, 8, rng) };
+  const calib = dataset('calib', 24, 1, 8, rng);
+  const cfg = resolveConfig({ preset: 'fmnist-effnet-bn' });
+  for (const be of backends) {
+    const model = prepare(buildClassifier(cfg.model.arch, { rng: new Rng(502), backend: be, inShape: [1, 8, 8], numClasses: 10, model: cfg.model }), calib, new Rng(503), 4);
+    const names = selectParams(model, 'bn');
+    assert.equal(model.stages[model.firstStageOf(names)], 'features.7.0');
+    checkModel(model, names, data, 'generic', 504);
+    checkModel(model, model.namedParameters().map(([n]) => n).filter((n) => n.startsWith('features.7.0.')), data, 'generic', 505);
   }
 });

@@ -28,6 +28,10 @@ describe('architecture presets', () => {
       assert.ok(start >= model.stages.length - 4, `${preset}: tail starts at stage ${start} of ${model.stages.length}`);
       // ResNet-20: bn1/bn2 of the last block need only its conv2 rerun (the stage boundary after conv1)
       if (cfg.model.arch === 'resnet20') assert.equal(model.stages[start], 'layer3.2.conv1');
+      // EfficientNet: the last MBConv has no residual, so its project conv's output is cached
+      if (cfg.model.arch.startsWith('efficientnet')) assert.equal(model.stages[start], 'features.7.0');
+      // ViT: the last block's attention half is cached (ln_2 starts the tail)
+      if (cfg.model.arch === 'vit') assert.match(model.stages[start]!, /^encoder\.layers\.encoder_layer_\d\.self_attention$/);
     });
   }
 });
