@@ -195,7 +195,7 @@ One column per run, in the order given. Read from each folder: summary.json and 
 required), manifest.json (subset size), base.json and stages/*.json (times). '-' marks what a run
 did not measure: latency needs eval.latency; top-5 needs at least 5 classes.
 Times: generation per model = sampling + decoding / generate.n; collection per checkpoint =
-collection time / collect.k; base training per epoch = training time / base.epochs.
+collection time / (collect.k x seeds); base training per epoch = training time / base.epochs.
 Example: pdiff compare-archs runs/cnn-s runs/resnet20 --out archs.md`)
   .action((dirs: string[], o: { json: boolean; out?: string }) => {
     const c = compareArchs(dirs);

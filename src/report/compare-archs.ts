@@ -9,7 +9,7 @@
  *   generation per model:      cost.generateSecondsPerModel (sampling + decoding, generate.json),
  *                              else the generate stage's wall time / config generate.n;
  *   collection per checkpoint: cost.trainSecondsPerCheckpoint (collection time / K), else the
- *                              collect stage's wall time / config collect.k;
+ *                              collect stage's wall time / (collect.k x the number of seeds);
  *   base training per epoch:   base.json epochSeconds (training time / base.epochs), else the
  *                              base stage's wall time / config base.epochs.
  */
@@ -89,6 +89,14 @@ function per(seconds: number | undefined, count: unknown): number | null {
   return seconds !== undefined && typeof count === 'number' && count > 0 ? seconds / count : null;
 }
 
+/** Checkpoints a run collected: collect.k per seed (collect.seeds: a count or a list of files; absent = 1). */
+function checkpointCount(cfg: unknown): number | undefined {
+  const k = at(cfg, 'collect.k'), seeds = at(cfg, 'collect.seeds');
+  if (typeof k !== 'number') return undefined;
+  const s = typeof seeds === 'number' ? seeds : Array.isArray(seeds) ? seeds.length : 1;
+  return k * s;
+}
+
 /**
  * One run's column, read from its folder.
  * @throws PdiffError naming the folder when it has no summary.json or config.json (not a run
@@ -144,7 +152,7 @@ export function loadArchRun(dir: string): ArchRun {
     onnxLatencyMissing: typeof cost.onnxLatencyMissing === 'string' ? cost.onnxLatencyMissing : null,
     peakRssMb: costNum('peakRssMb'),
     generateSecondsPerModel: costNum('generateSecondsPerModel') ?? per(stageSeconds(dir, 'generate'), at(cfg, 'generate.n')),
-    collectSecondsPerCheckpoint: costNum('trainSecondsPerCheckpoint') ?? per(stageSeconds(dir, 'collect'), at(cfg, 'collect.k')),
+    collectSecondsPerCheckpoint: costNum('trainSecondsPerCheckpoint') ?? per(stageSeconds(dir, 'collect'), checkpointCount(cfg)),
     baseSecondsPerEpoch: epochSeconds ?? per(stageSeconds(dir, 'base'), at(cfg, 'base.epochs')),
     backend: typeof cost.backend === 'string' ? cost.backend : null,
   };

@@ -189,6 +189,23 @@ describe('pdiff compare-archs', { skip }, () => {
     assert.equal(readFileSync(out, 'utf8'), r.stdout);
   });
 
+  it('without the cost figure, collection per checkpoint divides the collect stage by collect.k x seeds', () => {
+    const S = join(tmp, 'seeds-fallback');
+    cpSync(A, S, { recursive: true });
+    const sum = JSON.parse(readFileSync(join(S, 'summary.json'), 'utf8')) as { cost: Record<string, unknown> };
+    delete sum.cost.trainSecondsPerCheckpoint;
+    writeFileSync(join(S, 'summary.json'), JSON.stringify(sum));
+    const cfg = JSON.parse(readFileSync(join(S, 'config.json'), 'utf8')) as { collect: { k: number; seeds?: unknown } };
+    const collectSeconds = (JSON.parse(readFileSync(join(S, 'stages', 'collect.json'), 'utf8')) as { seconds: number }).seconds;
+    assert.equal(loadArchRun(S).collectSecondsPerCheckpoint, collectSeconds / cfg.collect.k);
+    cfg.collect.seeds = 3;
+    writeFileSync(join(S, 'config.json'), JSON.stringify(cfg));
+    assert.equal(loadArchRun(S).collectSecondsPerCheckpoint, collectSeconds / (3 * cfg.collect.k));
+    cfg.collect.seeds = ['a.safetensors', 'b.safetensors'];
+    writeFileSync(join(S, 'config.json'), JSON.stringify(cfg));
+    assert.equal(loadArchRun(S).collectSecondsPerCheckpoint, collectSeconds / (2 * cfg.collect.k));
+  });
+
   it('names a folder without summary.json and exits 1; --help lists the command', () => {
     const empty = join(tmp, 'not-a-run');
     mkdirSync(empty);
