@@ -98,6 +98,15 @@ test('generateLatents with conditions: guidance 0 samples what the unconditional
     assert.ok(!bits(g25).equals(bits(cond1)));
     assert.ok(g25.every(Number.isFinite));
   }
+  // per-row conditions across batches: batch b samples under its own rows' conditions
+  const five = new Float32Array(5 * c);
+  ['0110010011', '1000000001', '0000011111', '1111100000', '0101010101'].forEach((s, i) => five.set(encodeCode(s), i * c));
+  const g3 = { ...gen, batchSize: 3, guidance: 2 };
+  const all = generateLatents(net, sched, 5, 16, g3, new Rng(4), 1, { cond: five });
+  const rng = new Rng(4);
+  const first = generateLatents(net, sched, 3, 16, g3, rng, 1, { cond: five.subarray(0, 3 * c) });
+  const rest = generateLatents(net, sched, 2, 16, g3, rng, 1, { cond: five.subarray(3 * c) });
+  assert.ok(bits(all).equals(Buffer.concat([bits(first), bits(rest)])));
   // The sampler loops with a guided model at w = 1 equal the loops with the plain conditional forward.
   const condRows = new Float32Array(4 * c);
   for (let r = 0; r < 4; r++) condRows.set(encodeCode(r % 2 ? '1000000001' : '0110010011'), r * c);
