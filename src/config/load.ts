@@ -426,6 +426,8 @@ const LATER_KEYS: Readonly<Record<string, unknown>> = {
   'model.vit': { patchSize: 4, layers: 6, heads: 4, hidden: 64, mlp: 128 },
   'collect.seeds': 1,
   'collect.align': 'none',
+  'diffusion.condDropout': 0.1,
+  'generate.guidance': 1,
 };
 
 /** A copy of `value` (the sub-tree at `key`) without the later keys under it that hold their old value. */

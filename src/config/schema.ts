@@ -208,6 +208,12 @@ const diffusionSchema = z
       .enum(['none', 'std'])
       .default('none')
       .describe('rescale latents before diffusion (std = divide by their overall std)'),
+    condDropout: z
+      .number()
+      .min(0)
+      .lt(1)
+      .default(0.1)
+      .describe('conditional denoiser only: probability that a training row\'s condition is replaced by the null condition (classifier-free guidance; docs/conditioning.md#condition-dropout)'),
   })
   .prefault({})
   .superRefine((d, ctx) => {
@@ -228,6 +234,11 @@ const generateSchema = z
     ddimSteps: posInt().default(60).describe('DDIM timesteps, evenly spaced over [0, T-1]'),
     eta: z.number().min(0).max(1).default(0).describe('DDIM stochasticity (0 = deterministic)'),
     batchSize: posInt().default(200).describe('latents sampled per batch'),
+    guidance: z
+      .number()
+      .min(0)
+      .default(1)
+      .describe('conditional denoiser only: classifier-free guidance scale w, eps = eps(null) + w (eps(c) - eps(null)); 1 = plain conditional, 0 = unconditional (docs/conditioning.md#guidance)'),
   })
   .prefault({})
   .describe('sampling');

@@ -190,6 +190,7 @@ function checkDims(where: string, n: number, d: number): void {
  * with the same n (the returned array is overwritten by the next call).
  */
 export function denoiserEpsModel(denoiser: LatentDenoiser): EpsModel {
+  if (denoiser.condDim > 0) throw new ConfigError(`denoiserEpsModel: the denoiser is conditional (condDim ${denoiser.condDim}); sample it through guidedEpsModel with a condition`);
   const be = denoiser.backend;
   let input: Tensor | null = null;
   let output = new Float32Array(0);
@@ -206,6 +207,49 @@ export function denoiserEpsModel(denoiser: LatentDenoiser): EpsModel {
     scope(() => { // the pass's tensors go back to the pool when it ends
       const y = noGrad(() => denoiser.forward(inp, t));
       output.set(be.hostView(y.storage) ?? be.read(y.storage)); // no copy where y is on the host
+    });
+    return output;
+  };
+}
+
+/**
+ * A conditional denoiser as an EpsModel with classifier-free guidance (docs/conditioning.md#guidance):
+ * eps = eps(x, t, null) + w (eps(x, t, c) - eps(x, t, null)), in float64 per element, for the n
+ * rows of `cond` [n, condDim] (row i of x gets condition row i; the null condition is zeros).
+ * w = 1 is the plain conditional model and w = 0 the null-conditioned (unconditional) one: both
+ * take one forward pass and return its output unchanged. Any other w evaluates both branches in
+ * one forward of 2n rows (x with the conditions, then x with the null condition). Eval mode, no
+ * tape, buffers reused between calls as in denoiserEpsModel.
+ */
+export function guidedEpsModel(denoiser: LatentDenoiser, cond: Float32Array, guidance: number): EpsModel {
+  const c = denoiser.condDim, d = denoiser.d, be = denoiser.backend;
+  if (c === 0) throw new ConfigError('guidedEpsModel: the denoiser is unconditional (condDim 0) and takes no condition');
+  if (!(Number.isFinite(guidance) && guidance >= 0)) throw new ConfigError(`generate.guidance: expected a finite number >= 0, got ${guidance}`);
+  if (cond.length === 0 || cond.length % c !== 0) throw new ShapeError(`guidedEpsModel: expected conditions [n, ${c}] (a positive multiple of ${c} values), got ${cond.length} values`);
+  const n = cond.length / c;
+  const w = guidance;
+  const both = w !== 0 && w !== 1;
+  const rows = both ? 2 * n : n;
+  const condHost = new Float32Array(rows * c); // zeros: the null condition where not overwritten
+  if (w !== 0) condHost.set(cond);
+  const condT = new Tensor(be.fromArray(condHost), [rows, c], be);
+  const input = new Tensor(be.alloc(rows * d), [rows, d], be);
+  const output = new Float32Array(n * d);
+  denoiser.eval();
+  return (x, t, nx, dx) => {
+    if (dx !== d || nx !== n || x.length !== n * d) throw new ShapeError(`guidedEpsModel: expected x [${n}, ${d}] (one row per condition, ${n * d} values), got n = ${nx}, d = ${dx} and ${x.length} values`);
+    if (denoiser.training) denoiser.eval();
+    be.write(input.storage, x);
+    if (both) be.write(input.storage, x, n * d);
+    scope(() => {
+      const y = noGrad(() => denoiser.forward(input, t, condT));
+      const yv = be.hostView(y.storage) ?? be.read(y.storage);
+      if (!both) { output.set(yv); return; }
+      const nd = n * d;
+      for (let i = 0; i < nd; i++) {
+        const ec = yv[i]!, en = yv[nd + i]!;
+        output[i] = en + w * (ec - en);
+      }
     });
     return output;
   };

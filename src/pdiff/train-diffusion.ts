@@ -8,7 +8,7 @@ import { canonicalJson, type DiffusionConfig } from '../config/index.js';
 import { AdamW, EMA } from '../nn/index.js';
 import * as ops from '../tensor/ops.js';
 import { Tensor, backward, dispose } from '../tensor/tensor.js';
-import { ConfigError, NumericError } from '../util/errors.js';
+import { ConfigError, NumericError, ShapeError } from '../util/errors.js';
 import { LatentDenoiser } from './denoiser.js';
 import { makeSchedule, type DiffusionSchedule } from './schedule.js';
 import { LoopTracker, checkRows, latentStats, lrSchedule, type TrainOptions } from './train-loop.js';
@@ -27,6 +27,19 @@ export interface DiffusionTrainResult {
   seconds: number;
 }
 
+/** Per-row conditions of the training latents (docs/conditioning.md): data [K, dim], one row per latent. */
+export interface RowConditions {
+  data: Float32Array;
+  /** Condition width (the conditional denoiser's condDim), >= 1. */
+  dim: number;
+}
+
+/** Options of trainDiffusion: the trainers' options, and the latents' conditions for a conditional denoiser. */
+export interface DiffusionTrainOptions extends TrainOptions<DiffusionTrainState> {
+  /** Train a conditional denoiser on these per-row conditions (absent = unconditional, as before). */
+  cond?: RowConditions;
+}
+
 /** The schedule named by a diffusion config. */
 export function scheduleFromConfig(cfg: DiffusionConfig): DiffusionSchedule {
   return makeSchedule(cfg.schedule, cfg.timesteps, { betaStart: cfg.betaStart, betaEnd: cfg.betaEnd });
@@ -36,12 +49,23 @@ export function scheduleFromConfig(cfg: DiffusionConfig): DiffusionSchedule {
  * Train the latent denoiser on latents [K, d] (docs/diffusion.md#training): per iteration x0 = B latents drawn
  * uniformly with replacement, t ~ U{0..T-1}, eps ~ N(0, I), x_t = qSample(x0, t, eps),
  * loss = MSE(eps_theta(x_t, t), eps); AdamW with cosine(steps, 0) or constant lr; optional EMA.
- * Draw order per iteration: B row indices, B timesteps, B d noise values.
+ * Draw order per iteration: B row indices, B timesteps, B d noise values; with conditions (opts.cond)
+ * then B uniforms u_b, and row b trains on the null condition (zeros) where u_b < cfg.condDropout
+ * (docs/conditioning.md#condition-dropout). Without conditions nothing else is drawn and
+ * cfg.condDropout plays no part, so the run is the unconditional trainer's, bit for bit.
  * With cfg.latentScale 'std' the latents are divided by their overall (unbiased) std first.
  */
-export function trainDiffusion(latents: Float32Array, K: number, d: number, cfg: DiffusionConfig, opts: TrainOptions<DiffusionTrainState>): DiffusionTrainResult {
+export function trainDiffusion(latents: Float32Array, K: number, d: number, cfg: DiffusionConfig, opts: DiffusionTrainOptions): DiffusionTrainResult {
   checkRows('trainDiffusion: latents', latents, K, d);
   checkKind(opts.resume, 'diffusion');
+  const cond = opts.cond ?? null;
+  const condDim = cond ? cond.dim : 0;
+  if (cond) {
+    if (!Number.isInteger(cond.dim) || cond.dim < 1) throw new ShapeError(`trainDiffusion: expected a condition width >= 1, got ${cond.dim}`);
+    checkRows('trainDiffusion: conditions', cond.data, K, cond.dim);
+  }
+  const pDrop = cfg.condDropout;
+  if (cond && !(pDrop >= 0 && pDrop < 1)) throw new ConfigError(`diffusion.condDropout: expected a number in [0, 1), got ${pDrop}`);
   const be = opts.backend ?? getBackend();
   const { rng } = opts;
   const sched = scheduleFromConfig(cfg);
@@ -57,12 +81,15 @@ export function trainDiffusion(latents: Float32Array, K: number, d: number, cfg:
     for (let i = 0; i < data.length; i++) data[i] = latents[i]! / latentScale;
   }
 
-  const model = new LatentDenoiser({ d, channels: cfg.channels, rng, backend: be });
+  const model = new LatentDenoiser({ d, channels: cfg.channels, condDim, rng, backend: be });
   model.train();
   const params = model.trainableParameters();
   const opt = new AdamW(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const ema = cfg.ema > 0 ? new EMA(params, cfg.ema) : null;
-  const config = canonicalJson({ diffusion: cfg, K, d });
+  // An unconditional run's state keeps the string it had before conditions existed (condDropout
+  // plays no part in it), so states saved then still resume.
+  const { condDropout: _unused, ...uncondCfg } = cfg;
+  const config = cond ? canonicalJson({ diffusion: cfg, K, d, condDim }) : canonicalJson({ diffusion: uncondCfg, K, d });
   const resume = opts.resume;
   if (resume) {
     restoreState(resume, 'diffusion', config, model, opt, ema, rng, cfg.steps);
@@ -80,16 +107,25 @@ export function trainDiffusion(latents: Float32Array, K: number, d: number, cfg:
   const rows = new Int32Array(B);
   const xT = new Tensor(be.alloc(B * d), [B, d], be);
   const epsT = new Tensor(be.alloc(B * d), [B, d], be);
+  const cBuf = cond ? new Float32Array(B * condDim) : null;
+  const cT = cond ? new Tensor(be.alloc(B * condDim), [B, condDim], be) : undefined;
 
   for (let step = start; step < cfg.steps; step++) {
     for (let b = 0; b < B; b++) rows[b] = rng.int(K);
     for (let b = 0; b < B; b++) ts[b] = rng.int(T);
     for (let i = 0; i < eps.length; i++) eps[i] = rng.normal();
+    if (cond) {
+      for (let b = 0; b < B; b++) {
+        if (rng.uniform() < pDrop) cBuf!.fill(0, b * condDim, (b + 1) * condDim); // the null condition
+        else cBuf!.set(cond.data.subarray(rows[b]! * condDim, (rows[b]! + 1) * condDim), b * condDim);
+      }
+      be.write(cT!.storage, cBuf!);
+    }
     for (let b = 0; b < B; b++) x0.set(data.subarray(rows[b]! * d, rows[b]! * d + d), b * d);
     sched.qSample(x0, ts, eps, B, d, xt);
     be.write(xT.storage, xt);
     be.write(epsT.storage, eps);
-    const loss = ops.mseLoss(model.forward(xT, ts), epsT);
+    const loss = ops.mseLoss(model.forward(xT, ts, cT), epsT);
     const lr = lrAt(step);
     backward(loss, { freeGraph: true }); // the step's activations return to the pool now
     opt.lr = lr;

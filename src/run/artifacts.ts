@@ -4,14 +4,16 @@
  * under another config is never resumed).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import type { Backend } from '../backend/backend.js';
 import { canonicalJson, type Config } from '../config/index.js';
 import type { Module } from '../nn/module.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { FormatError, NumericError } from '../util/errors.js';
 import { loadStateDict, saveStateDict } from '../zoo/checkpoint.js';
 import { Normalizer } from '../zoo/layout.js';
-import { readSafetensors, writeSafetensors, type SafetensorsFile } from '../zoo/safetensors.js';
-import { deserializeTrainState, serializeTrainState, type TrainState } from '../pdiff/index.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsFile } from '../zoo/safetensors.js';
+import { LatentDenoiser, deserializeTrainState, serializeTrainState, type TrainState } from '../pdiff/index.js';
+import { Rng } from '../tensor/random.js';
 import { ARTIFACTS, type RunContext } from './context.js';
 import { maybeKill, type RunStore } from './store.js';
 
@@ -26,6 +28,31 @@ export function saveModule(path: string, module: Module, cfg: Config, stage: str
 /** Load a state_dict file into `module` (every tensor present with its shape); returns the file's metadata. */
 export function loadModule(path: string, module: Module): Record<string, string> {
   return loadStateDict(path, module);
+}
+
+/** Metadata key of diffusion.safetensors holding a conditional denoiser's condition width (absent: unconditional). */
+export const COND_DIM_META = 'cond_dim';
+
+/** The metadata that lets loadDenoiser rebuild `model`: its condition width, or nothing for an unconditional one (whose file stays as before). */
+export function denoiserMeta(model: LatentDenoiser): Record<string, string> {
+  return model.condDim > 0 ? { [COND_DIM_META]: String(model.condDim) } : {};
+}
+
+/**
+ * The denoiser saved in `path` (by the diffusion stage), rebuilt with the condition width its
+ * metadata records (none = unconditional), weights loaded, in eval mode; with the file's metadata.
+ * A file whose tensors do not fit that model (a condition embedding without cond_dim, say) is an
+ * error naming the file.
+ */
+export function loadDenoiser(path: string, args: { d: number; channels: readonly number[]; kernel?: number; backend: Backend }): { model: LatentDenoiser; meta: Record<string, string> } {
+  const raw = readSafetensorsHeader(path).metadata?.[COND_DIM_META];
+  const condDim = raw === undefined ? 0 : Number(raw);
+  if (!Number.isInteger(condDim) || condDim < (raw === undefined ? 0 : 1)) throw new FormatError(path, `metadata "${COND_DIM_META}": expected a positive integer, got ${JSON.stringify(raw)}`);
+  // the initial draws are overwritten by the file's weights
+  const model = new LatentDenoiser({ d: args.d, channels: args.channels, kernel: args.kernel, condDim, rng: new Rng(0), backend: args.backend });
+  const meta = loadModule(path, model);
+  model.eval();
+  return { model, meta };
 }
 
 /** A stack of row vectors, one tensor "data" [rows, cols] (latents). */

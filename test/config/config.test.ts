@@ -86,8 +86,9 @@ describe('defaults', () => {
         lrSchedule: 'cosine',
         ema: 0,
         latentScale: 'none',
+        condDropout: 0.1,
       },
-      generate: { n: 200, sampler: 'ddpm', ddimSteps: 60, eta: 0, batchSize: 200 },
+      generate: { n: 200, sampler: 'ddpm', ddimSteps: 60, eta: 0, batchSize: 200, guidance: 1 },
       eval: {
         baselines: true,
         noiseScales: [0.001, 0.05, 0.15],
@@ -414,6 +415,22 @@ describe('configHash and canonicalJson', () => {
     assert.notEqual(configHash(resolveConfig({ sets: ['collect.mode="whole"', 'collect.seeds=2'] }), ['collect']), configHash(whole, ['collect']));
     assert.notEqual(configHash(resolveConfig({ sets: ['collect.mode="whole"', 'collect.seeds=2', 'collect.align="weight-matching"'] }), ['collect']),
       configHash(resolveConfig({ sets: ['collect.mode="whole"', 'collect.seeds=2'] }), ['collect']));
+  });
+
+  test('keeps the diffusion and generate stage hashes of folders made before diffusion.condDropout and generate.guidance', () => {
+    // the hashes of the default config's sections under pdiff 32d2c31, before those keys existed
+    const cfg = resolveConfig({});
+    assert.equal(configHash(cfg, ['diffusion']), '8e731bdf38fe60cbe9f1eeee7ee27ac7c6e721806dae82d699156e2f16d03eef');
+    assert.equal(configHash(cfg, ['generate']), '147a79f7c12bfac527032646ed006079e7646cfda789c6936dae962e49099de3');
+    assert.notEqual(configHash(resolveConfig({ sets: ['diffusion.condDropout=0.2'] }), ['diffusion']), configHash(cfg, ['diffusion']));
+    assert.notEqual(configHash(resolveConfig({ sets: ['generate.guidance=2'] }), ['generate']), configHash(cfg, ['generate']));
+  });
+
+  test('diffusion.condDropout and generate.guidance: errors name the key and the range', () => {
+    assert.throws(() => resolveConfig({ sets: ['generate.guidance=-1'] }), /config: generate\.guidance: expected number >= 0, got -1/);
+    assert.throws(() => resolveConfig({ sets: ['diffusion.condDropout=1'] }), /config: diffusion\.condDropout: expected number in \[0, 1\), got 1/);
+    assert.throws(() => resolveConfig({ sets: ['diffusion.condDropout=-0.5'] }), /diffusion\.condDropout: expected number in \[0, 1\)/);
+    assert.equal(resolveConfig({ sets: ['generate.guidance=0', 'diffusion.condDropout=0'] }).generate.guidance, 0);
   });
 
   test('canonicalJson sorts keys at every depth', () => {

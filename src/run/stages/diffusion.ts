@@ -2,7 +2,7 @@
 import { trainDiffusion, type DiffusionTrainState } from '../../pdiff/index.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
-import { readStack, saveModule, trainStateHooks } from '../artifacts.js';
+import { denoiserMeta, readStack, saveModule, trainStateHooks } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
 
 export const diffusion: StageFn = async (ctx, hash) => {
@@ -15,7 +15,7 @@ export const diffusion: StageFn = async (ctx, hash) => {
   });
   if (res.ema) res.ema.swapIn();
   ctx.say(`[diffusion] final loss ${res.lossCurve.at(-1)?.loss.toFixed(4)}`);
-  saveModule(store.path(ARTIFACTS.diffusion), res.model, cfg, 'diffusion', { latentScale: String(res.latentScale), ema: String(cfg.diffusion.ema) });
+  saveModule(store.path(ARTIFACTS.diffusion), res.model, cfg, 'diffusion', { latentScale: String(res.latentScale), ema: String(cfg.diffusion.ema), ...denoiserMeta(res.model) });
   writeFileAtomic(store.path(ARTIFACTS.diffusionJson), JSON.stringify({ lossCurve: res.lossCurve, seconds: res.seconds, latentScale: res.latentScale }) + '\n');
   return { files: [ARTIFACTS.diffusion, ARTIFACTS.diffusionJson] };
 };

@@ -1,12 +1,11 @@
 /** Stage generate: sample latents with the DDPM, decode them and undo the normalisation (docs/diffusion.md#generation). */
 import { ParamAutoencoder } from '../../pdiff/autoencoder.js';
-import { LatentDenoiser } from '../../pdiff/denoiser.js';
 import { decodeAll, generateLatents, latentStats, scheduleFromConfig } from '../../pdiff/index.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { NumericError } from '../../util/errors.js';
 import { saveCheckpointStack } from '../../zoo/checkpoint.js';
-import { loadModule, loadNormalizer, metaOf } from '../artifacts.js';
+import { loadDenoiser, loadModule, loadNormalizer, metaOf } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
 
 export const generate: StageFn = async (ctx) => {
@@ -16,9 +15,7 @@ export const generate: StageFn = async (ctx) => {
   const ae = new ParamAutoencoder({ L: norm.L, channels: cfg.ae.channels, latentDim: cfg.ae.latentDim, kernel: cfg.ae.kernel, rng: new Rng(0), backend: be });
   loadModule(store.path(ARTIFACTS.ae), ae);
   ae.eval();
-  const den = new LatentDenoiser({ d: cfg.ae.latentDim, channels: cfg.diffusion.channels, rng: new Rng(0), backend: be });
-  const dMeta = loadModule(store.path(ARTIFACTS.diffusion), den);
-  den.eval();
+  const { model: den, meta: dMeta } = loadDenoiser(store.path(ARTIFACTS.diffusion), { d: cfg.ae.latentDim, channels: cfg.diffusion.channels, backend: be });
   const t0 = performance.now();
   const n = cfg.generate.n, d = cfg.ae.latentDim;
   const latents = generateLatents(den, scheduleFromConfig(cfg.diffusion), n, d, cfg.generate, new Rng(deriveSeed(cfg.seed, 'generate')), Number(dMeta.latentScale ?? 1), { progress: ctx.progress });
