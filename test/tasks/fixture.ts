@@ -23,7 +23,7 @@ export function blobs(name: string, n: number, seed: number): Dataset {
     const y = rng.int(10);
     labels[i] = y;
     const r0 = 1 + 2 * Math.floor(y / 5) * 2, c0 = 1 + 2 * (y % 5);
-    for (let r = r0; r < r0 + 3; r++) for (let c = c0; c < c0 + 3; c++) images[i * hw + r * SIDE + c] += 2;
+    for (let r = r0; r < r0 + 3; r++) for (let c = c0; c < c0 + 3; c++) images[i * hw + r * SIDE + c] = images[i * hw + r * SIDE + c]! + 2;
   }
   return { name, images, labels, n, c: 1, h: SIDE, w: SIDE, numClasses: 10, norm: { mean: [0], std: [1] } };
 }
