@@ -149,3 +149,15 @@ export function splitCodes(args: SplitCodesArgs): TaskSplit {
   codes.forEach((c, i) => (held[i] ? unseen : seen).push(c));
   return { seen, unseen, seed: args.seed, classes };
 }
+
+/**
+ * `n` of `codes` chosen by Rng(deriveSeed(seed, label)), returned in their order in `codes` (e.g.
+ * the sample of seen codes evaluated beside the unseen ones); all of them when n >= codes.length.
+ */
+export function sampleCodes(codes: readonly string[], n: number, seed: number, label = 'tasks/sample'): string[] {
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`sampleCodes: n must be a non-negative integer, got ${n}`);
+  if (n >= codes.length) return [...codes];
+  const pick = new Uint8Array(codes.length);
+  for (const i of new Rng(deriveSeed(seed, label)).choiceWithoutReplacement(codes.length, n)) pick[i] = 1;
+  return codes.filter((_, i) => pick[i] === 1);
+}

@@ -1,7 +1,7 @@
 /** Task codes: parsing with errors that name the flag, the fixed code order, the seeded split, Hamming distance. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { allTaskCodes, codeBits, codeSigns, hamming, parseTaskCode, splitCodes, TaskCodeError } from '../../src/tasks/codes.js';
+import { allTaskCodes, codeBits, codeSigns, hamming, parseTaskCode, sampleCodes, splitCodes, TaskCodeError } from '../../src/tasks/codes.js';
 import { ConfigError } from '../../src/util/errors.js';
 
 describe('parseTaskCode', () => {
@@ -107,5 +107,19 @@ describe('splitCodes', () => {
     assert.throws(() => splitCodes({ seed: 0, unseenCount: 1022 }), /got 1022/);
     assert.throws(() => splitCodes({ seed: 0, unseenFraction: 1 }), /unseenFraction must be in \(0, 1\)/);
     assert.throws(() => splitCodes({ seed: -1, unseenCount: 3 }), /seed must be an integer/);
+  });
+});
+
+describe('sampleCodes', () => {
+  it('picks n codes by seed, in list order', () => {
+    const seen = splitCodes({ seed: 0, unseenCount: 50 }).seen;
+    const a = sampleCodes(seen, 20, 3);
+    assert.equal(a.length, 20);
+    assert.deepEqual(a, sampleCodes(seen, 20, 3));
+    assert.notDeepEqual(a, sampleCodes(seen, 20, 4));
+    const at = a.map((c) => seen.indexOf(c));
+    assert.ok(at.every((i, j) => i >= 0 && (j === 0 || i > at[j - 1]!)));
+    assert.deepEqual(sampleCodes(seen.slice(0, 3), 5, 0), seen.slice(0, 3));
+    assert.throws(() => sampleCodes(seen, -1, 0), /non-negative integer/);
   });
 });
