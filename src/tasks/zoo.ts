@@ -16,7 +16,7 @@
  * each chunk finishes; zoo.json, the manifest, written last. A rerun reuses every chunk file
  * whose codes and plan digest match and trains the others.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { sampleWithReplacement } from '../data/dataset.js';
@@ -273,6 +273,9 @@ export function collectTaskZoo(args: CollectTaskZooArgs): TaskZoo {
   const ckpts = new Float32Array(codes.length * per);
   const chunks: Array<{ file: string; codes: string[] }> = [];
   for (let s = 0; s < codes.length; s += chunkSize) chunks.push({ file: chunkFile(chunks.length), codes: codes.slice(s, s + chunkSize) });
+  // A zoo.json from an earlier collection would describe chunks that may be replaced now: the
+  // folder holds a complete zoo again only when the new manifest is written, last.
+  rmSync(join(dir, 'zoo.json'), { force: true });
   const progress = new Progress({ label: 'tasks', total: codes.length, unit: 'task', enabled: args.progress !== false });
   chunks.forEach((ch, ci) => {
     const path = join(dir, ch.file), off = ci * chunkSize * per;
@@ -340,4 +343,9 @@ export function taskCheckpoints(zoo: TaskZoo, t: number): Float32Array {
   const per = zoo.k * zoo.layout.total;
   if (!Number.isInteger(t) || t < 0 || t >= zoo.codes.length) throw new ShapeError(`taskCheckpoints: task ${t} is outside [0, ${zoo.codes.length})`);
   return zoo.ckpts.subarray(t * per, (t + 1) * per);
+}
+
+/** The code of every checkpoint row of the zoo [codes.length * k] (task t's k rows are t's code): the condition of each row. */
+export function rowCodes(zoo: Pick<TaskZoo, 'codes' | 'k'>): string[] {
+  return zoo.codes.flatMap((c) => new Array<string>(zoo.k).fill(c));
 }

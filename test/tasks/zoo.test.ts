@@ -16,7 +16,7 @@ import { splitCodes } from '../../src/tasks/codes.js';
 import { cacheFeatures } from '../../src/tasks/features.js';
 import { binaryLabels } from '../../src/tasks/labels.js';
 import { prepareTaskModel, taskInit } from '../../src/tasks/task-model.js';
-import { checkRecipe, collectTaskZoo, readTaskZoo, taskCheckpoints, trainTask, type TaskRecipe, type TaskZooManifest } from '../../src/tasks/zoo.js';
+import { checkRecipe, collectTaskZoo, readTaskZoo, rowCodes, taskCheckpoints, trainTask, type TaskRecipe, type TaskZooManifest } from '../../src/tasks/zoo.js';
 import { ConfigError, FormatError } from '../../src/util/errors.js';
 import { be, setup, SIDE } from './fixture.js';
 
@@ -134,11 +134,14 @@ describe('collectTaskZoo', () => {
     assert.deepEqual(back.codes, codes);
     assert.deepEqual(back.layout.names, full.layout.names);
     assert.equal(back.plan, full.plan);
+    assert.deepEqual(rowCodes(back).slice(0, 4), [codes[0], codes[0], codes[0], codes[1]]);
   });
 
   it('resumes after an interruption with the same bytes, reusing the chunks already written', () => {
     const dir = join(tmp, 'resumed');
+    collectTaskZoo({ ...args, codes: codes.slice(0, 2), dir }); // an earlier, complete zoo in the same folder
     assert.throws(() => collectTaskZoo({ ...args, dir, onChunk: (done) => { if (done === 2) throw new Error('killed'); } }), /killed/);
+    assert.throws(() => readTaskZoo(dir), /cannot read the task zoo manifest/); // not complete: no zoo.json
     assert.deepEqual(readdirSync(dir).filter((f) => !f.startsWith('.')).sort(), ['tasks-0000.safetensors', 'tasks-0001.safetensors']);
     const mtimes = ['tasks-0000.safetensors', 'tasks-0001.safetensors'].map((f) => statSync(join(dir, f)).mtimeMs);
     const resumed = collectTaskZoo({ ...args, dir });
