@@ -427,6 +427,7 @@ const LATER_KEYS: Readonly<Record<string, unknown>> = {
   'collect.seeds': 1,
   'collect.align': 'none',
   'diffusion.condDropout': 0.1,
+  'diffusion.kernel': 7,
   'generate.guidance': 1,
 };
 

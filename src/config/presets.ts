@@ -47,10 +47,11 @@ export const PRESETS: Record<string, Preset> = {
   },
 
   'fmnist-seeds': {
-    description: 'Fashion-MNIST MLP 784-64-64-10 (55,050 parameters), whole network from 10 independently trained seeds x 20 checkpoints, aligned by weight matching (estimated 25-35 min on 2 cores)',
-    // Estimated (docs/seeds.md#the-preset), not yet measured: the MLP's forward pass costs 1/35 of
-    // cnn-s's, so base training (10 seeds), collection and evaluation take minutes; the autoencoder
-    // on 55,104 floats (about twice fmnist-full's 24,064) is the largest stage, about 10 min.
+    description: 'Fashion-MNIST MLP 784-64-64-10 (55,050 parameters), whole network from 10 independently trained seeds x 20 checkpoints, aligned by weight matching (about 50 min on 2 cores)',
+    // The MLP's forward pass costs 1/35 of cnn-s's, so base training (10 seeds), collection and
+    // evaluation take minutes; the autoencoder on 55,104 floats is the largest stage. Measured in
+    // RESULTS.md#multi-seed-zoos: at 600 AE steps and kernel-7 denoiser (the first settings) the AE
+    // loss stalled at 0.136 and the samples fell between the seeds' clusters (test mean 34.5 %).
     overrides: {
       out: 'runs/fmnist-seeds',
       model: { arch: 'mlp', mlpHidden: [64, 64] },
@@ -58,8 +59,10 @@ export const PRESETS: Record<string, Preset> = {
       // cluster, the seeds far apart (the alignment decides whether "far apart" is a permutation)
       collect: { mode: 'whole', seeds: 10, align: 'weight-matching', k: 20, saveEvery: 10, lr: 1e-4, weightDecay: 5e-3 },
       // the whole-network settings of fmnist-full (per-coordinate normalisation, rescaled latents)
-      ae: { channels: [8, 16, 32, 32, 16], latentDim: 128, steps: 600, batchSize: 16, normalize: 'coordinate' },
-      diffusion: { steps: 2000, latentScale: 'std' },
+      ae: { channels: [8, 16, 32, 32, 16], latentDim: 128, steps: 2000, batchSize: 16, normalize: 'coordinate' },
+      // one latent cluster per seed, nearly orthogonal: the denoiser must see the whole 128-long
+      // latent to tell them apart, so kernel 17 (receptive field 129; docs/diffusion.md#denoiser)
+      diffusion: { steps: 4000, kernel: 17, latentScale: 'std' },
       generate: { n: 100 },
       eval: { baselineCount: 20, shift: { kinds: ['gaussian_noise', 'contrast', 'rotation'], severities: [3], models: 5 } },
     },

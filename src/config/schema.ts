@@ -191,6 +191,12 @@ const diffusionSchema = z
       })
       .default([1, 16, 32, 64, 128, 64, 32, 16, 1])
       .describe('denoiser channel list [1, a, b, c, e, c, b, a, 1]'),
+    kernel: z
+      .int()
+      .min(1)
+      .refine((k) => k % 2 === 1, { error: (iss) => `expected an odd integer, got ${String(iss.input)}` })
+      .default(7)
+      .describe('kernel size of every denoiser conv (odd; 7 = P-Diff). The 8 convs see 1 + 8 (kernel - 1) latent entries: 49 at 7, so a longer latent is never seen whole by one output (docs/diffusion.md#denoiser)'),
     timesteps: z.int().min(2).default(1000).describe('diffusion timesteps T'),
     schedule: z.enum(['linear', 'cosine']).default('linear').describe('beta schedule'),
     betaStart: z.number().gt(0).lt(1).default(1e-4).describe('first beta of the linear schedule'),

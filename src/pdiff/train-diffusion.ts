@@ -81,15 +81,17 @@ export function trainDiffusion(latents: Float32Array, K: number, d: number, cfg:
     for (let i = 0; i < data.length; i++) data[i] = latents[i]! / latentScale;
   }
 
-  const model = new LatentDenoiser({ d, channels: cfg.channels, condDim, rng, backend: be });
+  const model = new LatentDenoiser({ d, channels: cfg.channels, kernel: cfg.kernel, condDim, rng, backend: be });
   model.train();
   const params = model.trainableParameters();
   const opt = new AdamW(params, { lr: cfg.lr, weightDecay: cfg.weightDecay });
   const ema = cfg.ema > 0 ? new EMA(params, cfg.ema) : null;
   // An unconditional run's state keeps the string it had before conditions existed (condDropout
   // plays no part in it), so states saved then still resume.
-  const { condDropout: _unused, ...uncondCfg } = cfg;
-  const config = cond ? canonicalJson({ diffusion: cfg, K, d, condDim }) : canonicalJson({ diffusion: uncondCfg, K, d });
+  // Likewise the kernel, while it is the only one there was (7).
+  const { condDropout: _unused, kernel: _kernel, ...uncondCfg } = cfg;
+  const stateCfg = cfg.kernel === 7 ? uncondCfg : { ...uncondCfg, kernel: cfg.kernel };
+  const config = cond ? canonicalJson({ diffusion: cfg, K, d, condDim }) : canonicalJson({ diffusion: stateCfg, K, d });
   const resume = opts.resume;
   if (resume) {
     restoreState(resume, 'diffusion', config, model, opt, ema, rng, cfg.steps);

@@ -87,6 +87,7 @@ describe('defaults', () => {
         ema: 0,
         latentScale: 'none',
         condDropout: 0.1,
+        kernel: 7,
       },
       generate: { n: 200, sampler: 'ddpm', ddimSteps: 60, eta: 0, batchSize: 200, guidance: 1 },
       eval: {
@@ -424,6 +425,14 @@ describe('configHash and canonicalJson', () => {
     assert.equal(configHash(cfg, ['generate']), '147a79f7c12bfac527032646ed006079e7646cfda789c6936dae962e49099de3');
     assert.notEqual(configHash(resolveConfig({ sets: ['diffusion.condDropout=0.2'] }), ['diffusion']), configHash(cfg, ['diffusion']));
     assert.notEqual(configHash(resolveConfig({ sets: ['generate.guidance=2'] }), ['generate']), configHash(cfg, ['generate']));
+  });
+
+  test('diffusion.kernel: a later key (old hashes kept), odd, named in errors', () => {
+    const cfg = resolveConfig({});
+    assert.equal(configHash(cfg, ['diffusion']), '8e731bdf38fe60cbe9f1eeee7ee27ac7c6e721806dae82d699156e2f16d03eef');
+    assert.notEqual(configHash(resolveConfig({ sets: ['diffusion.kernel=17'] }), ['diffusion']), configHash(cfg, ['diffusion']));
+    assert.throws(() => resolveConfig({ sets: ['diffusion.kernel=8'] }), /config: diffusion\.kernel: expected an odd integer, got 8/);
+    assert.throws(() => resolveConfig({ sets: ['diffusion.kernel=0'] }), /diffusion\.kernel/);
   });
 
   test('diffusion.condDropout and generate.guidance: errors name the key and the range', () => {

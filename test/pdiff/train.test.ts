@@ -128,6 +128,16 @@ test('trainDiffusion with latentScale "std" divides the latents by their std and
   assert.ok(Math.abs(r.latentScale - latentStats(lat).std) < 1e-12);
 });
 
+test('trainDiffusion builds its denoiser with diffusion.kernel; a state saved with another kernel is refused', () => {
+  const K = 12, d = 16;
+  const lat = structured(K, d, 23);
+  const states: DiffusionTrainState[] = [];
+  const r = trainDiffusion(lat, K, d, { ...diffCfg, steps: 2, batchSize: 4, kernel: 5 }, { rng: new Rng(2), checkpointEvery: 1, onCheckpoint: (s) => states.push(s) });
+  assert.equal(r.model.kernel, 5);
+  assert.deepEqual(new Map(r.model.stateDict()).get('blocks.0.conv.weight')!.shape, [diffCfg.channels[1], 1, 5]);
+  assert.throws(() => trainDiffusion(lat, K, d, { ...diffCfg, steps: 2, batchSize: 4, kernel: 7 }, { rng: new Rng(2), resume: states[0]! }), /different config/);
+});
+
 test('autoencoder training resumed from a checkpoint equals the uninterrupted run bit for bit', () => {
   const K = 12, L = 64;
   const z = structured(K, L, 21);

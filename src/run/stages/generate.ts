@@ -15,7 +15,7 @@ export const generate: StageFn = async (ctx) => {
   const ae = new ParamAutoencoder({ L: norm.L, channels: cfg.ae.channels, latentDim: cfg.ae.latentDim, kernel: cfg.ae.kernel, rng: new Rng(0), backend: be });
   loadModule(store.path(ARTIFACTS.ae), ae);
   ae.eval();
-  const { model: den, meta: dMeta } = loadDenoiser(store.path(ARTIFACTS.diffusion), { d: cfg.ae.latentDim, channels: cfg.diffusion.channels, backend: be });
+  const { model: den, meta: dMeta } = loadDenoiser(store.path(ARTIFACTS.diffusion), { d: cfg.ae.latentDim, channels: cfg.diffusion.channels, kernel: cfg.diffusion.kernel, backend: be });
   const t0 = performance.now();
   const n = cfg.generate.n, d = cfg.ae.latentDim;
   const latents = generateLatents(den, scheduleFromConfig(cfg.diffusion), n, d, cfg.generate, new Rng(deriveSeed(cfg.seed, 'generate')), Number(dMeta.latentScale ?? 1), { progress: ctx.progress });
