@@ -4,6 +4,8 @@
  * - nearest label: the zoo checkpoint(s) whose label is closest to the prompt. This is what
  *   memorisation gives: a generator that only reproduces its training set, asked for 85%, can at
  *   best return the checkpoint labelled nearest 85%. Above the best label it returns the best.
+ * - nearest-label mean: the mean of those checkpoints. A new parameter vector (not a copy), made
+ *   by the simplest smoothing of the zoo: what interpolating between neighbouring labels gives.
  * - ridge: a polynomial map of the normalised accuracy a' (the denoiser's condition, encodeAccuracy)
  *   to the parameters, fitted on every zoo row in closed form. Degree 1 is exactly a linear map of
  *   the condition vector [1, a']: the straight line through parameter space that best fits the zoo.
@@ -53,6 +55,19 @@ export function nearestLabel(zoo: LabelledRows, prompt: number, count = 1): Near
   const rows = new Float32Array(count * t);
   indices.forEach((r, j) => rows.set(zoo.rows.subarray(r * t, (r + 1) * t), j * t));
   return { indices, labels: indices.map((r) => zoo.labels[r]!), rows };
+}
+
+/**
+ * Nearest-label mean: the mean [total] (summed in float64, nearest first) of the `count` rows
+ * nearestLabel picks.
+ */
+export function nearestLabelMean(zoo: LabelledRows, prompt: number, count: number): Float32Array {
+  const { rows } = nearestLabel(zoo, prompt, count);
+  const t = zoo.total, acc = new Float64Array(t);
+  for (let j = 0; j < count; j++) for (let c = 0; c < t; c++) acc[c] = acc[c]! + rows[j * t + c]!;
+  const out = new Float32Array(t);
+  for (let c = 0; c < t; c++) out[c] = acc[c]! / count;
+  return out;
 }
 
 /** A fitted accuracy -> parameters map. */
