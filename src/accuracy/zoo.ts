@@ -300,7 +300,8 @@ const hashArray = (h: ReturnType<typeof createHash>, a: Float32Array | Uint8Arra
  */
 export function accuracyPlanDigest(model: Classifier, layout: ParamLayout, train: Dataset, val: Dataset, recipe: AccuracyRecipe, seed: number): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ version: 1, recipe, seed, layout: layout.toJSON(), arch: model.arch, train: [train.n, train.c, train.h, train.w], val: [val.n, val.c, val.h, val.w] }));
+  // `select` names the selection rule (schedule.ts): a run file kept under another rule would be wrong
+  h.update(JSON.stringify({ version: 1, select: 'water-filling', recipe, seed, layout: layout.toJSON(), arch: model.arch, train: [train.n, train.c, train.h, train.w], val: [val.n, val.c, val.h, val.w] }));
   for (const [name, t] of model.stateDict()) {
     h.update(name);
     hashArray(h, Float32Array.from(t.backend.read(t.storage)));

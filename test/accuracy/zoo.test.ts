@@ -37,12 +37,19 @@ describe('candidateSteps / spreadByAccuracy', () => {
     assert.throws(() => candidateSteps(10, 2), ConfigError);
   });
 
-  it('takes, for evenly spaced targets, the nearest unused label (the lower index on ties)', () => {
-    assert.deepEqual([...spreadByAccuracy([10, 12, 30, 31, 50, 70, 71, 90], 4)], [0, 3, 5, 7]);
+  it('fills k equal bins as evenly as their labels allow (water-filling), keeping lo and hi', () => {
+    // bins of 20 points: {10, 12}, {30, 31}, {50}, {70, 71, 90}: one each, the first bin's lowest,
+    // the last bin's highest, the others their middle (lower on an even count)
+    assert.deepEqual([...spreadByAccuracy([10, 12, 30, 31, 50, 70, 71, 90], 4)], [0, 2, 4, 7]);
     assert.deepEqual([...spreadByAccuracy([0, 4, 6, 10], 3)], [0, 1, 3]);
-    // targets 0, 33.3, 66.7, 100: 33.3 takes 32; 66.7 then finds 100 nearer than 31; 100, taken, falls back to 31
-    assert.deepEqual([...spreadByAccuracy([0, 30, 31, 32, 100], 4)], [0, 2, 3, 4]);
+    // an empty bin's slot goes to a bin that has labels left: bin 0 keeps its lowest and highest
+    assert.deepEqual([...spreadByAccuracy([0, 1, 2, 3, 4, 100], 3)], [0, 4, 5]);
+    // a partial round: 1 slot for 2 open bins {0, 1, 2} and {98, 99, 100} goes to floor(0.5 * 2 / 1) = the second
+    assert.deepEqual([...spreadByAccuracy([0, 1, 2, 50, 98, 99, 100], 4)], [0, 3, 4, 6]);
+    // ties within a bin are sorted by index: the middle of indices 0, 2, 3 (all 5) is 2
+    assert.deepEqual([...spreadByAccuracy([5, 0, 5, 5, 10], 3)], [1, 2, 4]);
     assert.deepEqual([...spreadByAccuracy([3, 1, 2], 1)], [0]); // k = 1: the best
+    assert.deepEqual([...spreadByAccuracy([7, 7, 7], 2)], [0, 2]); // one value: one bin, its ends
     assert.throws(() => spreadByAccuracy([1, 2], 3), ConfigError);
     assert.throws(() => spreadByAccuracy([1, NaN, 3], 2), ConfigError);
   });
