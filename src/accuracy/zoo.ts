@@ -407,7 +407,7 @@ export function collectAccuracyZoo(args: CollectAccuracyZooArgs): AccuracyZoo {
   }
   const manifest: AccuracyZooManifest = {
     version: 1, runs, k, recipe: { ...recipe }, seed, layout: layout.toJSON(), plan,
-    labelRange: { lo: Math.min(...labels), hi: Math.max(...labels) },
+    labelRange: { lo: labels.reduce((m, x) => Math.min(m, x), Infinity), hi: labels.reduce((m, x) => Math.max(m, x), -Infinity) },
     files: Array.from({ length: runs }, (_, r) => ({ file: runFile(r), run: r })),
   };
   writeFileAtomic(join(dir, 'zoo.json'), `${JSON.stringify(manifest, null, 1)}\n`);
