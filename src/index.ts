@@ -10,6 +10,7 @@ export { loadCifar10, loadCifar100 } from './data/cifar.js';
 export { corrupt, corruptDataset, SHIFT_KINDS } from './data/shift.js';
 export * from './zoo/index.js';
 export * from './pdiff/index.js';
+export * from './accuracy/index.js';
 export * from './config/index.js';
 export { runPipeline, loadData, STAGES, type StageName, type RunResult, type PipelineOptions } from './run/pipeline.js';
 export { writeReport, summaryTable } from './report/render.js';
