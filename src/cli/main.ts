@@ -18,7 +18,7 @@ import { STAGES, runPipeline, type StageName } from '../run/pipeline.js';
 import { setQuiet } from '../util/progress.js';
 import { datasetInfo } from '../data/info.js';
 import { parseTargetAccuracy } from '../pdiff/prompt.js';
-import { defaultTaskFile, generateForTask } from '../run/generate-task.js';
+import { defaultTaskFile, generateForTask, requireAccuracyRun } from '../run/generate-task.js';
 import { parseTaskCode } from '../tasks/codes.js';
 import { inspectSafetensors } from '../zoo/safetensors.js';
 import { ConfigError, PdiffError } from '../util/errors.js';
@@ -158,10 +158,9 @@ function generatePrompt(o: PromptOpts): void {
   if (changes.length > 0) throw new ConfigError(`${flag}: ${changes.join(', ')} cannot be used with ${flag}: it samples from the run folder's own config and trained generator`);
   const dir = folderOf(o);
   if (acc !== undefined) {
-    const state = runFolderState(dir);
-    if (state.kind !== 'run') throw new ConfigError(`--target-acc: ${dir} holds no pdiff run (no config.json); give the run's folder with --out`);
+    requireAccuracyRun(dir, '--target-acc');
     // Accuracy-conditioned runs (issue 17, part 2) plug their generator in here.
-    throw new ConfigError(`--target-acc: run folder ${dir} is not accuracy-conditioned (tasks.condition is "${state.config.tasks.condition}"): its denoiser takes no target accuracy`);
+    throw new ConfigError(`--target-acc: generation for a target accuracy is not available in this version of pdiff`);
   }
   setQuiet(!!o.quiet);
   const r = generateForTask({ runDir: dir, code: code!, n, out: o.save ?? defaultTaskFile(dir, code!), ...(o.backend ? { backend: resolveBackend(o.backend as BackendName, true) } : {}) });

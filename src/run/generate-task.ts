@@ -94,3 +94,16 @@ export function generateForTask(args: GenerateForTaskArgs): GenerateForTaskResul
   }
   return { runDir: args.runDir, code, n, layout, params, config: cfg, ...(args.out !== undefined ? { out: args.out } : {}) };
 }
+
+/**
+ * The config of the accuracy-conditioned run in `runDir`, for `pdiff generate --target-acc`.
+ * @throws ConfigError naming `flag` when the folder holds no run, or a run that is not
+ *   conditioned on a target accuracy (issue 17, part 2, adds those runs).
+ */
+export function requireAccuracyRun(runDir: string, flag = '--target-acc', runDirFlag = '--out'): Config {
+  const state = runFolderState(runDir);
+  if (state.kind !== 'run') throw new ConfigError(`${flag}: ${runDir} holds no pdiff run (no config.json); give the run's folder with ${runDirFlag}`);
+  const condition: string = state.config.tasks.condition;
+  if (condition !== 'accuracy') throw new ConfigError(`${flag}: run folder ${runDir} is not accuracy-conditioned (tasks.condition is "${condition}"): its denoiser takes no target accuracy`);
+  return state.config;
+}

@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import { resolveConfig } from '../../src/config/index.js';
 import { jsBackend } from '../../src/backend/index.js';
 import { runPipeline } from '../../src/run/pipeline.js';
-import { generateForTask } from '../../src/run/generate-task.js';
+import { generateForTask, requireAccuracyRun } from '../../src/run/generate-task.js';
 import { taskPlan } from '../../src/run/task-plan.js';
 import { loadDenoiser } from '../../src/run/artifacts.js';
 import { RunStore } from '../../src/run/store.js';
@@ -118,11 +118,28 @@ describe('task mode end to end', { skip: skipWithoutFashionMnist }, () => {
     }
   });
 
+  it('another guidance scale redoes generate and evaluate, and keeps every code\'s baselines', async () => {
+    const c = join(tmp, 'guidance');
+    cpSync(a, c, { recursive: true });
+    const cfg = resolveConfig({ preset: 'fmnist-tiny', sets: [...TINY, `out=${JSON.stringify(c)}`, 'generate.guidance=2'] });
+    const res = await runPipeline(cfg, { quiet: true, reconfigure: true });
+    assert.deepEqual(res.stages.filter((s) => !s.skipped).map((s) => s.name), ['generate', 'evaluate', 'report']);
+    const events = readFileSync(join(c, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"event":"task"')).map((l) => JSON.parse(l) as { baselinesKept: boolean });
+    assert.deepEqual(events.map((e) => e.baselinesKept), [...plan.evalCodes.map(() => false), ...plan.evalCodes.map(() => true)]);
+    const [before, now] = [summaryOf(a).tasks, summaryOf(c).tasks];
+    assert.equal(now.guidance, 2);
+    assert.deepEqual(now.codes.map((x) => ({ ...x, generated: null })), before.codes.map((x) => ({ ...x, generated: null })));
+    assert.notDeepEqual(now.codes.map((x) => x.generated), before.codes.map((x) => x.generated));
+  });
+
   it('killed with SIGKILL inside each new or changed stage and restarted, it ends with the same tensors and results', () => {
     const b = join(tmp, 'b');
+    // the base stage is the unconditional one (pipeline.test.ts kills it): b starts from a's base model
+    for (const f of ['config.json', 'base.safetensors', 'base.json', 'stages/base.json']) cpSync(join(a, f), join(b, f));
     const args = ['run', '--preset', 'fmnist-tiny', '--out', b, '--quiet', ...TINY.flatMap((s) => ['--set', s])];
-    // eval-originals (task mode: the zoo's own scores) keeps no state: a kill there reruns it whole
-    for (const kill of ['collect:1', 'ae:1', 'diffusion:1', 'generate:1', 'evaluate:1']) {
+    // eval-originals (task mode: the zoo's own scores) keeps no state, a kill there reruns it whole;
+    // the ae stage resumes as in an unconditional run (pipeline.test.ts), after the guard
+    for (const kill of ['collect:1', 'diffusion:1', 'generate:1', 'evaluate:1']) {
       const r = pdiff(args, { PDIFF_KILL_AT: kill });
       assert.equal(r.signal, 'SIGKILL', `expected the run to be killed at ${kill}; status ${r.status}, stderr ${r.stderr.slice(-800)}`);
     }
@@ -144,7 +161,7 @@ describe('task mode end to end', { skip: skipWithoutFashionMnist }, () => {
       const m = JSON.parse(readFileSync(join(b, 'stages', `${st}.json`), 'utf8')) as { resumes?: number };
       if (m.resumes) resumes[st] = m.resumes;
     }
-    assert.deepEqual(resumes, { collect: 1, ae: 1, diffusion: 1, generate: 1, evaluate: 1 });
+    assert.deepEqual(resumes, { collect: 1, diffusion: 1, generate: 1, evaluate: 1 });
     assert.deepEqual(readdirSync(join(b, 'state')), [], 'no state or clock files are left');
   });
 
@@ -177,19 +194,14 @@ describe('task mode end to end', { skip: skipWithoutFashionMnist }, () => {
     rmSync(u, { recursive: true, force: true });
     cpSync(a, u, { recursive: true });
     writeFileSync(join(u, 'config.json'), JSON.stringify({ ...config(u), tasks: { ...config(u).tasks, condition: 'none' } }));
-    bad(['--out', u, '--task', '0110010011'], /^pdiff: --task: run folder .*uncond is not task-conditioned \(tasks\.condition is "none"\)/);
-    const acc = (args: string[], message: RegExp): void => {
-      const r = pdiff(['generate', ...args]);
-      assert.equal(r.status, 2, r.stderr);
-      assert.match(r.stderr, message);
-    };
-    acc(['--out', a, '--target-acc', '101'], /^pdiff: --target-acc: expected a target accuracy in percent in \[0, 100\], got 101/);
-    acc(['--out', a, '--target-acc', '85'], /^pdiff: --target-acc: run folder .* is not accuracy-conditioned/);
+    bad(['--out', a, '--target-acc', '101'], /^pdiff: --target-acc: expected a target accuracy in percent in \[0, 100\], got 101/);
+    assert.throws(() => requireAccuracyRun(a), (e: unknown) => e instanceof ConfigError && /^--target-acc: run folder .* is not accuracy-conditioned \(tasks\.condition is "task"\)/.test(e.message));
     // the library refuses every kind of bad code with a TaskCodeError naming the flag, before reading the folder
     for (const [code, problem] of [['01100100', 'length'], ['01100100x1', 'characters'], ['0000000000', 'all-zeros'], ['1111111111', 'all-ones']] as const) {
       assert.throws(() => generateForTask({ runDir: join(tmp, 'nowhere'), code, out: file }), (e: unknown) => e instanceof TaskCodeError && e.problem === problem && e.message.startsWith('--task: '), code);
     }
-    assert.throws(() => generateForTask({ runDir: u, code: '0110010011', out: file }), (e: unknown) => e instanceof ConfigError && /not task-conditioned/.test(e.message));
+    assert.throws(() => generateForTask({ runDir: u, code: '0110010011', out: file }),
+      (e: unknown) => e instanceof ConfigError && /^--task: run folder .*uncond is not task-conditioned \(tasks\.condition is "none"\)/.test(e.message));
     assert.ok(!existsSync(file));
   });
 });

@@ -22,7 +22,7 @@ import { FormatError } from '../../../util/errors.js';
 import { Progress } from '../../../util/progress.js';
 import { loadCheckpointStack } from '../../../zoo/checkpoint.js';
 import { ARTIFACTS, type RunContext, type StageOutputs } from '../../context.js';
-import { maybeKill } from '../../store.js';
+import { maybeKill, sha256 } from '../../store.js';
 import type { EvalSummary } from '../evaluate.js';
 
 let evaluatorCache: { key: string; ev: TaskEvaluator } | null = null;
@@ -39,14 +39,14 @@ export function taskEvaluator(ctx: RunContext): TaskEvaluator {
 
 const accs = (a: readonly TaskAccuracy[]): TaskAccuracies => ({ val: a.map((x) => x.val), test: a.map((x) => x.test) });
 
-/** A code's saved result under this hash, or null. */
-function savedResult(path: string, hash: string): TaskCodeReport | null {
+/** A code's saved result: the whole of it under this stage hash, its baselines under this baselines key, or null. */
+function savedResult(path: string, hash: string, baselinesKey: string): { whole: boolean; r: TaskCodeReport } | null {
   if (!existsSync(path)) return null;
   try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as TaskCodeReport & { hash?: string };
-    if (r.hash !== hash) return null;
-    const { hash: _h, ...rest } = r;
-    return rest;
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as TaskCodeReport & { hash?: string; baselinesKey?: string };
+    const { hash: h, baselinesKey: b, ...r } = saved;
+    if (h === hash) return { whole: true, r };
+    return b === baselinesKey ? { whole: false, r } : null;
   } catch {
     return null; // a damaged result is computed again
   }
@@ -72,22 +72,42 @@ export async function evaluateTasks(ctx: RunContext, hash: string): Promise<Stag
   // the mean of the zoo with its predictions (the same vectors for every code).
   let features: FeatureCache | null = null;
   let shared: { ridge: ReturnType<typeof fitRidge>; meanPreds: TaskPredictions } | null = null;
+  // The baselines of a code depend on the zoo (and so on everything upstream of it) and the ridge
+  // penalty only: a run that changes the generator (guidance, diffusion steps) keeps them and
+  // scores its new generated models alone.
+  const baselinesKey = sha256('pdiff-task-baselines-v1', store.marker('collect')?.hash ?? '', String(cfg.tasks.ridgeLambda));
   const bar = new Progress({ label: 'evaluate tasks', total: codes.length, enabled: ctx.progress, unit: 'code' });
   let done = 0;
   for (const [i, code] of codes.entries()) {
     const file = ARTIFACTS.taskEval(code);
     files.push(file);
-    const saved = savedResult(store.path(file), hash);
-    if (saved) {
-      results.push(saved);
+    const saved = savedResult(store.path(file), hash, baselinesKey);
+    if (saved?.whole) {
+      results.push(saved.r);
       bar.tick(1, { code: `${code} (saved)` });
       continue;
     }
     const ev = taskEvaluator(ctx);
+    const genVecs = gen.ckpts.subarray(i * per * total, (i + 1) * per * total);
+    const generated = accs(ev.evaluate(genVecs, per, code));
+    const b = saved ? saved.r : scoreBaselines(code);
+    const r: TaskCodeReport = { code, seen: b.seen, generated, oracle: b.oracle, nearest: b.nearest, meanSeen: b.meanSeen, ridge: b.ridge, majority: b.majority };
+    writeFileAtomic(store.path(file), `${JSON.stringify({ ...r, hash, baselinesKey })}\n`);
+    ctx.clock.save();
+    results.push(r);
+    const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
+    bar.tick(1, { code, generated: mean(r.generated.test).toFixed(2), oracle: mean(r.oracle.test).toFixed(2), nearest: mean(r.nearest.test).toFixed(2) });
+    ctx.log.write({ stage: 'evaluate', event: 'task', code, seen: r.seen, generated: mean(r.generated.test), oracle: mean(r.oracle.test), nearest: mean(r.nearest.test), ridge: r.ridge.test, baselinesKept: saved !== null });
+    maybeKill('evaluate', ++done);
+  }
+  bar.done();
+
+  /** Every baseline of one code (its generated models are scored by the caller). */
+  function scoreBaselines(code: string): Omit<TaskCodeReport, 'generated'> {
+    const ev = taskEvaluator(ctx);
     shared ??= { ridge: fitRidge({ zoo, lambda: cfg.tasks.ridgeLambda }), meanPreds: ev.predict(meanSeen(zoo), 1)[0]! };
     const t = zoo.codes.indexOf(code);
     const seen = t >= 0;
-    const genVecs = gen.ckpts.subarray(i * per * total, (i + 1) * per * total);
     let oracleVecs: Float32Array;
     if (seen) oracleVecs = taskCheckpoints(zoo, t);
     else {
@@ -101,24 +121,15 @@ export async function evaluateTasks(ctx: RunContext, hash: string): Promise<Stag
     const ridgePreds = ev.predict(ridgePredict(shared.ridge, code), 1)[0]!;
     const score = (preds: readonly TaskPredictions[]): TaskAccuracies => accs(preds.map((p) => ev.score(p, code)));
     const majority = (labels: ArrayLike<number>): number => classBalance(binaryLabels(labels, code)).majorityAcc;
-    const r: TaskCodeReport = {
+    return {
       code, seen,
-      generated: accs(ev.evaluate(genVecs, per, code)),
       oracle: score(oraclePreds),
       nearest: { distance: near.distance, codes: near.codes, ...score(nearPreds) },
       meanSeen: ev.score(shared.meanPreds, code),
       ridge: ev.score(ridgePreds, code),
       majority: { val: majority(val.labels), test: majority(test.labels) },
     };
-    writeFileAtomic(store.path(file), `${JSON.stringify({ ...r, hash })}\n`);
-    ctx.clock.save();
-    results.push(r);
-    const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
-    bar.tick(1, { code, generated: mean(r.generated.test).toFixed(2), oracle: mean(r.oracle.test).toFixed(2), nearest: mean(r.nearest.test).toFixed(2) });
-    ctx.log.write({ stage: 'evaluate', event: 'task', code, seen, generated: mean(r.generated.test), oracle: mean(r.oracle.test), nearest: mean(r.nearest.test), ridge: r.ridge.test });
-    maybeKill('evaluate', ++done);
   }
-  bar.done();
 
   const zooScores = existsSync(store.path(ARTIFACTS.zooEval)) ? (JSON.parse(readFileSync(store.path(ARTIFACTS.zooEval), 'utf8')) as { summary: TaskZooScores }).summary : undefined;
   const tasks: TaskReport = {
