@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { resolveBackend } from '../backend/index.js';
+import { resolveBackend, type BackendName } from '../backend/index.js';
 import { DEFAULT_PRESET, PRESETS, describeConfig, parseSet, resolveConfig, type Config } from '../config/index.js';
 import { compareRuns, loadRunForCompare, renderComparison } from '../report/compare.js';
 import { compareArchs, renderArchComparison } from '../report/compare-archs.js';
@@ -12,9 +12,14 @@ import { EXPORT_FORMATS, ExportError, exportMember, formatOfName, parseMember, t
 import { writeFileAtomic } from '../util/atomic.js';
 import { headlineLines } from '../report/headline.js';
 import { summaryTable } from '../report/render.js';
+import { taskSummaryRows } from '../report/tasks.js';
 import { runFolderState } from '../run/folder.js';
 import { STAGES, runPipeline, type StageName } from '../run/pipeline.js';
 import { setQuiet } from '../util/progress.js';
+import { datasetInfo } from '../data/info.js';
+import { parseTargetAccuracy } from '../pdiff/prompt.js';
+import { defaultTaskFile, generateForTask, requireAccuracyRun } from '../run/generate-task.js';
+import { parseTaskCode } from '../tasks/codes.js';
 import { inspectSafetensors } from '../zoo/safetensors.js';
 import { ConfigError, PdiffError } from '../util/errors.js';
 
@@ -99,6 +104,7 @@ async function runUntil(stage: StageName, o: CommonOpts, extraSets: string[] = [
     console.log(JSON.stringify({
       runDir: res.runDir, stages: res.stages, report: res.reportPath ?? null, reportHtml: res.reportHtmlPath ?? null,
       summary: res.report ? summaryTable(res.report) : null,
+      ...(res.report?.tasks ? { tasks: taskSummaryRows(res.report.tasks) } : {}),
     }));
   } else {
     for (const s of res.stages) console.log(`${s.name.padEnd(16)} ${s.skipped ? 'up to date' : `${s.seconds.toFixed(1)} s`}`);
@@ -123,6 +129,50 @@ function exportLines(r: ExportResult): string[] {
   return lines;
 }
 
+const GENERATE_PROMPT_HELP = `
+With --task, generate reads a finished task run (tasks.condition "task", e.g. --preset
+fmnist-tasks, through the diffusion stage) and samples --num parameter sets of the generated part
+for one code, seen or held out, with the run's sampler and guidance (docs/tasks.md#cli). The file
+is a checkpoint stack: the task model's tensor names (cnn-s: bn3.weight, bn3.bias, fc.weight,
+fc.bias), each [n, ...shape]. It runs no stage and changes nothing else in the run folder. A code
+of the wrong length, with characters other than 0 and 1, or of all zeros or all ones, --task on a
+run that is not task-conditioned, or --target-acc outside [0, 100] or on a run that is not
+accuracy-conditioned exits with status 2 naming the flag, and writes nothing.
+Example: pdiff generate --out runs/fmnist-tasks --task 0110010011 --num 5 --save head.safetensors`;
+
+interface PromptOpts extends CommonOpts { num?: string; task?: string; save?: string; targetAcc?: string }
+
+/** `pdiff generate --task CODE` / `--target-acc PCT`: every flag is checked before the run folder is read. */
+function generatePrompt(o: PromptOpts): void {
+  const acc = o.targetAcc !== undefined ? parseTargetAccuracy(o.targetAcc, '--target-acc') : undefined;
+  const flag = o.task !== undefined ? '--task' : o.targetAcc !== undefined ? '--target-acc' : '--save';
+  if (o.task !== undefined && acc !== undefined) throw new ConfigError('--target-acc: give --task or --target-acc, not both (a run is conditioned on one of them)');
+  if (o.task === undefined && o.save !== undefined) throw new ConfigError('--save: only with --task (without it, generate writes generated-<mode>.safetensors in the run folder)');
+  const code = o.task !== undefined ? parseTaskCode(o.task, '--task') : undefined;
+  let n = 1;
+  if (o.num !== undefined) {
+    n = Number(o.num);
+    if (!/^\d+$/.test(o.num.trim()) || !(n >= 1)) throw new ConfigError(`--num: expected a positive integer number of parameter sets, got ${JSON.stringify(o.num)}`);
+  }
+  const changes = [...(o.config ? ['--config'] : []), ...(o.set.length > 0 ? ['--set'] : []), ...(o.seed !== undefined ? ['--seed'] : []), ...(o.reconfigure ? ['--reconfigure'] : [])];
+  if (changes.length > 0) throw new ConfigError(`${flag}: ${changes.join(', ')} cannot be used with ${flag}: it samples from the run folder's own config and trained generator`);
+  const dir = folderOf(o);
+  if (acc !== undefined) {
+    requireAccuracyRun(dir, '--target-acc');
+    // Accuracy-conditioned runs (issue 17, part 2) plug their generator in here.
+    throw new ConfigError(`--target-acc: generation for a target accuracy is not available in this version of pdiff`);
+  }
+  setQuiet(!!o.quiet);
+  const r = generateForTask({ runDir: dir, code: code!, n, out: o.save ?? defaultTaskFile(dir, code!), ...(o.backend ? { backend: resolveBackend(o.backend as BackendName, true) } : {}) });
+  const classes = datasetInfo(r.config.data.dataset).classNames.filter((_, i) => r.code[i] === '1');
+  if (o.json) {
+    console.log(JSON.stringify({ out: r.out, code: r.code, n: r.n, positive: classes, tensors: r.layout.names.map((name, i) => ({ name, shape: [r.n, ...r.layout.shapes[i]!] })) }));
+    return;
+  }
+  console.log(`wrote ${r.out}: ${r.n} parameter set${r.n === 1 ? '' : 's'} for task ${r.code} (positive: ${classes.join(', ')}) from run ${r.runDir}`);
+  console.log(`tensors: ${r.layout.names.map((name, i) => `${name} [${[r.n, ...r.layout.shapes[i]!].join(', ')}]`).join(', ')}`);
+}
+
 // `pdiff inspect f | head` closes stdout early: that is not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
 
@@ -142,9 +192,13 @@ withCommon(program.command('train-ae').description('train the parameter autoenco
   .action((o: CommonOpts) => runUntil('ae', o));
 withCommon(program.command('train-diffusion').description('train the latent diffusion model (runs earlier stages if needed)'))
   .action((o: CommonOpts) => runUntil('diffusion', o));
-withCommon(program.command('generate').description('sample new parameter sets (generated-<mode>.safetensors)'))
-  .option('-n, --num <n>', 'number of parameter sets to generate (default: generate.n, 200)')
-  .action((o: CommonOpts & { num?: string }) => runUntil('generate', o, o.num ? [`generate.n=${o.num}`] : []));
+withCommon(program.command('generate').description('sample new parameter sets (generated-<mode>.safetensors); with --task, the generated part for one task code of a task run'))
+  .option('-n, --num <n>', 'number of parameter sets to generate (default: generate.n, 200; with --task: 1)')
+  .option('--task <code>', 'task run only (tasks.condition "task"): generate for this 10-bit class code, character i = class i, e.g. 0110010011')
+  .option('--save <file>', 'with --task: the safetensors file to write (default: <run folder>/generated-task-<code>.safetensors)')
+  .option('--target-acc <percent>', 'accuracy-conditioned run only: generate for this target accuracy, in percent in [0, 100]')
+  .addHelpText('after', GENERATE_PROMPT_HELP)
+  .action((o: PromptOpts) => (o.task !== undefined || o.targetAcc !== undefined || o.save !== undefined ? generatePrompt(o) : runUntil('generate', o, o.num ? [`generate.n=${o.num}`] : [])));
 withCommon(program.command('evaluate').description('evaluate checkpoints, reconstructions, generated models and baselines (summary.json)'))
   .action((o: CommonOpts) => runUntil('evaluate', o));
 withCommon(program.command('report').description('write report.md, report.html and plots into the run folder'))

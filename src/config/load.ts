@@ -429,6 +429,14 @@ const LATER_KEYS: Readonly<Record<string, unknown>> = {
   'diffusion.condDropout': 0.1,
   'diffusion.kernel': 7,
   'generate.guidance': 1,
+  'tasks.condition': 'none',
+  'tasks.unseen': 50,
+  'tasks.seen': null,
+  'tasks.params': [],
+  'tasks.recipe': { steps: 200, saveEvery: 10, k: 10, lr: 0.01, batchSize: 128, weightDecay: 5e-4 },
+  'tasks.evalSeen': 20,
+  'tasks.perCode': 10,
+  'tasks.ridgeLambda': 1e-3,
 };
 
 /** A copy of `value` (the sub-tree at `key`) without the later keys under it that hold their old value. */
@@ -462,6 +470,8 @@ export function configHash(cfg: Config, keys: readonly string[]): string {
     }
     let cur: unknown = cfg;
     for (const seg of key.split('.')) cur = isPlainObject(cur) ? cur[seg] : undefined;
+    // a later key named itself (a stage that depends on one key of a section) at its old value
+    if (Object.hasOwn(LATER_KEYS, key) && canonicalJson(cur ?? null) === canonicalJson(LATER_KEYS[key])) continue;
     picked[key] = withoutLaterDefaults(key, cur ?? null);
   }
   if (errors.length > 0) fail(errors);

@@ -292,6 +292,82 @@ const evalSchema = z
   .prefault({})
   .describe('evaluation');
 
+/**
+ * Task-conditioned generation (docs/tasks.md#pipeline): a zoo of binary tasks on a 10-class data
+ * set, a denoiser conditioned on the task code, evaluation on codes the zoo never saw. With
+ * condition "none" (the default) the run is the unconditional pipeline and nothing here is read.
+ */
+const taskRecipeSchema = z
+  .strictObject({
+    steps: posInt().default(200).describe('AdamW steps per task'),
+    saveEvery: posInt().default(10).describe('steps between the k kept checkpoints (the last k, ending at the last step)'),
+    k: posInt().default(10).describe('checkpoints kept per task'),
+    lr: posNum().default(0.01).describe('constant AdamW learning rate'),
+    batchSize: posInt().default(128).describe('cached feature rows per minibatch (drawn with replacement)'),
+    weightDecay: nonNegNum().default(5e-4).describe('AdamW weight decay'),
+  })
+  .prefault({})
+  .superRefine((r, ctx) => {
+    if ((r.k - 1) * r.saveEvery >= r.steps) {
+      ctx.addIssue({ code: 'custom', path: ['k'], message: `expected k checkpoints saveEvery (${r.saveEvery}) steps apart to fit in steps (${r.steps}): (k - 1) * saveEvery < steps, got k = ${r.k}` });
+    }
+  })
+  .describe('how the generated part is trained for each task (the zoo and the oracle)');
+
+/** Conditions a run can be trained with: none (unconditional P-Diff) or a task's class code. */
+export const TASK_CONDITIONS = ['none', 'task'] as const;
+
+const tasksSchema = z
+  .strictObject({
+    condition: z
+      .enum(TASK_CONDITIONS)
+      .default('none')
+      .describe('what the denoiser is conditioned on: "none" = unconditional P-Diff; "task" = the 10-bit class code of a binary task (docs/tasks.md#pipeline)'),
+    unseen: posInt().max(1021).default(50).describe('task codes held out from the zoo, the autoencoder and the denoiser (seeded split of the 1,022 codes by seed)'),
+    seen: posInt()
+      .nullable()
+      .default(null)
+      .describe('seen codes the zoo trains (null = every code not held out; a number = that many of them, sampled by seed)'),
+    params: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('generated part of the 2-way task model as parameter-name patterns; [] = the last BatchNorm layer and the new head (cnn-s: bn3 + fc, 258 floats)'),
+    recipe: taskRecipeSchema,
+    chunkSize: posInt().default(16).describe('tasks per zoo file (an interrupted collection redoes at most one file; changes no result)'),
+    evalSeen: nonNegInt().default(20).describe('seen codes evaluated beside every unseen code (sampled from the zoo by seed)'),
+    perCode: posInt().default(10).describe('models generated per evaluated code'),
+    ridgeLambda: nonNegNum().default(1e-3).describe('L2 penalty of the ridge baseline (code -> parameters; docs/tasks.md#baselines)'),
+  })
+  .prefault({})
+  .describe('task-conditioned generation on codes the zoo never saw');
+
+/** Classes a task code has (tasks.condition "task" needs a data set with exactly this many). */
+const TASK_CLASSES = 10;
+/** Classes of each data set, for the checks of tasks.condition. */
+const DATASET_CLASSES: Record<(typeof DATASETS)[number], number> = { 'fashion-mnist': 10, mnist: 10, kmnist: 10, cifar10: 10, cifar100: 100 };
+/** Architectures without a BatchNorm layer: the default generated part (last BN + head) does not exist there. */
+const ARCHS_WITHOUT_BATCHNORM: readonly string[] = ['mlp', 'vit'];
+
+/** The rules of a task-conditioned run (tasks.condition "task"). */
+function taskIssues(c: { data: { dataset: (typeof DATASETS)[number] }; model: { arch: string }; collect: { seeds: number | string[] }; tasks: z.output<typeof tasksSchema> }, add: (path: (string | number)[], message: string) => void): void {
+  const t = c.tasks;
+  if (t.condition !== 'task') return;
+  const classes = DATASET_CLASSES[c.data.dataset];
+  if (classes !== TASK_CLASSES) {
+    add(['tasks', 'condition'], `"task" needs a data set of ${TASK_CLASSES} classes (a task is a ${TASK_CLASSES}-bit class code), data.dataset "${c.data.dataset}" has ${classes}; choose fashion-mnist, mnist, kmnist or cifar10`);
+  }
+  if (t.params.length === 0 && ARCHS_WITHOUT_BATCHNORM.includes(c.model.arch)) {
+    add(['tasks', 'params'], `expected parameter patterns for model.arch "${c.model.arch}": it has no BatchNorm layer for the default generated part (last BN layer + head); give patterns that include the head`);
+  }
+  if (seedCount(c.collect) !== 1) {
+    add(['collect', 'seeds'], `expected 1 with tasks.condition "task" (the task zoo is trained from one base model), got ${seedCount(c.collect)} seeds`);
+  }
+  const seenMax = 2 ** TASK_CLASSES - 2 - t.unseen;
+  if (t.seen !== null && t.seen > seenMax) {
+    add(['tasks', 'seen'], `expected at most ${seenMax} (1,022 codes minus tasks.unseen = ${t.unseen}), got ${t.seen}`);
+  }
+}
+
 const reportSchema = z
   .strictObject({
     png: z.boolean().default(true).describe('render charts to PNG'),
@@ -347,6 +423,7 @@ export const ConfigSchema = z
     generate: generateSchema,
     eval: evalSchema,
     report: reportSchema,
+    tasks: tasksSchema,
   })
   .superRefine((c, ctx) => {
     if (c.collect.mode === 'custom' && c.collect.params.length === 0) {
@@ -357,6 +434,7 @@ export const ConfigSchema = z
       });
     }
     seedIssues(c.collect, (path, message) => ctx.addIssue({ code: 'custom', path: ['collect', path], message }));
+    taskIssues(c, (path, message) => ctx.addIssue({ code: 'custom', path, message }));
     if (c.eval.avgOf > c.collect.k) {
       ctx.addIssue({
         code: 'custom',
@@ -394,6 +472,8 @@ export const CONDITIONAL_KEYS: readonly { key: string; when: string; needs: stri
   { key: 'eval.shift.severities', when: 'eval.shift.enabled', needs: 'true', applies: (c) => c.eval.shift.enabled },
   // also the number of members scored on the second dataset
   { key: 'eval.shift.models', when: 'eval.shift.enabled', needs: 'true (or eval.secondDataset set)', applies: (c) => c.eval.shift.enabled || c.eval.secondDataset !== null },
+  ...(['unseen', 'seen', 'params', 'recipe', 'chunkSize', 'evalSeen', 'perCode', 'ridgeLambda'] as const).map((k) => (
+    { key: `tasks.${k}`, when: 'tasks.condition', needs: '"task"', applies: (c: z.output<typeof ConfigSchema>) => c.tasks.condition === 'task' })),
 ];
 
 /** The fully resolved configuration: every field present. */
@@ -407,6 +487,7 @@ export type DiffusionConfig = Config['diffusion'];
 export type GenerateConfig = Config['generate'];
 export type EvalConfig = Config['eval'];
 export type ReportConfig = Config['report'];
+export type TasksConfig = Config['tasks'];
 
 /** Recursively optional; arrays (and other leaves) are replaced whole, never merged. */
 export type DeepPartial<T> = T extends readonly unknown[]

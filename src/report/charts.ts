@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { GroupReport, LossPoint, ProjectionReport, ReportData, SeedsReport } from './types.js';
+import type { GroupReport, LossPoint, ProjectionReport, ReportData, SeedsReport, TaskReport } from './types.js';
 
 export type { TopLevelSpec };
 
@@ -329,6 +329,48 @@ export function interpolationSpec(seeds: SeedsReport): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+/**
+ * (f) A task run: per unseen code, the generated models' mean test accuracy (red) and the nearest
+ * seen task's (grey, what memorising the zoo gives) against the oracle's; on the diagonal a
+ * method matches training for the code.
+ */
+export function taskScatterSpec(tasks: TaskReport): TopLevelSpec {
+  const mean = (v: readonly number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
+  const values: Array<{ code: string; oracle: number; acc: number; method: string }> = [];
+  for (const c of tasks.codes) {
+    if (c.seen) continue;
+    const oracle = mean(c.oracle.test);
+    values.push({ code: c.code, oracle, acc: mean(c.nearest.test), method: 'nearest seen' });
+    values.push({ code: c.code, oracle, acc: mean(c.generated.test), method: 'generated' });
+  }
+  const all = values.flatMap((v) => [v.oracle, v.acc]).filter(Number.isFinite);
+  const lo = all.length > 0 ? Math.floor(Math.min(...all)) : 0, hi = all.length > 0 ? Math.ceil(Math.max(...all)) : 100;
+  const scale = { domain: [lo, hi], nice: false, zero: false };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'Unseen codes: generated against oracle', subtitle: 'one point per code and method; on the diagonal a method matches training for the code', anchor: 'start' },
+    width: 400,
+    height: 340,
+    layer: [
+      {
+        data: { values: [{ x: lo, y: lo }, { x: hi, y: hi }] },
+        mark: { type: 'line', color: '#888', strokeDash: [4, 3] },
+        encoding: { x: { field: 'x', type: 'quantitative', scale }, y: { field: 'y', type: 'quantitative', scale } },
+      },
+      {
+        data: { values },
+        mark: { type: 'point', filled: true, size: 40, opacity: 0.8, tooltip: true },
+        encoding: {
+          x: { field: 'oracle', type: 'quantitative', title: 'oracle test accuracy (%)', scale },
+          y: { field: 'acc', type: 'quantitative', title: 'test accuracy (%)', scale },
+          color: { field: 'method', type: 'nominal', title: 'method', scale: { domain: ['generated', 'nearest seen'], range: [STRONG_COLORS.generated!, '#9a9a9a'] } },
+        },
+      },
+    ],
+    config: BASE_CONFIG,
+  } as TopLevelSpec;
+}
+
 /** The charts a report of `data` has data for, in display order. */
 export function reportCharts(data: ReportData): ChartSpec[] {
   const charts: ChartSpec[] = [];
@@ -351,6 +393,9 @@ export function reportCharts(data: ReportData): ChartSpec[] {
   }
   if (data.seeds !== undefined && data.seeds.interpolation.alphas.length > 0) {
     charts.push({ name: 'interpolation', title: 'Test loss and accuracy between two seeds, naive and aligned', spec: interpolationSpec(data.seeds) });
+  }
+  if (data.tasks !== undefined && data.tasks.codes.some((c) => !c.seen)) {
+    charts.push({ name: 'tasks-generated-vs-oracle', title: 'Unseen codes: generated and nearest-seen test accuracy against the oracle\'s', spec: taskScatterSpec(data.tasks) });
   }
   if (data.projection !== undefined && data.projection.points.length > 0) {
     charts.push({

@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { reportCharts, renderSvg, svgToPng } from './charts.js';
 import { DASH, finite, fAcc, fIou, fFrac, fSigned, fL2, fInt, fNum, fSeconds } from './format.js';
 import { listRunFiles } from './provenance.js';
+import { taskCodeTable, taskNote, taskSummaryTable } from './tasks.js';
 import { verdict, verdictHeadline } from './verdict.js';
 import { GROUP, groupLabel, type GroupReport, type InterpolationReport, type ReportData, type RunFile, type SummaryRow } from './types.js';
 
@@ -361,6 +362,11 @@ function metricsTitle(data: ReportData, split: 'val' | 'test'): string {
 /** The result tables after the main one, with their section ids. */
 function resultTables(data: ReportData): ResultSection[] {
   const all: Array<Omit<ResultSection, 'table'> & { table: Table | undefined }> = [
+    // a task-conditioned run (docs/tasks.md#report): its results are these tables, not groups
+    ...(data.tasks ? [
+      { id: 'tasks', title: 'Tasks: generated against oracle and baselines, test accuracy (%)', table: taskSummaryTable(data.tasks), note: taskNote(data.tasks) },
+      { id: 'task-codes', title: 'Tasks: every evaluated code, test accuracy (%)', table: taskCodeTable(data.tasks) },
+    ] : []),
     { id: 'metrics-test', title: metricsTitle(data, 'test'), table: metricsTable(data, 'test'), note: metricsNote(data) },
     { id: 'metrics-val', title: metricsTitle(data, 'val'), table: metricsTable(data, 'val') },
     { id: 'per-class', title: 'Per-class test accuracy (%)', table: perClassTable(data) },
@@ -483,10 +489,12 @@ export function renderMarkdown(data: ReportData, plots: Array<{ title: string; l
   out.push(`# ${data.title}`, '');
   for (const l of headerLines(data)) out.push(`- ${l}`);
   out.push('', '## Verdict', '', `**${verdictHeadline(data)}**`, '', verdict(data), '');
-  out.push('## Groups', '', mdTable(groupsTable(data)), '');
-  out.push('## Accuracy (%) and novelty', '');
-  out.push(`Accuracies in percent. ${MAIN_NOTE}`, '');
-  out.push(mdTable(mainTable(data)), '');
+  if (data.groups.length > 0) {
+    out.push('## Groups', '', mdTable(groupsTable(data)), '');
+    out.push('## Accuracy (%) and novelty', '');
+    out.push(`Accuracies in percent. ${MAIN_NOTE}`, '');
+    out.push(mdTable(mainTable(data)), '');
+  }
   for (const s of resultTables(data)) out.push(`## ${s.title}`, '', ...(s.note ? [s.note, ''] : []), mdTable(s.table), '');
   if (plots.length > 0) {
     out.push('## Plots', '');
@@ -557,7 +565,7 @@ export function renderHtml(data: ReportData, plots: Array<{ title: string; svg: 
   const tables = resultTables(data);
   const toc: Array<[string, string]> = [
     ['verdict', 'Verdict'],
-    ['accuracy', 'Accuracy (%) and novelty'],
+    ...(data.groups.length > 0 ? [['accuracy', 'Accuracy (%) and novelty'] as [string, string]] : []),
     ...tables.map((s): [string, string] => [s.id, s.title]),
     ...(plots.length > 0 ? [['plots', 'Plots'] as [string, string]] : []),
     ['warnings', `Warnings (${data.warnings.length})`],
@@ -575,9 +583,11 @@ export function renderHtml(data: ReportData, plots: Array<{ title: string; svg: 
   for (const [id, title] of toc) out.push(`<li><a href="#${id}">${esc(title)}</a></li>`);
   out.push('</ol></nav>');
   out.push(h2('verdict', 'Verdict'), `<div class="verdict"><p class="headline">${esc(verdictHeadline(data))}</p><p>${esc(verdict(data))}</p></div>`);
-  out.push(h2('accuracy', 'Accuracy (%) and novelty'));
-  out.push(`<p class="note">${esc(MAIN_NOTE)} The generated row is highlighted.</p>`);
-  out.push(htmlTable(mainTable(data)));
+  if (data.groups.length > 0) {
+    out.push(h2('accuracy', 'Accuracy (%) and novelty'));
+    out.push(`<p class="note">${esc(MAIN_NOTE)} The generated row is highlighted.</p>`);
+    out.push(htmlTable(mainTable(data)));
+  }
   for (const s of tables) out.push(h2(s.id, s.title), ...(s.note ? [`<p class="note">${esc(s.note)}</p>`] : []), htmlTable(s.table));
   if (plots.length > 0) {
     out.push(h2('plots', 'Plots'));

@@ -242,6 +242,8 @@ export interface ReportData {
   secondDataset?: SecondDatasetRow[];
   /** A zoo of several independently trained networks (collect.seeds >= 2): its seeds, their alignment, the interpolation between two. */
   seeds?: SeedsReport;
+  /** A task-conditioned run (tasks.condition "task"): every evaluated code's results (docs/tasks.md#report). */
+  tasks?: TaskReport;
   /** Training-loss curves (one point per logged step). */
   curves: { ae?: LossPoint[]; diffusion?: LossPoint[]; base?: LossPoint[] };
   projection?: ProjectionReport;
@@ -336,4 +338,59 @@ export interface SeedsReport {
     /** null when the architecture has no permutation spec. */
     aligned: InterpolationReport | null;
   };
+}
+
+/** Val and test accuracy (%) of several parameter sets, in the same order. */
+export interface TaskAccuracies {
+  val: number[];
+  test: number[];
+}
+
+/** One evaluated code of a task-conditioned run: accuracies (%) on the code's binary val and test sets. */
+export interface TaskCodeReport {
+  /** The task code, e.g. "0110010011" (character i = class i). */
+  code: string;
+  /** Whether the zoo was trained on it (false: held out from the zoo, the autoencoder and the denoiser). */
+  seen: boolean;
+  /** The generated models (tasks.perCode of them). */
+  generated: TaskAccuracies;
+  /** The generated part trained for the code with the zoo's recipe (for a seen code: its zoo checkpoints). */
+  oracle: TaskAccuracies;
+  /** The checkpoints of the zoo task(s) nearest in Hamming distance (0 for a seen code: itself), every tied task's, in zoo order. */
+  nearest: TaskAccuracies & { distance: number; codes: string[] };
+  /** The mean of every zoo checkpoint. */
+  meanSeen: { val: number; test: number };
+  /** The ridge map's parameters for the code. */
+  ridge: { val: number; test: number };
+  /** Always answering the larger class. */
+  majority: { val: number; test: number };
+}
+
+/** The zoo's own tasks: each task's last checkpoint on its own code (the eval-originals stage). */
+export interface TaskZooScores {
+  tasks: number;
+  val: { mean: number; min: number; max: number };
+  test: { mean: number; min: number; max: number };
+  /** Mean over the tasks of the majority-class test accuracy. */
+  majorityTest: number;
+}
+
+/** A task-conditioned run's evaluation (docs/tasks.md#report). */
+export interface TaskReport {
+  /** Seen tasks in the zoo, checkpoints per task, held-out codes. */
+  zooTasks: number;
+  k: number;
+  heldOut: number;
+  /** Generated models per evaluated code. */
+  perCode: number;
+  /** The generated part: tensor names and floats. */
+  params: string[];
+  floats: number;
+  /** generate.guidance and tasks.ridgeLambda of the run. */
+  guidance: number;
+  ridgeLambda: number;
+  /** The zoo's own tasks (absent when not measured). */
+  zoo?: TaskZooScores;
+  /** Every evaluated code: the unseen ones, then the sample of seen ones. */
+  codes: TaskCodeReport[];
 }

@@ -14,21 +14,28 @@ import type { JsonlLog } from '../util/jsonl.js';
 import { loadCheckpointStack, loadStateDict } from '../zoo/checkpoint.js';
 import { ParamLayout, selectParams } from '../zoo/layout.js';
 import { zooTensorNames } from '../zoo/seeds.js';
+import { prepareTaskModel, type TaskModel } from '../tasks/task-model.js';
 import type { RunStore, StageClock } from './store.js';
+import { taskPlan, type TaskPlan } from './task-plan.js';
 
 /** The stages in run order: base -> collect -> eval-originals -> ae -> diffusion -> generate -> evaluate -> report. */
 export const STAGES = ['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate', 'evaluate', 'report'] as const;
 export type StageName = (typeof STAGES)[number];
 
-/** Config sections each stage depends on (besides everything upstream: a stage's hash chains its predecessors'). */
+/**
+ * Config sections (or single keys) each stage depends on, besides everything upstream: a stage's
+ * hash chains its predecessors'. The tasks.* keys are "later keys" (src/config/load.ts): at their
+ * defaults they are left out, so an unconditional run hashes as it did before they existed.
+ * tasks.chunkSize changes no result and is in no hash.
+ */
 export const STAGE_KEYS: Record<StageName, string[]> = {
   base: ['seed', 'data', 'model', 'base'],
-  collect: ['collect'],
+  collect: ['collect', 'tasks.condition', 'tasks.unseen', 'tasks.seen', 'tasks.params', 'tasks.recipe'],
   'eval-originals': [],
   ae: ['ae'],
   diffusion: ['diffusion'],
-  generate: ['generate'],
-  evaluate: ['eval'],
+  generate: ['generate', 'tasks.evalSeen', 'tasks.perCode'],
+  evaluate: ['eval', 'tasks.ridgeLambda'],
   report: ['report'],
 };
 
@@ -68,6 +75,11 @@ export const ARTIFACTS = {
   seedFile: (s: number): string => `seeds/seed-${s}.safetensors`,
   seedsJson: 'seeds.json',
   summary: 'summary.json',
+  /** Task mode (docs/tasks.md#pipeline): the zoo's folder, the collect stage's record, the zoo's own scores, one result file per evaluated code. */
+  taskZoo: 'tasks',
+  tasksJson: 'tasks.json',
+  zooEval: 'zoo-eval.json',
+  taskEval: (code: string): string => `eval/tasks/${code}.json`,
   report: 'report.md',
   reportHtml: 'report.html',
 } as const;
@@ -84,12 +96,16 @@ export interface RunContext {
   splits(): Splits;
   /** The trained base model (base.safetensors), in eval mode, loaded on first use. */
   baseModel(): Classifier;
-  /** The layout of the collected subset of the base model's parameters. */
+  /** The layout of the collected subset of the base model's parameters (task mode: the task model's generated part). */
   layout(): ParamLayout;
-  /** The collected checkpoints [K, layout.total]. */
+  /** The collected checkpoints [K, layout.total] (task mode: every seen task's, task after task). */
   ckpts(): Float32Array;
-  /** Checkpoints in the zoo: collect.k per seed, times the number of seeds. */
+  /** Checkpoints in the zoo: collect.k per seed, times the number of seeds (task mode: tasks.recipe.k per zoo code). */
   K: number;
+  /** Task mode (tasks.condition "task"): the codes the run holds out, trains and evaluates; null for an unconditional run. */
+  tasks: TaskPlan | null;
+  /** Task mode: the task model (the base with a 2-way head; docs/tasks.md#zoo), built on first use. */
+  taskModel(): TaskModel;
   mode: string;
   /** The running stage's clock: resumable stages call clock.save() after saving their state. */
   clock: StageClock;
@@ -140,13 +156,16 @@ export interface ContextArgs {
 /** The run context, with the data, base model, layout and checkpoints loaded lazily and once. */
 export function makeContext(a: ContextArgs): RunContext {
   const { cfg, be, store } = a;
-  const mode = cfg.collect.mode;
+  const tasks = taskPlan(cfg);
+  const mode = tasks ? 'task' : cfg.collect.mode;
   let splits: Splits | null = null;
   let base: Classifier | null = null;
+  let taskModel: TaskModel | null = null;
   let layout: ParamLayout | null = null;
   let ckpts: Float32Array | null = null;
   const ctx: RunContext = {
-    cfg, be, store, log: a.log, progress: a.progress, say: a.say, mode, K: cfg.collect.k * seedCount(cfg.collect), command: a.command, clock: a.clock,
+    cfg, be, store, log: a.log, progress: a.progress, say: a.say, mode, K: tasks ? tasks.K : cfg.collect.k * seedCount(cfg.collect), command: a.command, clock: a.clock,
+    tasks,
     splits: () => {
       if (!splits) {
         const t0 = performance.now();
@@ -163,11 +182,21 @@ export function makeContext(a: ContextArgs): RunContext {
       }
       return base;
     },
+    taskModel: () => {
+      if (!tasks) throw new Error('taskModel: the run is not task-conditioned (tasks.condition is "none")');
+      if (!taskModel) {
+        // a 2-way model of the architecture: every tensor but the head is overwritten by the base's
+        const m = newModel(cfg, { ...ctx.splits().train, numClasses: 2 }, be);
+        taskModel = prepareTaskModel({ base: ctx.baseModel(), taskModel: m, params: cfg.tasks.params });
+      }
+      return taskModel;
+    },
     layout: () => {
+      if (tasks) return ctx.taskModel().layout;
       if (!layout) {
         const m = ctx.baseModel();
         // Several seeds: whole networks, running statistics included (they differ between seeds).
-        const names = seedCount(cfg.collect) >= 2 ? zooTensorNames(m) : selectParams(m, mode, cfg.collect.params);
+        const names = seedCount(cfg.collect) >= 2 ? zooTensorNames(m) : selectParams(m, cfg.collect.mode, cfg.collect.params);
         layout = ParamLayout.fromModel(m, names);
       }
       return layout;

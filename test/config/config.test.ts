@@ -107,6 +107,11 @@ describe('defaults', () => {
         evalBatch: 1000,
       },
       report: { png: true, html: true },
+      tasks: {
+        condition: 'none', unseen: 50, seen: null, params: [],
+        recipe: { steps: 200, saveEvery: 10, k: 10, lr: 0.01, batchSize: 128, weightDecay: 5e-4 },
+        chunkSize: 16, evalSeen: 20, perCode: 10, ridgeLambda: 1e-3,
+      },
     };
     assert.deepEqual(defaultConfig(), expected);
     // the default preset adds the denoiser EMA to the schema's defaults (measured; see presets.ts)
@@ -176,7 +181,7 @@ describe('presets', () => {
   test('an unknown preset is an error listing the known ones', () => {
     throwsConfig(
       () => resolveConfig({ preset: 'fmnist-bm' }),
-      'config: unknown preset "fmnist-bm" (did you mean "fmnist-bn"? known presets: fmnist-bn, fmnist-full, fmnist-seeds, fmnist-tiny, fmnist-resnet20-bn, fmnist-effnet-bn, fmnist-vit-ln, cifar10-resnet18-bn, cifar10-effnet-bn, cifar10-vit-ln, cifar10-resnet-bn, paper)',
+      'config: unknown preset "fmnist-bm" (did you mean "fmnist-bn"? known presets: fmnist-bn, fmnist-full, fmnist-seeds, fmnist-tasks, fmnist-tiny, fmnist-resnet20-bn, fmnist-effnet-bn, fmnist-vit-ln, cifar10-resnet18-bn, cifar10-effnet-bn, cifar10-vit-ln, cifar10-resnet-bn, paper)',
     );
   });
 });
@@ -237,7 +242,7 @@ describe('errors', () => {
     throwsConfig(() => resolveConfig({ sets: ['ae.stepz=3'] }), 'config: unknown key "ae.stepz" (did you mean "ae.steps"?)');
     throwsConfig(
       () => resolveConfig({ sets: ['steps=3'] }),
-      'config: unknown key "steps" (did you mean "ae.steps" or "diffusion.steps"?)',
+      'config: unknown key "steps" (did you mean "ae.steps", "diffusion.steps" or "tasks.recipe.steps"?)',
     );
     throwsConfig(
       () => resolveConfig({ sets: ['ae.steps.x=3'] }),

@@ -10,11 +10,14 @@ import { saveCheckpointStack } from '../../zoo/checkpoint.js';
 import { Normalizer } from '../../zoo/layout.js';
 import { metaOf, saveModule, saveNormalizer, trainStateHooks, writeStack } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
+import { seenRowCodes } from '../tasks.js';
 
 export const ae: StageFn = async (ctx, hash) => {
   const { cfg, store, be } = ctx;
   const layout = ctx.layout();
   const K = ctx.K;
+  // task mode: no row of a held-out code may reach the autoencoder (docs/tasks.md#split)
+  if (ctx.tasks) seenRowCodes(store, ctx.tasks, ctx.ckpts().length / layout.total, 'ae');
   const norm = Normalizer.fit(layout, ctx.ckpts(), cfg.ae.padMultiple, cfg.ae.normalize);
   const z = norm.forward(ctx.ckpts());
   const L = norm.L;

@@ -2,7 +2,8 @@
  * Stage collect: continue training only the selected parameters of the base model and keep K
  * checkpoints of them (docs/zoo.md#collection); resumable. Writes the checkpoint stack and the
  * zoo's manifest (layout, seeds, config; eval-originals adds the checkpoints' accuracies). With
- * collect.seeds >= 2 the zoo comes from several base models (collect-seeds.ts).
+ * collect.seeds >= 2 the zoo comes from several base models (collect-seeds.ts); in task mode it
+ * is a zoo of binary tasks (tasks/collect.ts).
  */
 import { seedCount } from '../../config/index.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
@@ -12,10 +13,12 @@ import type { SubsetMode } from '../../zoo/layout.js';
 import { checkFinite, loadStageState, metaOf, saveStageState } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
 import { collectSeeds } from './collect-seeds.js';
+import { collectTasks } from './tasks/collect.js';
 import { maybeKill } from '../store.js';
 
 export const collect: StageFn = async (ctx, hash) => {
   const { cfg, store } = ctx;
+  if (ctx.tasks) return collectTasks(ctx);
   if (seedCount(cfg.collect) >= 2) return collectSeeds(ctx);
   const model = ctx.baseModel();
   const layout = ctx.layout();

@@ -1,17 +1,23 @@
-/** Stage diffusion: train the latent DDPM on the K latents (docs/diffusion.md#training); resumable. */
+/**
+ * Stage diffusion: train the latent DDPM on the K latents (docs/diffusion.md#training); resumable.
+ * In task mode the denoiser is conditioned on each latent's task code (docs/conditioning.md).
+ */
 import { trainDiffusion, type DiffusionTrainState } from '../../pdiff/index.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { denoiserMeta, readStack, saveModule, trainStateHooks } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
+import { zooConditions } from '../tasks.js';
 
 export const diffusion: StageFn = async (ctx, hash) => {
   const { cfg, store, be } = ctx;
   const lat = readStack(store.path(ARTIFACTS.latents));
+  // task mode: each latent's condition is its zoo row's code, none of them held out (docs/tasks.md#pipeline)
+  const cond = ctx.tasks ? zooConditions(store, ctx.tasks, lat.rows) : undefined;
   const { resume, onCheckpoint } = trainStateHooks<DiffusionTrainState>(ctx, 'diffusion', hash, cfg.diffusion.steps);
   const res = trainDiffusion(lat.data, lat.rows, lat.cols, cfg.diffusion, {
     rng: new Rng(deriveSeed(cfg.seed, 'diffusion')), backend: be, progress: ctx.progress, log: ctx.log,
-    resume, checkpointEvery: Math.max(1, Math.ceil(cfg.diffusion.steps / 8)), onCheckpoint,
+    resume, checkpointEvery: Math.max(1, Math.ceil(cfg.diffusion.steps / 8)), onCheckpoint, ...(cond ? { cond } : {}),
   });
   if (res.ema) res.ema.swapIn();
   ctx.say(`[diffusion] final loss ${res.lossCurve.at(-1)?.loss.toFixed(4)}`);

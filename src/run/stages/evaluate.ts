@@ -18,7 +18,7 @@ import { evaluateOnDataset, evaluateUnderShift } from '../../eval/shift-eval.js'
 import { argmaxFirst, fractionAtLeast, groupStats, testAtBestVal } from '../../eval/stats.js';
 import { seedCount, type Config } from '../../config/index.js';
 import type { Dataset } from '../../data/dataset.js';
-import type { GroupReport, MemberMetric, PerClassReport, ShiftRow, CostReport, SecondDatasetRow, SeedsReport } from '../../report/types.js';
+import type { GroupReport, MemberMetric, PerClassReport, ShiftRow, CostReport, SecondDatasetRow, SeedsReport, TaskReport } from '../../report/types.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { ConfigError } from '../../util/errors.js';
@@ -28,6 +28,7 @@ import { readSafetensors, writeSafetensors } from '../../zoo/safetensors.js';
 import { ARTIFACTS, loadData, type RunContext, type StageFn } from '../context.js';
 import { evalGroup, groupNames, type GroupSets } from '../groups.js';
 import { maybeKill, sha256 } from '../store.js';
+import { evaluateTasks } from './tasks/evaluate.js';
 
 export interface GroupResult {
   name: string;
@@ -59,6 +60,8 @@ export interface EvalSummary {
   secondDataset?: SecondDatasetRow[];
   /** A multi-seed zoo's seeds, alignment and interpolation (the collect stage's seeds.json; absent for one seed). */
   seeds?: SeedsReport;
+  /** A task-conditioned run's per-code results (then `groups` is empty; tasks/evaluate.ts). */
+  tasks?: TaskReport;
   warnings: string[];
 }
 
@@ -392,8 +395,9 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
   return { files, groups };
 }
 
-/** Stage evaluate: every group on val and test, then novelty, per-class metrics, cost, shift and the second dataset (summary.json). */
-export const evaluate: StageFn = async (ctx) => {
+/** Stage evaluate: every group on val and test, then novelty, per-class metrics, cost, shift and the second dataset (summary.json); in task mode, every evaluated code (tasks/evaluate.ts). */
+export const evaluate: StageFn = async (ctx, hash) => {
+  if (ctx.tasks) return evaluateTasks(ctx, hash);
   const out = await evaluateGroups(ctx, null);
   return { files: out.files };
 };

@@ -1,4 +1,7 @@
-/** Stage generate: sample latents with the DDPM, decode them and undo the normalisation (docs/diffusion.md#generation). */
+/**
+ * Stage generate: sample latents with the DDPM, decode them and undo the normalisation
+ * (docs/diffusion.md#generation); in task mode, for every evaluated code (tasks/generate.ts).
+ */
 import { ParamAutoencoder } from '../../pdiff/autoencoder.js';
 import { decodeAll, generateLatents, latentStats, scheduleFromConfig } from '../../pdiff/index.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
@@ -7,8 +10,10 @@ import { NumericError } from '../../util/errors.js';
 import { saveCheckpointStack } from '../../zoo/checkpoint.js';
 import { loadDenoiser, loadModule, loadNormalizer, metaOf } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
+import { generateTasks } from './tasks/generate.js';
 
-export const generate: StageFn = async (ctx) => {
+export const generate: StageFn = async (ctx, hash) => {
+  if (ctx.tasks) return generateTasks(ctx, hash);
   const { cfg, store, be } = ctx;
   const layout = ctx.layout();
   const norm = loadNormalizer(store);

@@ -34,22 +34,9 @@ function earlierCommands(metricsPath: string, current: string): string[] {
   return seen.filter((c) => c !== current).slice(-10);
 }
 
-export async function buildReport(ctx: RunContext): Promise<{ files: string[]; data: ReportData; mdPath: string }> {
+/** A 2-D projection of the normalised parameter sets of the original and file-backed groups (at most 200 each). */
+function projectGroups(ctx: RunContext): ProjectionReport | undefined {
   const { store, cfg } = ctx;
-  const summary = readJson<EvalSummary>(store.path(ARTIFACTS.summary));
-  if (!summary) throw new Error(`report: ${store.path(ARTIFACTS.summary)} is missing; run the evaluate stage first`);
-  const curves: ReportData['curves'] = {};
-  const ae = readJson<{ lossCurve: LossPoint[] }>(store.path(ARTIFACTS.aeJson));
-  const diff = readJson<{ lossCurve: LossPoint[] }>(store.path(ARTIFACTS.diffusionJson));
-  if (ae) curves.ae = ae.lossCurve;
-  if (diff) curves.diffusion = diff.lossCurve;
-  const stages: StageTime[] = [];
-  for (const s of STAGES) {
-    const m = store.marker(s);
-    if (m && s !== 'report') stages.push({ name: s, seconds: m.seconds });
-  }
-
-  // Projection of normalised parameter vectors (the space the autoencoder sees).
   const norm = loadNormalizer(store);
   const points: Float32Array[] = [];
   const labels: string[] = [];
@@ -73,6 +60,27 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
       projection = { method: 'pca', explained: p.explained, points: p.coords.map(([x, y], i) => ({ x, y, group: labels[i]! })) };
     }
   }
+  return projection;
+}
+
+export async function buildReport(ctx: RunContext): Promise<{ files: string[]; data: ReportData; mdPath: string }> {
+  const { store, cfg } = ctx;
+  const summary = readJson<EvalSummary>(store.path(ARTIFACTS.summary));
+  if (!summary) throw new Error(`report: ${store.path(ARTIFACTS.summary)} is missing; run the evaluate stage first`);
+  const curves: ReportData['curves'] = {};
+  const ae = readJson<{ lossCurve: LossPoint[] }>(store.path(ARTIFACTS.aeJson));
+  const diff = readJson<{ lossCurve: LossPoint[] }>(store.path(ARTIFACTS.diffusionJson));
+  if (ae) curves.ae = ae.lossCurve;
+  if (diff) curves.diffusion = diff.lossCurve;
+  const stages: StageTime[] = [];
+  for (const s of STAGES) {
+    const m = store.marker(s);
+    if (m && s !== 'report') stages.push({ name: s, seconds: m.seconds });
+  }
+
+  // Projection of normalised parameter vectors (the space the autoencoder sees); a task run's
+  // zoo spans hundreds of tasks, and its report is the per-code table instead (docs/tasks.md#report).
+  const projection = ctx.tasks ? undefined : projectGroups(ctx);
 
   const data: ReportData = {
     title: `pdiff run: ${cfg.data.dataset}, ${cfg.model.arch}, ${ctx.mode} mode`,
@@ -87,6 +95,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
     shift: summary.shift,
     secondDataset: summary.secondDataset,
     ...(summary.seeds ? { seeds: summary.seeds } : {}),
+    ...(summary.tasks ? { tasks: summary.tasks } : {}),
     curves,
     projection,
     stages,
