@@ -17,7 +17,7 @@ import { runFolderState } from '../run/folder.js';
 import { STAGES, runPipeline, type StageName } from '../run/pipeline.js';
 import { setQuiet } from '../util/progress.js';
 import { datasetInfo } from '../data/info.js';
-import { parseTargetAccuracy } from '../pdiff/prompt.js';
+import { parseTargetAccuracy } from '../accuracy/prompts.js';
 import { defaultTaskFile, generateForTask, requireAccuracyRun } from '../run/generate-task.js';
 import { parseTaskCode } from '../tasks/codes.js';
 import { inspectSafetensors } from '../zoo/safetensors.js';

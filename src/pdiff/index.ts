@@ -20,4 +20,3 @@ export {
 export { decodeAll, encodeAll, trainAutoencoder, type AeTrainResult } from './train-ae.js';
 export { scheduleFromConfig, trainDiffusion, type DiffusionTrainOptions, type DiffusionTrainResult, type RowConditions } from './train-diffusion.js';
 export { generateLatents, type GenerateLatentsOptions } from './generate.js';
-export { TargetAccuracyError, parseTargetAccuracy } from './prompt.js';

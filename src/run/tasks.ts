@@ -106,7 +106,7 @@ export function loadTaskGenerator(store: RunStore, cfg: Config, be: Backend): Ta
   loadModule(store.path(ARTIFACTS.ae), ae);
   ae.eval();
   const path = store.path(ARTIFACTS.diffusion);
-  const { model: den, meta } = loadDenoiser(path, { d: cfg.ae.latentDim, channels: cfg.diffusion.channels, backend: be });
+  const { model: den, meta } = loadDenoiser(path, { d: cfg.ae.latentDim, channels: cfg.diffusion.channels, kernel: cfg.diffusion.kernel, backend: be });
   if (den.condDim !== TASK_CLASSES) throw new FormatError(path, `expected a denoiser conditioned on ${TASK_CLASSES}-bit task codes, found condition width ${den.condDim}; rerun the diffusion stage`);
   return { ae, den, norm, sched: scheduleFromConfig(cfg.diffusion), latentScale: Number(meta.latentScale ?? 1) };
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { configHash, resolveConfig } from '../../src/config/index.js';
-import { TargetAccuracyError, parseTargetAccuracy } from '../../src/pdiff/prompt.js';
+import { TargetAccuracyError, parseTargetAccuracy } from '../../src/accuracy/prompts.js';
 import { STAGE_KEYS, STAGES } from '../../src/run/context.js';
 import { taskPlan } from '../../src/run/task-plan.js';
 import { ConfigError } from '../../src/util/errors.js';
@@ -71,11 +71,11 @@ describe('tasks config', () => {
   });
 
   it('parseTargetAccuracy takes a number in [0, 100] and names the flag otherwise', () => {
-    assert.equal(parseTargetAccuracy('85'), 85);
-    assert.equal(parseTargetAccuracy(' 92.5 '), 92.5);
-    assert.equal(parseTargetAccuracy('0'), 0);
-    assert.equal(parseTargetAccuracy('100'), 100);
-    for (const bad of ['100.1', '-1', 'abc', '', 'NaN', 'Infinity', '85%']) {
+    assert.equal(parseTargetAccuracy('85', '--target-acc'), 85);
+    assert.equal(parseTargetAccuracy(' 92.5 ', '--target-acc'), 92.5);
+    assert.equal(parseTargetAccuracy('0', '--target-acc'), 0);
+    assert.equal(parseTargetAccuracy('100', '--target-acc'), 100);
+    for (const bad of ['100.1', '-1', 'abc', '', 'NaN', 'Infinity', '85%%']) {
       assert.throws(() => parseTargetAccuracy(bad, '--target-acc'), (e: unknown) => e instanceof TargetAccuracyError && e.exitCode === 2 && e.message.startsWith('--target-acc: '), bad);
     }
   });

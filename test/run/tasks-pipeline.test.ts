@@ -194,7 +194,7 @@ describe('task mode end to end', { skip: skipWithoutFashionMnist }, () => {
     rmSync(u, { recursive: true, force: true });
     cpSync(a, u, { recursive: true });
     writeFileSync(join(u, 'config.json'), JSON.stringify({ ...config(u), tasks: { ...config(u).tasks, condition: 'none' } }));
-    bad(['--out', a, '--target-acc', '101'], /^pdiff: --target-acc: expected a target accuracy in percent in \[0, 100\], got 101/);
+    bad(['--out', a, '--target-acc', '101'], /^pdiff: --target-acc: a target accuracy must lie in \[0, 100\] \(percent\), got "101"/);
     assert.throws(() => requireAccuracyRun(a), (e: unknown) => e instanceof ConfigError && /^--target-acc: run folder .* is not accuracy-conditioned \(tasks\.condition is "task"\)/.test(e.message));
     // the library refuses every kind of bad code with a TaskCodeError naming the flag, before reading the folder
     for (const [code, problem] of [['01100100', 'length'], ['01100100x1', 'characters'], ['0000000000', 'all-zeros'], ['1111111111', 'all-ones']] as const) {
