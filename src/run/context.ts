@@ -30,12 +30,12 @@ export type StageName = (typeof STAGES)[number];
  */
 export const STAGE_KEYS: Record<StageName, string[]> = {
   base: ['seed', 'data', 'model', 'base'],
-  collect: ['collect', 'tasks.condition', 'tasks.unseen', 'tasks.seen', 'tasks.params', 'tasks.recipe'],
+  collect: ['collect', 'tasks.condition', 'tasks.unseen', 'tasks.seen', 'tasks.params', 'tasks.recipe', 'tasks.accuracy.runs', 'tasks.accuracy.params', 'tasks.accuracy.recipe'],
   'eval-originals': [],
   ae: ['ae'],
   diffusion: ['diffusion'],
-  generate: ['generate', 'tasks.evalSeen', 'tasks.perCode'],
-  evaluate: ['eval', 'tasks.ridgeLambda'],
+  generate: ['generate', 'tasks.evalSeen', 'tasks.perCode', 'tasks.accuracy.prompts', 'tasks.accuracy.perPrompt'],
+  evaluate: ['eval', 'tasks.ridgeLambda', 'tasks.accuracy.nearest', 'tasks.accuracy.ridgeDegrees', 'tasks.accuracy.ridgeLambda'],
   report: ['report'],
 };
 
