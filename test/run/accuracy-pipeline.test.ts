@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readAccuracyZoo } from '../../src/accuracy/zoo.js';
+import { accuracyPromptRng, generateForAccuracy, loadAccuracyGenerator, sampleAccuracyParams } from '../../src/run/generate-accuracy.js';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { jsBackend } from '../../src/backend/index.js';
 import { resolveConfig } from '../../src/config/index.js';
 import { ACCURACY_COND_DIM, fitAccuracyScale } from '../../src/pdiff/condition.js';
@@ -94,6 +96,46 @@ describe('accuracy mode through the diffusion stage', { skip: skipWithoutFashion
     assert.equal(c.dim, 2);
     assert.equal(c.data[lo * 2 + 1], -1);
     assert.equal(c.data[hi * 2 + 1], 1);
+  });
+
+  it('pdiff generate --target-acc samples with the scale saved with the denoiser, writes a file that loads back, and refuses bad input', () => {
+    const store = new RunStore(a);
+    const cfg = config(a);
+    const g = loadAccuracyGenerator(store, cfg, jsBackend());
+    assert.deepEqual(g.scale, readAccuracyJson(store).scale);
+    const lib = generateForAccuracy({ runDir: a, target: 60, n: 2, backend: jsBackend() });
+    assert.deepEqual(Array.from(lib.params), Array.from(sampleAccuracyParams(g, cfg, [60], 2, accuracyPromptRng(cfg, 60))));
+    const shifted = { ...g, scale: { lo: g.scale.lo - 10, hi: g.scale.hi } };
+    assert.notDeepEqual(Array.from(lib.params), Array.from(sampleAccuracyParams(shifted, cfg, [60], 2, accuracyPromptRng(cfg, 60))), 'the scale reaches the condition');
+
+    const file = join(tmp, 'acc.safetensors');
+    const ok = pdiff(['generate', '--out', a, '--target-acc', '60', '--num', '2', '--save', file, '--json', '--backend', 'js']);
+    assert.equal(ok.status, 0, ok.stderr);
+    const j = JSON.parse(ok.stdout) as { targetAcc: number; n: number; tensors: Array<{ name: string; shape: number[] }> };
+    assert.equal(j.targetAcc, 60);
+    assert.deepEqual(j.tensors.map((t) => t.name), lib.layout.names);
+    const saved = loadCheckpointStack(file);
+    assert.deepEqual(Array.from(saved.ckpts), Array.from(lib.params), 'the CLI samples what the library does');
+
+    const refused = (args: string[], message: RegExp): void => {
+      const before = readdirSync(a).sort();
+      const r = pdiff(['generate', '--out', a, ...args]);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.deepEqual(readdirSync(a).sort(), before, 'nothing written');
+    };
+    refused(['--target-acc', '101'], /--target-acc: a target accuracy must lie in \[0, 100\]/);
+    refused(['--target-acc', 'high'], /--target-acc: expected a target accuracy/);
+    refused(['--task', '0110010011'], /--task: run folder .* is not task-conditioned \(tasks\.condition is "accuracy"\)/);
+    refused(['--target-acc', '80', '--save', join(tmp, 'no', 'x.safetensors')], /--save: the folder .* does not exist/);
+    // --target-acc on a run that is not accuracy-conditioned
+    const plain = join(tmp, 'plain');
+    mkdirSync(plain);
+    writeFileSync(join(plain, 'config.json'), JSON.stringify(resolveConfig({ preset: 'fmnist-tiny', sets: [`out=${JSON.stringify(plain)}`] })));
+    const r = pdiff(['generate', '--out', plain, '--target-acc', '80']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--target-acc: run folder .* is not accuracy-conditioned \(tasks\.condition is "none"\)/);
+    assert.deepEqual(readdirSync(plain), ['config.json']);
   });
 
   it('killed with SIGKILL inside collect and diffusion and restarted, it ends with the same tensors', () => {
