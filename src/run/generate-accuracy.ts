@@ -57,11 +57,14 @@ export function targetConditions(targets: readonly number[], perTarget: number, 
   return cond;
 }
 
+/** Latents of `perTarget` samples for each target [targets.length * perTarget, d], in one run of the sampler from `rng` (guidance at cfg.generate.guidance). */
+export function sampleAccuracyLatents(g: AccuracyGenerator, cfg: Config, targets: readonly number[], perTarget: number, rng: Rng): Float32Array {
+  return generateLatents(g.den, g.sched, targets.length * perTarget, cfg.ae.latentDim, cfg.generate, rng, g.latentScale, { cond: targetConditions(targets, perTarget, g.scale) });
+}
+
 /** `perTarget` parameter vectors for each target [targets.length * perTarget, total], in one run of the sampler from `rng`. */
 export function sampleAccuracyParams(g: AccuracyGenerator, cfg: Config, targets: readonly number[], perTarget: number, rng: Rng): Float32Array {
-  const n = targets.length * perTarget;
-  const lat = generateLatents(g.den, g.sched, n, cfg.ae.latentDim, cfg.generate, rng, g.latentScale, { cond: targetConditions(targets, perTarget, g.scale) });
-  return decodeTaskParams(g, cfg, lat, n);
+  return decodeTaskParams(g, cfg, sampleAccuracyLatents(g, cfg, targets, perTarget, rng), targets.length * perTarget);
 }
 
 /** The random stream of `pdiff generate --target-acc T`: one per target, apart from the generate stage's. */

@@ -1,8 +1,8 @@
 /**
  * Accuracy mode in the pipeline (tasks.condition "accuracy"; docs/accuracy.md#pipeline) on a slice
- * of Fashion-MNIST: the stages wired so far (collect, eval-originals, ae, diffusion) run, the
+ * of Fashion-MNIST: the stages wired so far (collect, eval-originals, ae, diffusion, generate) run, the
  * denoiser is conditioned on the rows' labels under the scale accuracy.json records and that scale
- * is saved with it; a run killed with SIGKILL inside collect and diffusion and started again ends
+ * is saved with it and spans the prompt grid; a run killed with SIGKILL inside collect, diffusion and generate and started again ends
  * with the same tensors; a stage not wired yet is refused before anything is written.
  */
 import assert from 'node:assert/strict';
@@ -34,7 +34,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 const TINY = [
   'data.limitTrain=600', 'data.limitTest=200', 'data.valSize=100', 'model.arch="mlp"', 'model.mlpHidden=[16]', 'base.epochs=1',
   'ae.steps=4', 'diffusion.steps=4', 'diffusion.timesteps=100', 'generate.batchSize=4', 'eval.evalBatch=100', 'report.png=false',
-  'tasks.condition="accuracy"', 'tasks.accuracy.runs=3',
+  'tasks.condition="accuracy"', 'tasks.accuracy.runs=3', 'tasks.accuracy.perPrompt=2', 'tasks.accuracy.prompts={"inside":4,"from":null,"above":2,"step":1}',
   'tasks.accuracy.recipe={"steps":30,"lr":0.003,"warmupSteps":0,"batchSize":16,"weightDecay":0.0005,"candidates":10,"k":5,"bnMode":"train","init":"shared"}',
 ];
 const config = (out: string) => resolveConfig({ preset: 'fmnist-tiny', sets: [...TINY, `out=${JSON.stringify(out)}`] });
@@ -62,14 +62,14 @@ describe('accuracy pipeline', () => {
   });
 });
 
-describe('accuracy mode through the diffusion stage', { skip: skipWithoutFashionMnist }, () => {
+describe('accuracy mode through the generate stage', { skip: skipWithoutFashionMnist }, () => {
   const a = join(tmp, 'a');
 
   it('collects the zoo, scores it on test, trains the autoencoder and a denoiser conditioned on the labels, with the scale saved', async () => {
-    const res = await runPipeline(config(a), { quiet: true, until: 'diffusion' });
-    assert.deepEqual(res.stages.map((s) => s.name), ['base', 'collect', 'eval-originals', 'ae', 'diffusion']);
+    const res = await runPipeline(config(a), { quiet: true, until: 'generate' });
+    assert.deepEqual(res.stages.map((s) => s.name), ['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate']);
     for (const f of ['ckpts-accuracy.safetensors', 'accuracy.json', 'accuracy/zoo.json', 'accuracy/run-0000.safetensors', 'accuracy/run-0002.safetensors', 'zoo-eval.json',
-      'recon-accuracy.safetensors', 'latents.safetensors', 'diffusion.safetensors']) {
+      'recon-accuracy.safetensors', 'latents.safetensors', 'diffusion.safetensors', 'generated-accuracy.safetensors', 'generate.json']) {
       assert.ok(existsSync(join(a, f)), `missing ${f}`);
     }
     const store = new RunStore(a);
@@ -90,6 +90,14 @@ describe('accuracy mode through the diffusion stage', { skip: skipWithoutFashion
     assert.deepEqual(denoiserAccuracyScale(meta, path), rec.scale, 'the scale saved with the denoiser is the zoo\'s');
     assert.throws(() => denoiserAccuracyScale({}, path), (e: unknown) => e instanceof FormatError && e.message.includes('accuracy_scale'));
     assert.throws(() => denoiserAccuracyScale({ accuracy_scale: '{"lo":5,"hi":5}' }, path), FormatError);
+    // the prompt grid over the saved scale: 4 inside (lowest label to best), 2 above; 2 models each, prompt after prompt
+    const gen = JSON.parse(readFileSync(join(a, 'generate.json'), 'utf8')) as { prompts: number[]; perPrompt: number; scale: { lo: number; hi: number } };
+    assert.deepEqual(gen.scale, rec.scale);
+    assert.equal(gen.prompts.length, 6);
+    assert.equal(gen.prompts[0], rec.scale.lo);
+    assert.equal(gen.prompts[3], rec.scale.hi);
+    assert.equal(gen.prompts[5], rec.scale.hi + 2);
+    assert.equal(loadCheckpointStack(join(a, 'generated-accuracy.safetensors')).ckpts.length, 12 * 12730);
     // the conditions the denoiser learnt: each row's label mapped by that scale (lowest -> -1, highest -> +1)
     const c = accuracyConditions(rec.labels, rec.scale);
     const lo = rec.labels.indexOf(rec.scale.lo), hi = rec.labels.indexOf(rec.scale.hi);
@@ -138,26 +146,26 @@ describe('accuracy mode through the diffusion stage', { skip: skipWithoutFashion
     assert.deepEqual(readdirSync(plain), ['config.json']);
   });
 
-  it('killed with SIGKILL inside collect and diffusion and restarted, it ends with the same tensors', () => {
+  it('killed with SIGKILL inside collect, diffusion and generate and restarted, it ends with the same tensors', () => {
     const b = join(tmp, 'b');
     for (const f of ['config.json', 'base.safetensors', 'base.json', 'stages/base.json']) cpSync(join(a, f), join(b, f));
-    const args = ['train-diffusion', '--preset', 'fmnist-tiny', '--out', b, '--quiet', ...TINY.flatMap((s) => ['--set', s])];
-    for (const kill of ['collect:1', 'diffusion:1']) {
+    const args = ['generate', '--preset', 'fmnist-tiny', '--out', b, '--quiet', ...TINY.flatMap((s) => ['--set', s])];
+    for (const kill of ['collect:1', 'diffusion:1', 'generate:1']) {
       const r = pdiff(args, { PDIFF_KILL_AT: kill });
       assert.equal(r.signal, 'SIGKILL', `expected the run to be killed at ${kill}; status ${r.status}, stderr ${r.stderr.slice(-800)}`);
     }
     const r = pdiff(args);
     assert.equal(r.status, 0, r.stderr);
-    for (const f of ['ckpts-accuracy.safetensors', 'accuracy/run-0000.safetensors', 'accuracy/run-0001.safetensors', 'accuracy/run-0002.safetensors', 'latents.safetensors', 'diffusion.safetensors']) {
+    for (const f of ['ckpts-accuracy.safetensors', 'accuracy/run-0000.safetensors', 'accuracy/run-0001.safetensors', 'accuracy/run-0002.safetensors', 'latents.safetensors', 'diffusion.safetensors', 'generated-accuracy.safetensors']) {
       assert.deepEqual(tensorBytes(join(b, f)), tensorBytes(join(a, f)), f);
     }
     assert.deepEqual(readAccuracyJson(new RunStore(b)), readAccuracyJson(new RunStore(a)));
     const resumes: Record<string, number> = {};
-    for (const st of ['collect', 'ae', 'diffusion']) {
+    for (const st of ['collect', 'ae', 'diffusion', 'generate']) {
       const m = JSON.parse(readFileSync(join(b, 'stages', `${st}.json`), 'utf8')) as { resumes?: number };
       if (m.resumes) resumes[st] = m.resumes;
     }
-    assert.deepEqual(resumes, { collect: 1, diffusion: 1 });
+    assert.deepEqual(resumes, { collect: 1, diffusion: 1, generate: 1 });
     assert.deepEqual(readdirSync(join(b, 'state')), [], 'no state or clock files are left');
   });
 });
