@@ -86,7 +86,7 @@ export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Prom
  * others would run the unconditional pipeline on a config that asks for something else, so an
  * accuracy run that reaches one of them is refused before anything is written.
  */
-export const ACCURACY_STAGES: ReadonlySet<StageName> = new Set<StageName>(['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate']);
+export const ACCURACY_STAGES: ReadonlySet<StageName> = new Set<StageName>(['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate', 'evaluate']);
 
 function refuseUnwiredAccuracyStages(cfg: Config, until: StageName): void {
   if (cfg.tasks.condition !== 'accuracy') return;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readAccuracyZoo } from '../../src/accuracy/zoo.js';
+import type { AccuracyEval } from '../../src/run/stages/accuracy/evaluate.js';
 import { accuracyPromptRng, generateForAccuracy, loadAccuracyGenerator, sampleAccuracyParams } from '../../src/run/generate-accuracy.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { jsBackend } from '../../src/backend/index.js';
@@ -66,10 +67,10 @@ describe('accuracy mode through the generate stage', { skip: skipWithoutFashionM
   const a = join(tmp, 'a');
 
   it('collects the zoo, scores it on test, trains the autoencoder and a denoiser conditioned on the labels, with the scale saved', async () => {
-    const res = await runPipeline(config(a), { quiet: true, until: 'generate' });
-    assert.deepEqual(res.stages.map((s) => s.name), ['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate']);
+    const res = await runPipeline(config(a), { quiet: true, until: 'evaluate' });
+    assert.deepEqual(res.stages.map((s) => s.name), ['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate', 'evaluate']);
     for (const f of ['ckpts-accuracy.safetensors', 'accuracy.json', 'accuracy/zoo.json', 'accuracy/run-0000.safetensors', 'accuracy/run-0002.safetensors', 'zoo-eval.json',
-      'recon-accuracy.safetensors', 'latents.safetensors', 'diffusion.safetensors', 'generated-accuracy.safetensors', 'generate.json']) {
+      'recon-accuracy.safetensors', 'latents.safetensors', 'diffusion.safetensors', 'generated-accuracy.safetensors', 'generate.json', 'eval-accuracy.json']) {
       assert.ok(existsSync(join(a, f)), `missing ${f}`);
     }
     const store = new RunStore(a);
@@ -98,6 +99,21 @@ describe('accuracy mode through the generate stage', { skip: skipWithoutFashionM
     assert.equal(gen.prompts[3], rec.scale.hi);
     assert.equal(gen.prompts[5], rec.scale.hi + 2);
     assert.equal(loadCheckpointStack(join(a, 'generated-accuracy.safetensors')).ckpts.length, 12 * 12730);
+    // the evaluation: the generated models and every baseline over the same prompts, scored on test
+    const ev = JSON.parse(readFileSync(join(a, 'eval-accuracy.json'), 'utf8')) as AccuracyEval;
+    assert.deepEqual(ev.methods.map((m) => m.method), ['generated', 'nearest label (2 rows)', 'nearest-label mean (5)', 'ridge, degree 1', 'ridge, degree 5']);
+    assert.deepEqual(ev.prompts, gen.prompts);
+    assert.equal(ev.zooBestTest, zooEval.bestTest);
+    for (const m of ev.methods) {
+      assert.equal(m.summary.perPrompt.length, 6, m.method);
+      assert.equal(m.summary.inside.count, 4, m.method);
+      assert.deepEqual(m.summary.above?.prompts, gen.prompts.slice(4), m.method);
+      assert.equal(m.novelty.length, 6, m.method);
+    }
+    const nearest = ev.methods[1]!;
+    assert.ok(nearest.novelty.every((x) => x.nnL2 === 0 && x.iouMax === 1), 'nearest label copies zoo rows');
+    assert.deepEqual(nearest.summary.perPrompt.map((p) => p.n), [2, 2, 2, 2, 2, 2]);
+    assert.deepEqual(ev.methods[0]!.summary.perPrompt.map((p) => p.n), [2, 2, 2, 2, 2, 2]);
     // the conditions the denoiser learnt: each row's label mapped by that scale (lowest -> -1, highest -> +1)
     const c = accuracyConditions(rec.labels, rec.scale);
     const lo = rec.labels.indexOf(rec.scale.lo), hi = rec.labels.indexOf(rec.scale.hi);
@@ -149,8 +165,9 @@ describe('accuracy mode through the generate stage', { skip: skipWithoutFashionM
   it('killed with SIGKILL inside collect, diffusion and generate and restarted, it ends with the same tensors', () => {
     const b = join(tmp, 'b');
     for (const f of ['config.json', 'base.safetensors', 'base.json', 'stages/base.json']) cpSync(join(a, f), join(b, f));
-    const args = ['generate', '--preset', 'fmnist-tiny', '--out', b, '--quiet', ...TINY.flatMap((s) => ['--set', s])];
-    for (const kill of ['collect:1', 'diffusion:1', 'generate:1']) {
+    const args = ['evaluate', '--preset', 'fmnist-tiny', '--out', b, '--quiet', ...TINY.flatMap((s) => ['--set', s])];
+    // evaluate keeps no state: killed as it starts, it reruns whole
+    for (const kill of ['collect:1', 'diffusion:1', 'generate:1', 'evaluate:0']) {
       const r = pdiff(args, { PDIFF_KILL_AT: kill });
       assert.equal(r.signal, 'SIGKILL', `expected the run to be killed at ${kill}; status ${r.status}, stderr ${r.stderr.slice(-800)}`);
     }
@@ -160,6 +177,7 @@ describe('accuracy mode through the generate stage', { skip: skipWithoutFashionM
       assert.deepEqual(tensorBytes(join(b, f)), tensorBytes(join(a, f)), f);
     }
     assert.deepEqual(readAccuracyJson(new RunStore(b)), readAccuracyJson(new RunStore(a)));
+    assert.equal(readFileSync(join(b, 'eval-accuracy.json'), 'utf8'), readFileSync(join(a, 'eval-accuracy.json'), 'utf8'));
     const resumes: Record<string, number> = {};
     for (const st of ['collect', 'ae', 'diffusion', 'generate']) {
       const m = JSON.parse(readFileSync(join(b, 'stages', `${st}.json`), 'utf8')) as { resumes?: number };
