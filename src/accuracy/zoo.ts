@@ -320,6 +320,8 @@ const initDigest = (v: Float32Array): string => {
 };
 
 const runFile = (r: number): string => `run-${String(r).padStart(4, '0')}.safetensors`;
+/** The file name of run r in an accuracy zoo's folder (for a pipeline stage's list of outputs). */
+export const accuracyRunFile = runFile;
 
 /** A run file read back. */
 interface RunRecord {

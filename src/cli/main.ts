@@ -18,7 +18,8 @@ import { STAGES, runPipeline, type StageName } from '../run/pipeline.js';
 import { setQuiet } from '../util/progress.js';
 import { datasetInfo } from '../data/info.js';
 import { parseTargetAccuracy } from '../accuracy/prompts.js';
-import { defaultTaskFile, generateForTask, requireAccuracyRun } from '../run/generate-task.js';
+import { defaultTaskFile, generateForTask } from '../run/generate-task.js';
+import { defaultAccuracyFile, generateForAccuracy } from '../run/generate-accuracy.js';
 import { parseTaskCode } from '../tasks/codes.js';
 import { inspectSafetensors } from '../zoo/safetensors.js';
 import { ConfigError, PdiffError } from '../util/errors.js';
@@ -147,7 +148,7 @@ function generatePrompt(o: PromptOpts): void {
   const acc = o.targetAcc !== undefined ? parseTargetAccuracy(o.targetAcc, '--target-acc') : undefined;
   const flag = o.task !== undefined ? '--task' : o.targetAcc !== undefined ? '--target-acc' : '--save';
   if (o.task !== undefined && acc !== undefined) throw new ConfigError('--target-acc: give --task or --target-acc, not both (a run is conditioned on one of them)');
-  if (o.task === undefined && o.save !== undefined) throw new ConfigError('--save: only with --task (without it, generate writes generated-<mode>.safetensors in the run folder)');
+  if (o.task === undefined && acc === undefined && o.save !== undefined) throw new ConfigError('--save: only with --task or --target-acc (without them, generate writes generated-<mode>.safetensors in the run folder)');
   const code = o.task !== undefined ? parseTaskCode(o.task, '--task') : undefined;
   let n = 1;
   if (o.num !== undefined) {
@@ -158,9 +159,16 @@ function generatePrompt(o: PromptOpts): void {
   if (changes.length > 0) throw new ConfigError(`${flag}: ${changes.join(', ')} cannot be used with ${flag}: it samples from the run folder's own config and trained generator`);
   const dir = folderOf(o);
   if (acc !== undefined) {
-    requireAccuracyRun(dir, '--target-acc');
-    // Accuracy-conditioned runs (issue 17, part 2) plug their generator in here.
-    throw new ConfigError(`--target-acc: generation for a target accuracy is not available in this version of pdiff`);
+    setQuiet(!!o.quiet);
+    const r = generateForAccuracy({ runDir: dir, target: acc, n, out: o.save ?? defaultAccuracyFile(dir, acc), ...(o.backend ? { backend: resolveBackend(o.backend as BackendName, true) } : {}) });
+    const inRange = acc >= r.scale.lo && acc <= r.scale.hi ? 'inside' : acc > r.scale.hi ? 'above' : 'below';
+    if (o.json) {
+      console.log(JSON.stringify({ out: r.out, targetAcc: r.target, n: r.n, zooRange: r.scale, tensors: r.layout.names.map((name, i) => ({ name, shape: [r.n, ...r.layout.shapes[i]!] })) }));
+      return;
+    }
+    console.log(`wrote ${r.out}: ${r.n} parameter set${r.n === 1 ? '' : 's'} for a target val accuracy of ${r.target} % (${inRange} the zoo's range ${r.scale.lo.toFixed(2)}..${r.scale.hi.toFixed(2)} %) from run ${r.runDir}`);
+    console.log(`tensors: ${r.layout.names.map((name, i) => `${name} [${[r.n, ...r.layout.shapes[i]!].join(', ')}]`).join(', ')}`);
+    return;
   }
   setQuiet(!!o.quiet);
   const r = generateForTask({ runDir: dir, code: code!, n, out: o.save ?? defaultTaskFile(dir, code!), ...(o.backend ? { backend: resolveBackend(o.backend as BackendName, true) } : {}) });
@@ -195,7 +203,7 @@ withCommon(program.command('train-diffusion').description('train the latent diff
 withCommon(program.command('generate').description('sample new parameter sets (generated-<mode>.safetensors); with --task, the generated part for one task code of a task run'))
   .option('-n, --num <n>', 'number of parameter sets to generate (default: generate.n, 200; with --task: 1)')
   .option('--task <code>', 'task run only (tasks.condition "task"): generate for this 10-bit class code, character i = class i, e.g. 0110010011')
-  .option('--save <file>', 'with --task: the safetensors file to write (default: <run folder>/generated-task-<code>.safetensors)')
+  .option('--save <file>', 'with --task or --target-acc: the safetensors file to write (default: <run folder>/generated-task-<code>.safetensors or generated-acc-<percent>.safetensors)')
   .option('--target-acc <percent>', 'accuracy-conditioned run only: generate for this target accuracy, in percent in [0, 100]')
   .addHelpText('after', GENERATE_PROMPT_HELP)
   .action((o: PromptOpts) => (o.task !== undefined || o.targetAcc !== undefined || o.save !== undefined ? generatePrompt(o) : runUntil('generate', o, o.num ? [`generate.n=${o.num}`] : [])));

@@ -437,6 +437,20 @@ const LATER_KEYS: Readonly<Record<string, unknown>> = {
   'tasks.evalSeen': 20,
   'tasks.perCode': 10,
   'tasks.ridgeLambda': 1e-3,
+  // tasks.accuracy whole (for a hash of the tasks section) and each key a stage hashes on its own
+  'tasks.accuracy': {
+    runs: 10, params: [], perPrompt: 5, nearest: 5, ridgeDegrees: [1, 5], ridgeLambda: 0,
+    recipe: { steps: 4000, lr: 3e-4, warmupSteps: 0, batchSize: 128, weightDecay: 5e-4, candidates: 100, k: 40, bnMode: 'train', init: 'shared' },
+    prompts: { inside: 12, from: null, above: 2, step: 1 },
+  },
+  'tasks.accuracy.runs': 10,
+  'tasks.accuracy.params': [],
+  'tasks.accuracy.recipe': { steps: 4000, lr: 3e-4, warmupSteps: 0, batchSize: 128, weightDecay: 5e-4, candidates: 100, k: 40, bnMode: 'train', init: 'shared' },
+  'tasks.accuracy.prompts': { inside: 12, from: null, above: 2, step: 1 },
+  'tasks.accuracy.perPrompt': 5,
+  'tasks.accuracy.nearest': 5,
+  'tasks.accuracy.ridgeDegrees': [1, 5],
+  'tasks.accuracy.ridgeLambda': 0,
 };
 
 /** A copy of `value` (the sub-tree at `key`) without the later keys under it that hold their old value. */
@@ -445,7 +459,7 @@ function withoutLaterDefaults(key: string, value: unknown): unknown {
   for (const [later, old] of Object.entries(LATER_KEYS)) {
     if (!later.startsWith(`${key}.`) || !isPlainObject(out)) continue;
     const rest = later.slice(key.length + 1).split('.');
-    if (rest.length !== 1) continue; // every later key so far sits directly in its section
+    if (rest.length !== 1) continue; // a deeper later key (tasks.accuracy.runs) is dropped by its parent's entry
     if (canonicalJson(out[rest[0]!] ?? null) === canonicalJson(old)) {
       const { [rest[0]!]: _dropped, ...kept } = out;
       out = kept;

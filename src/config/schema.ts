@@ -9,6 +9,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ARCH_NAMES } from '../models/registry.js';
+import { candidateSteps } from '../accuracy/schedule.js';
 
 // ---- field builders (kept tiny so the schema below reads as a table) ----
 
@@ -314,8 +315,73 @@ const taskRecipeSchema = z
   })
   .describe('how the generated part is trained for each task (the zoo and the oracle)');
 
-/** Conditions a run can be trained with: none (unconditional P-Diff) or a task's class code. */
-export const TASK_CONDITIONS = ['none', 'task'] as const;
+/** Conditions a run can be trained with: none (unconditional P-Diff), a task's class code, or a target accuracy. */
+export const TASK_CONDITIONS = ['none', 'task', 'accuracy'] as const;
+
+/**
+ * Accuracy-conditioned generation (tasks.condition "accuracy"; docs/accuracy.md#pipeline): a zoo of
+ * whole training runs from one random initialisation, each checkpoint labelled with its val
+ * accuracy, a denoiser conditioned on that label, and prompts inside and above the zoo's range.
+ * The recipe's defaults are DEFAULT_ACCURACY_RECIPE (src/accuracy/zoo.ts); a test holds them equal.
+ */
+const accuracyRecipeSchema = z
+  .strictObject({
+    steps: posInt().default(4000).describe('AdamW steps per run'),
+    lr: posNum().default(3e-4).describe('AdamW learning rate (constant after the warm-up)'),
+    warmupSteps: nonNegInt().default(0).describe('steps of linear learning-rate warm-up (0 = none)'),
+    batchSize: posInt().default(128).describe('training images per minibatch (drawn with replacement)'),
+    weightDecay: nonNegNum().default(5e-4).describe('AdamW weight decay'),
+    candidates: posInt().min(3).default(100).describe('candidate checkpoints per run on the geometric step schedule'),
+    k: posInt().default(40).describe('checkpoints kept per run, spread evenly over the run\'s accuracy range'),
+    bnMode: z.enum(['train', 'eval']).default('train').describe('BatchNorm while training: "train" = batch statistics (the layout holds the buffers), "eval" = the holder\'s, frozen'),
+    init: z.enum(['shared', 'per-run']).default('shared').describe('one initialisation for every run ("shared", aligned zoo) or one per run'),
+  })
+  .prefault({})
+  .superRefine((r, ctx) => {
+    if (r.warmupSteps > r.steps) ctx.addIssue({ code: 'custom', path: ['warmupSteps'], message: `expected at most steps (${r.steps}), got ${r.warmupSteps}` });
+    // zod runs this even when a field failed its own check; candidateSteps would throw on those
+    if (!(Number.isInteger(r.steps) && r.steps >= 1 && Number.isInteger(r.candidates) && r.candidates >= 3)) return;
+    const c = candidateSteps(r.steps, r.candidates).length;
+    if (r.k > c) ctx.addIssue({ code: 'custom', path: ['k'], message: `${r.k} checkpoints cannot be chosen from ${c} distinct candidate steps (steps ${r.steps}, candidates ${r.candidates})` });
+  })
+  .describe('how each run of the accuracy zoo is trained and sampled (docs/accuracy.md#zoo)');
+
+const accuracyPromptsSchema = z
+  .strictObject({
+    inside: posInt().min(2).default(12).describe('prompts evenly spaced inside the zoo\'s label range, its best label included'),
+    from: z.number().min(0).max(100).nullable().default(null).describe('lowest prompt inside the range, % (null = the zoo\'s lowest label)'),
+    above: nonNegInt().default(2).describe('prompts above the zoo\'s best label (those above 100 are dropped)'),
+    step: posNum().default(1).describe('spacing of the prompts above the best, in points'),
+  })
+  .prefault({})
+  .describe('the evaluation\'s prompt grid (accuracyPrompts)');
+
+const accuracySchema = z
+  .strictObject({
+    runs: posInt().default(10).describe('training runs of the accuracy zoo (runs * recipe.k rows)'),
+    params: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('generated part as parameter-name patterns; [] = the whole network (other tensors keep the base model\'s values, frozen)'),
+    recipe: accuracyRecipeSchema,
+    prompts: accuracyPromptsSchema,
+    perPrompt: posInt().default(5).describe('models generated (and nearest-label rows taken) per prompt'),
+    nearest: posInt().default(5).describe('zoo rows averaged by the nearest-label-mean baseline'),
+    ridgeDegrees: z
+      .array(posInt().max(8))
+      .default([1, 5])
+      .describe('degrees of the ridge baselines (accuracy -> parameters polynomials; docs/accuracy.md#baselines)'),
+    ridgeLambda: nonNegNum().default(0).describe('L2 penalty of the ridge baselines'),
+  })
+  .prefault({})
+  .superRefine((a, ctx) => {
+    const seen = new Set<number>();
+    a.ridgeDegrees.forEach((d, i) => {
+      if (seen.has(d)) ctx.addIssue({ code: 'custom', path: ['ridgeDegrees', i], message: `expected each degree once, got ${d} twice` });
+      seen.add(d);
+    });
+  })
+  .describe('accuracy-conditioned generation (tasks.condition "accuracy")');
 
 const tasksSchema = z
   .strictObject({
@@ -337,6 +403,7 @@ const tasksSchema = z
     evalSeen: nonNegInt().default(20).describe('seen codes evaluated beside every unseen code (sampled from the zoo by seed)'),
     perCode: posInt().default(10).describe('models generated per evaluated code'),
     ridgeLambda: nonNegNum().default(1e-3).describe('L2 penalty of the ridge baseline (code -> parameters; docs/tasks.md#baselines)'),
+    accuracy: accuracySchema,
   })
   .prefault({})
   .describe('task-conditioned generation on codes the zoo never saw');
@@ -351,6 +418,12 @@ const ARCHS_WITHOUT_BATCHNORM: readonly string[] = ['mlp', 'vit'];
 /** The rules of a task-conditioned run (tasks.condition "task"). */
 function taskIssues(c: { data: { dataset: (typeof DATASETS)[number] }; model: { arch: string }; collect: { seeds: number | string[] }; tasks: z.output<typeof tasksSchema> }, add: (path: (string | number)[], message: string) => void): void {
   const t = c.tasks;
+  if (t.condition === 'accuracy') {
+    if (seedCount(c.collect) !== 1) {
+      add(['collect', 'seeds'], `expected 1 with tasks.condition "accuracy" (the accuracy zoo is trained on one base model's frozen part, from one initialisation), got ${seedCount(c.collect)} seeds`);
+    }
+    return;
+  }
   if (t.condition !== 'task') return;
   const classes = DATASET_CLASSES[c.data.dataset];
   if (classes !== TASK_CLASSES) {
@@ -474,6 +547,7 @@ export const CONDITIONAL_KEYS: readonly { key: string; when: string; needs: stri
   { key: 'eval.shift.models', when: 'eval.shift.enabled', needs: 'true (or eval.secondDataset set)', applies: (c) => c.eval.shift.enabled || c.eval.secondDataset !== null },
   ...(['unseen', 'seen', 'params', 'recipe', 'chunkSize', 'evalSeen', 'perCode', 'ridgeLambda'] as const).map((k) => (
     { key: `tasks.${k}`, when: 'tasks.condition', needs: '"task"', applies: (c: z.output<typeof ConfigSchema>) => c.tasks.condition === 'task' })),
+  { key: 'tasks.accuracy', when: 'tasks.condition', needs: '"accuracy"', applies: (c) => c.tasks.condition === 'accuracy' },
 ];
 
 /** The fully resolved configuration: every field present. */

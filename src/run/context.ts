@@ -15,8 +15,10 @@ import { loadCheckpointStack, loadStateDict } from '../zoo/checkpoint.js';
 import { ParamLayout, selectParams } from '../zoo/layout.js';
 import { zooTensorNames } from '../zoo/seeds.js';
 import { prepareTaskModel, type TaskModel } from '../tasks/task-model.js';
+import { accuracyLayout } from '../accuracy/zoo.js';
 import type { RunStore, StageClock } from './store.js';
 import { taskPlan, type TaskPlan } from './task-plan.js';
+import { accuracyPlan, type AccuracyPlan } from './accuracy-plan.js';
 
 /** The stages in run order: base -> collect -> eval-originals -> ae -> diffusion -> generate -> evaluate -> report. */
 export const STAGES = ['base', 'collect', 'eval-originals', 'ae', 'diffusion', 'generate', 'evaluate', 'report'] as const;
@@ -30,12 +32,12 @@ export type StageName = (typeof STAGES)[number];
  */
 export const STAGE_KEYS: Record<StageName, string[]> = {
   base: ['seed', 'data', 'model', 'base'],
-  collect: ['collect', 'tasks.condition', 'tasks.unseen', 'tasks.seen', 'tasks.params', 'tasks.recipe'],
+  collect: ['collect', 'tasks.condition', 'tasks.unseen', 'tasks.seen', 'tasks.params', 'tasks.recipe', 'tasks.accuracy.runs', 'tasks.accuracy.params', 'tasks.accuracy.recipe'],
   'eval-originals': [],
   ae: ['ae'],
   diffusion: ['diffusion'],
-  generate: ['generate', 'tasks.evalSeen', 'tasks.perCode'],
-  evaluate: ['eval', 'tasks.ridgeLambda'],
+  generate: ['generate', 'tasks.evalSeen', 'tasks.perCode', 'tasks.accuracy.prompts', 'tasks.accuracy.perPrompt'],
+  evaluate: ['eval', 'tasks.ridgeLambda', 'tasks.accuracy.nearest', 'tasks.accuracy.ridgeDegrees', 'tasks.accuracy.ridgeLambda'],
   report: ['report'],
 };
 
@@ -80,6 +82,9 @@ export const ARTIFACTS = {
   tasksJson: 'tasks.json',
   zooEval: 'zoo-eval.json',
   taskEval: (code: string): string => `eval/tasks/${code}.json`,
+  /** Accuracy mode (docs/accuracy.md#pipeline): the zoo's folder (one file per run) and the collect stage's record. */
+  accuracyZoo: 'accuracy',
+  accuracyJson: 'accuracy.json',
   report: 'report.md',
   reportHtml: 'report.html',
 } as const;
@@ -104,6 +109,8 @@ export interface RunContext {
   K: number;
   /** Task mode (tasks.condition "task"): the codes the run holds out, trains and evaluates; null for an unconditional run. */
   tasks: TaskPlan | null;
+  /** Accuracy mode (tasks.condition "accuracy"): the zoo's recipe and the evaluation's settings; null otherwise. */
+  accuracy: AccuracyPlan | null;
   /** Task mode: the task model (the base with a 2-way head; docs/tasks.md#zoo), built on first use. */
   taskModel(): TaskModel;
   mode: string;
@@ -157,15 +164,16 @@ export interface ContextArgs {
 export function makeContext(a: ContextArgs): RunContext {
   const { cfg, be, store } = a;
   const tasks = taskPlan(cfg);
-  const mode = tasks ? 'task' : cfg.collect.mode;
+  const accuracy = accuracyPlan(cfg);
+  const mode = tasks ? 'task' : accuracy ? 'accuracy' : cfg.collect.mode;
   let splits: Splits | null = null;
   let base: Classifier | null = null;
   let taskModel: TaskModel | null = null;
   let layout: ParamLayout | null = null;
   let ckpts: Float32Array | null = null;
   const ctx: RunContext = {
-    cfg, be, store, log: a.log, progress: a.progress, say: a.say, mode, K: tasks ? tasks.K : cfg.collect.k * seedCount(cfg.collect), command: a.command, clock: a.clock,
-    tasks,
+    cfg, be, store, log: a.log, progress: a.progress, say: a.say, mode, K: tasks ? tasks.K : accuracy ? accuracy.K : cfg.collect.k * seedCount(cfg.collect), command: a.command, clock: a.clock,
+    tasks, accuracy,
     splits: () => {
       if (!splits) {
         const t0 = performance.now();
@@ -193,6 +201,10 @@ export function makeContext(a: ContextArgs): RunContext {
     },
     layout: () => {
       if (tasks) return ctx.taskModel().layout;
+      if (!layout && accuracy) {
+        // the generated part of every run, with the running statistics when BN trains in train mode
+        layout = accuracyLayout(ctx.baseModel(), { mode: accuracy.params.length > 0 ? 'custom' : 'whole', patterns: accuracy.params, bnMode: accuracy.recipe.bnMode });
+      }
       if (!layout) {
         const m = ctx.baseModel();
         // Several seeds: whole networks, running statistics included (they differ between seeds).

@@ -111,6 +111,12 @@ describe('defaults', () => {
         condition: 'none', unseen: 50, seen: null, params: [],
         recipe: { steps: 200, saveEvery: 10, k: 10, lr: 0.01, batchSize: 128, weightDecay: 5e-4 },
         chunkSize: 16, evalSeen: 20, perCode: 10, ridgeLambda: 1e-3,
+        accuracy: {
+          runs: 10, params: [],
+          recipe: { steps: 4000, lr: 3e-4, warmupSteps: 0, batchSize: 128, weightDecay: 5e-4, candidates: 100, k: 40, bnMode: 'train', init: 'shared' },
+          prompts: { inside: 12, from: null, above: 2, step: 1 },
+          perPrompt: 5, nearest: 5, ridgeDegrees: [1, 5], ridgeLambda: 0,
+        },
       },
     };
     assert.deepEqual(defaultConfig(), expected);
@@ -242,7 +248,7 @@ describe('errors', () => {
     throwsConfig(() => resolveConfig({ sets: ['ae.stepz=3'] }), 'config: unknown key "ae.stepz" (did you mean "ae.steps"?)');
     throwsConfig(
       () => resolveConfig({ sets: ['steps=3'] }),
-      'config: unknown key "steps" (did you mean "ae.steps", "diffusion.steps" or "tasks.recipe.steps"?)',
+      'config: unknown key "steps" (did you mean "ae.steps", "diffusion.steps", "tasks.recipe.steps" or "tasks.accuracy.recipe.steps"?)',
     );
     throwsConfig(
       () => resolveConfig({ sets: ['ae.steps.x=3'] }),

@@ -24,7 +24,7 @@ describe('keys without effect', () => {
       'generate.ddimSteps': 10, 'generate.eta': 0.5, 'eval.shift.kinds': ['gaussian_noise'], 'eval.shift.severities': [2], 'eval.shift.models': 3,
       'model.stem': 'small', 'model.dropout': 0.1, 'model.stochasticDepth': 0.1, 'model.vit': { patchSize: 7, layers: 2, heads: 2, hidden: 32, mlp: 64 },
       'tasks.unseen': 30, 'tasks.seen': 100, 'tasks.params': ['bn2.*', 'fc.*'], 'tasks.recipe': { steps: 50, saveEvery: 5, k: 3, lr: 0.02, batchSize: 64, weightDecay: 0 },
-      'tasks.chunkSize': 4, 'tasks.evalSeen': 3, 'tasks.perCode': 2, 'tasks.ridgeLambda': 0.5,
+      'tasks.chunkSize': 4, 'tasks.evalSeen': 3, 'tasks.perCode': 2, 'tasks.ridgeLambda': 0.5, 'tasks.accuracy': { runs: 3 },
     };
     const off = ['diffusion.schedule="cosine"', 'eval.shift.enabled=false'];
     for (const rule of CONDITIONAL_KEYS) {

@@ -10,6 +10,8 @@ import { configHash, resolveConfig } from '../../src/config/index.js';
 import { TargetAccuracyError, parseTargetAccuracy } from '../../src/accuracy/prompts.js';
 import { STAGE_KEYS, STAGES } from '../../src/run/context.js';
 import { taskPlan } from '../../src/run/task-plan.js';
+import { accuracyPlan } from '../../src/run/accuracy-plan.js';
+import { DEFAULT_ACCURACY_RECIPE } from '../../src/accuracy/zoo.js';
 import { ConfigError } from '../../src/util/errors.js';
 
 const hashes = (sets: string[]): Record<string, string> =>
@@ -68,6 +70,57 @@ describe('tasks config', () => {
     assert.notDeepEqual(other.split.unseen, p.split.unseen);
     assert.equal(taskPlan(resolveConfig({ sets: ['tasks.condition="task"'] }))!.zooCodes.length, 972);
     assert.equal(taskPlan(resolveConfig({})), null);
+  });
+
+  it('accuracy mode: the section leaves every other hash as it was, each key moves the stages it feeds, defaults are the library\'s', () => {
+    const cfg = resolveConfig({});
+    assert.equal(configHash(cfg, STAGE_KEYS.collect), 'd88ce7430881e183a13450d5b8e19c88f055ea05b5be4fdcd48d7a4bfdb655e7');
+    assert.equal(configHash(cfg, STAGE_KEYS.generate), '147a79f7c12bfac527032646ed006079e7646cfda789c6936dae962e49099de3');
+    assert.equal(configHash(cfg, STAGE_KEYS.evaluate), configHash(cfg, ['eval']));
+    assert.equal(configHash(cfg, ['tasks']), configHash(resolveConfig({ sets: ['tasks.accuracy.runs=10'] }), ['tasks']), 'tasks.accuracy at its defaults hashes as absent');
+    const acc = ['tasks.condition="accuracy"'];
+    const base = hashes(acc);
+    assert.notEqual(base.collect, hashes([]).collect);
+    assert.notEqual(base.collect, hashes(['tasks.condition="task"']).collect);
+    const moved = (set: string): string[] => Object.entries(hashes([...acc, set])).filter(([s, h]) => h !== base[s]).map(([s]) => s);
+    assert.deepEqual(moved('tasks.accuracy.runs=3'), ['collect']);
+    assert.deepEqual(moved('tasks.accuracy.params=["fc2.*"]'), ['collect']);
+    assert.deepEqual(moved('tasks.accuracy.recipe.steps=500'), ['collect']);
+    assert.deepEqual(moved('tasks.accuracy.prompts.above=4'), ['generate']);
+    assert.deepEqual(moved('tasks.accuracy.perPrompt=2'), ['generate']);
+    assert.deepEqual(moved('tasks.accuracy.nearest=3'), ['evaluate']);
+    assert.deepEqual(moved('tasks.accuracy.ridgeDegrees=[1,3,5]'), ['evaluate']);
+    assert.deepEqual(moved('tasks.accuracy.ridgeLambda=0.01'), ['evaluate']);
+    assert.deepEqual({ ...resolveConfig({ sets: acc }).tasks.accuracy.recipe }, { ...DEFAULT_ACCURACY_RECIPE });
+    const p = accuracyPlan(resolveConfig({ sets: [...acc, 'tasks.accuracy.runs=4', 'tasks.accuracy.recipe.k=7', 'tasks.accuracy.prompts.from=50'] }))!;
+    assert.equal(p.K, 28);
+    assert.deepEqual(p.prompts, { inside: 12, above: 2, step: 1, from: 50 });
+    assert.equal('from' in accuracyPlan(resolveConfig({ sets: acc }))!.prompts, false, 'from null = the zoo\'s lowest label');
+    assert.equal(accuracyPlan(resolveConfig({})), null);
+    assert.equal(accuracyPlan(resolveConfig({ sets: ['tasks.condition="task"'] })), null);
+    assert.equal(taskPlan(resolveConfig({ sets: acc })), null);
+  });
+
+  it('accuracy mode refuses the task keys, task mode the accuracy keys, and bad accuracy settings, naming the key', () => {
+    const refuses = (sets: string[], message: RegExp): void => {
+      assert.throws(() => resolveConfig({ sets }), (e: unknown) => e instanceof ConfigError && message.test(e.message), sets.join(' '));
+    };
+    const acc = 'tasks.condition="accuracy"';
+    refuses([acc, 'tasks.unseen=30'], /tasks\.unseen has no effect unless tasks\.condition is "task" \(tasks\.condition is "accuracy"\)/);
+    refuses([acc, 'tasks.perCode=3'], /tasks\.perCode has no effect unless tasks\.condition is "task"/);
+    refuses(['tasks.condition="task"', 'tasks.accuracy.runs=3'], /tasks\.accuracy has no effect unless tasks\.condition is "accuracy" \(tasks\.condition is "task"\)/);
+    refuses(['tasks.accuracy.perPrompt=3'], /tasks\.accuracy has no effect unless tasks\.condition is "accuracy" \(tasks\.condition is "none"\)/);
+    refuses([acc, 'collect.mode="whole"', 'collect.seeds=2'], /^config: collect\.seeds: expected 1 with tasks\.condition "accuracy"/m);
+    refuses([acc, 'tasks.accuracy.recipe.k=90'], /^config: tasks\.accuracy\.recipe\.k: 90 checkpoints cannot be chosen from 82 distinct candidate steps/m);
+    refuses([acc, 'tasks.accuracy.recipe.warmupSteps=5000'], /^config: tasks\.accuracy\.recipe\.warmupSteps: expected at most steps \(4000\)/m);
+    refuses([acc, 'tasks.accuracy.recipe.candidates=2'], /^config: tasks\.accuracy\.recipe\.candidates: /m);
+    refuses([acc, 'tasks.accuracy.recipe.bnMode="frozen"'], /^config: tasks\.accuracy\.recipe\.bnMode: /m);
+    refuses([acc, 'tasks.accuracy.prompts.inside=1'], /^config: tasks\.accuracy\.prompts\.inside: /m);
+    refuses([acc, 'tasks.accuracy.prompts.from=101'], /^config: tasks\.accuracy\.prompts\.from: /m);
+    refuses([acc, 'tasks.accuracy.ridgeDegrees=[1,9]'], /^config: tasks\.accuracy\.ridgeDegrees\[1\]|^config: tasks\.accuracy\.ridgeDegrees\.1/m);
+    refuses([acc, 'tasks.accuracy.ridgeDegrees=[5,5]'], /^config: tasks\.accuracy\.ridgeDegrees.*expected each degree once, got 5 twice/m);
+    refuses([acc, 'tasks.accuracy.runz=3'], /tasks\.accuracy\.runz/);
+    assert.equal(resolveConfig({ sets: [acc, 'model.arch="mlp"', 'data.dataset="cifar100"'] }).tasks.condition, 'accuracy', 'any data set and architecture');
   });
 
   it('parseTargetAccuracy takes a number in [0, 100] and names the flag otherwise', () => {

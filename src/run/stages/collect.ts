@@ -3,7 +3,7 @@
  * checkpoints of them (docs/zoo.md#collection); resumable. Writes the checkpoint stack and the
  * zoo's manifest (layout, seeds, config; eval-originals adds the checkpoints' accuracies). With
  * collect.seeds >= 2 the zoo comes from several base models (collect-seeds.ts); in task mode it
- * is a zoo of binary tasks (tasks/collect.ts).
+ * is a zoo of binary tasks (tasks/collect.ts), in accuracy mode one of whole training runs (accuracy/collect.ts).
  */
 import { seedCount } from '../../config/index.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
@@ -14,11 +14,13 @@ import { checkFinite, loadStageState, metaOf, saveStageState } from '../artifact
 import { ARTIFACTS, type StageFn } from '../context.js';
 import { collectSeeds } from './collect-seeds.js';
 import { collectTasks } from './tasks/collect.js';
+import { collectAccuracy } from './accuracy/collect.js';
 import { maybeKill } from '../store.js';
 
 export const collect: StageFn = async (ctx, hash) => {
   const { cfg, store } = ctx;
   if (ctx.tasks) return collectTasks(ctx);
+  if (ctx.accuracy) return collectAccuracy(ctx);
   if (seedCount(cfg.collect) >= 2) return collectSeeds(ctx);
   const model = ctx.baseModel();
   const layout = ctx.layout();

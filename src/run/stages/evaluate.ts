@@ -29,6 +29,7 @@ import { ARTIFACTS, loadData, type RunContext, type StageFn } from '../context.j
 import { evalGroup, groupNames, type GroupSets } from '../groups.js';
 import { maybeKill, sha256 } from '../store.js';
 import { evaluateTasks } from './tasks/evaluate.js';
+import { evaluateAccuracy } from './accuracy/evaluate.js';
 
 export interface GroupResult {
   name: string;
@@ -398,6 +399,7 @@ export async function evaluateGroups(ctx: RunContext, only: string[] | null): Pr
 /** Stage evaluate: every group on val and test, then novelty, per-class metrics, cost, shift and the second dataset (summary.json); in task mode, every evaluated code (tasks/evaluate.ts). */
 export const evaluate: StageFn = async (ctx, hash) => {
   if (ctx.tasks) return evaluateTasks(ctx, hash);
+  if (ctx.accuracy) return evaluateAccuracy(ctx);
   const out = await evaluateGroups(ctx, null);
   return { files: out.files };
 };

@@ -1,6 +1,6 @@
 /**
  * Stage generate: sample latents with the DDPM, decode them and undo the normalisation
- * (docs/diffusion.md#generation); in task mode, for every evaluated code (tasks/generate.ts).
+ * (docs/diffusion.md#generation); in task mode, for every evaluated code (tasks/generate.ts); in accuracy mode, for every prompt (accuracy/generate.ts).
  */
 import { ParamAutoencoder } from '../../pdiff/autoencoder.js';
 import { decodeAll, generateLatents, latentStats, scheduleFromConfig } from '../../pdiff/index.js';
@@ -11,9 +11,11 @@ import { saveCheckpointStack } from '../../zoo/checkpoint.js';
 import { loadDenoiser, loadModule, loadNormalizer, metaOf } from '../artifacts.js';
 import { ARTIFACTS, type StageFn } from '../context.js';
 import { generateTasks } from './tasks/generate.js';
+import { generateAccuracy } from './accuracy/generate.js';
 
 export const generate: StageFn = async (ctx, hash) => {
   if (ctx.tasks) return generateTasks(ctx, hash);
+  if (ctx.accuracy) return generateAccuracy(ctx, hash);
   const { cfg, store, be } = ctx;
   const layout = ctx.layout();
   const norm = loadNormalizer(store);
