@@ -12,6 +12,7 @@ import { EXPORT_FORMATS, ExportError, exportMember, formatOfName, parseMember, t
 import { writeFileAtomic } from '../util/atomic.js';
 import { headlineLines } from '../report/headline.js';
 import { summaryTable } from '../report/render.js';
+import { accuracyMethodRow } from '../report/accuracy.js';
 import { taskSummaryRows } from '../report/tasks.js';
 import { runFolderState } from '../run/folder.js';
 import { STAGES, runPipeline, type StageName } from '../run/pipeline.js';
@@ -106,6 +107,7 @@ async function runUntil(stage: StageName, o: CommonOpts, extraSets: string[] = [
       runDir: res.runDir, stages: res.stages, report: res.reportPath ?? null, reportHtml: res.reportHtmlPath ?? null,
       summary: res.report ? summaryTable(res.report) : null,
       ...(res.report?.tasks ? { tasks: taskSummaryRows(res.report.tasks) } : {}),
+      ...(res.report?.accuracy ? { accuracy: res.report.accuracy.methods.map((m) => accuracyMethodRow(res.report!.accuracy!, m)) } : {}),
     }));
   } else {
     for (const s of res.stages) console.log(`${s.name.padEnd(16)} ${s.skipped ? 'up to date' : `${s.seconds.toFixed(1)} s`}`);

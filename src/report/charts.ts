@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { GroupReport, LossPoint, ProjectionReport, ReportData, SeedsReport, TaskReport } from './types.js';
+import type { AccuracyReport, GroupReport, LossPoint, ProjectionReport, ReportData, SeedsReport, TaskReport } from './types.js';
 
 export type { TopLevelSpec };
 
@@ -371,6 +371,54 @@ export function taskScatterSpec(tasks: TaskReport): TopLevelSpec {
   } as TopLevelSpec;
 }
 
+/**
+ * (g) An accuracy run: achieved test accuracy against the prompt, one line per method (generated
+ * red, with each prompt's models as dots; the baselines grey), on the diagonal y = x a method
+ * delivers what is asked; the zoo's label range is shaded and the zoo's best test accuracy drawn.
+ */
+export function accuracyControlSpec(a: AccuracyReport): TopLevelSpec {
+  const lines: Array<{ prompt: number; acc: number; method: string }> = [];
+  for (const m of a.methods) for (const p of m.summary.perPrompt) lines.push({ prompt: p.prompt, acc: p.mean, method: m.method });
+  const methods = a.methods.map((m) => m.method);
+  const greys = ['#9a9a9a', '#6b6b6b', '#c4c4c4', '#4a4a4a', '#b0b0b0', '#808080'];
+  const all = [...lines.map((v) => v.acc), ...a.prompts, a.zooBestTest].filter(Number.isFinite);
+  const lo = Math.floor(Math.min(...all)), hi = Math.ceil(Math.max(...all));
+  const scale = { domain: [lo, hi], nice: false, zero: false };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'Achieved test accuracy against the prompt', subtitle: `shaded: the zoo's label range; dotted: the zoo's best test accuracy (${a.zooBestTest.toFixed(2)}); on the diagonal a method delivers the prompt`, anchor: 'start' },
+    width: 420,
+    height: 340,
+    layer: [
+      {
+        data: { values: [{ x0: a.scale.lo, x1: a.scale.hi }] },
+        mark: { type: 'rect', color: '#1f5fbf', opacity: 0.07 },
+        encoding: { x: { field: 'x0', type: 'quantitative', scale }, x2: { field: 'x1' } },
+      },
+      {
+        data: { values: [{ x: lo, y: lo }, { x: hi, y: hi }] },
+        mark: { type: 'line', color: '#888', strokeDash: [4, 3] },
+        encoding: { x: { field: 'x', type: 'quantitative', scale }, y: { field: 'y', type: 'quantitative', scale } },
+      },
+      {
+        data: { values: [{ y: a.zooBestTest }] },
+        mark: { type: 'rule', color: '#1f5fbf', strokeDash: [1, 2] },
+        encoding: { y: { field: 'y', type: 'quantitative', scale } },
+      },
+      {
+        data: { values: lines },
+        mark: { type: 'line', point: true, strokeWidth: 1.5, tooltip: true },
+        encoding: {
+          x: { field: 'prompt', type: 'quantitative', title: 'prompt: target test accuracy (%)', scale },
+          y: { field: 'acc', type: 'quantitative', title: 'achieved test accuracy, mean (%)', scale },
+          color: { field: 'method', type: 'nominal', title: 'method', scale: { domain: methods, range: [STRONG_COLORS.generated!, ...greys].slice(0, methods.length) } },
+        },
+      },
+    ],
+    config: BASE_CONFIG,
+  } as TopLevelSpec;
+}
+
 /** The charts a report of `data` has data for, in display order. */
 export function reportCharts(data: ReportData): ChartSpec[] {
   const charts: ChartSpec[] = [];
@@ -396,6 +444,9 @@ export function reportCharts(data: ReportData): ChartSpec[] {
   }
   if (data.tasks !== undefined && data.tasks.codes.some((c) => !c.seen)) {
     charts.push({ name: 'tasks-generated-vs-oracle', title: 'Unseen codes: generated and nearest-seen test accuracy against the oracle\'s', spec: taskScatterSpec(data.tasks) });
+  }
+  if (data.accuracy !== undefined && data.accuracy.methods.length > 0 && data.accuracy.prompts.length > 0) {
+    charts.push({ name: 'accuracy-control', title: 'Achieved test accuracy against the prompt', spec: accuracyControlSpec(data.accuracy) });
   }
   if (data.projection !== undefined && data.projection.points.length > 0) {
     charts.push({

@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { reportCharts, renderSvg, svgToPng } from './charts.js';
 import { DASH, finite, fAcc, fIou, fFrac, fSigned, fL2, fInt, fNum, fSeconds } from './format.js';
 import { listRunFiles } from './provenance.js';
+import { accuracyMethodTable, accuracyNote, accuracyPromptTable } from './accuracy.js';
 import { taskCodeTable, taskNote, taskSummaryTable } from './tasks.js';
 import { verdict, verdictHeadline } from './verdict.js';
 import { GROUP, groupLabel, type GroupReport, type InterpolationReport, type ReportData, type RunFile, type SummaryRow } from './types.js';
@@ -366,6 +367,11 @@ function resultTables(data: ReportData): ResultSection[] {
     ...(data.tasks ? [
       { id: 'tasks', title: 'Tasks: generated against oracle and baselines, test accuracy (%)', table: taskSummaryTable(data.tasks), note: taskNote(data.tasks) },
       { id: 'task-codes', title: 'Tasks: every evaluated code, test accuracy (%)', table: taskCodeTable(data.tasks) },
+    ] : []),
+    // an accuracy-conditioned run (docs/accuracy.md#report): its methods over the prompt grid
+    ...(data.accuracy ? [
+      { id: 'accuracy', title: 'Target accuracy: generated against baselines', table: accuracyMethodTable(data.accuracy), note: accuracyNote(data.accuracy) },
+      { id: 'accuracy-prompts', title: 'Target accuracy: every prompt, achieved test accuracy (%)', table: accuracyPromptTable(data.accuracy) },
     ] : []),
     { id: 'metrics-test', title: metricsTitle(data, 'test'), table: metricsTable(data, 'test'), note: metricsNote(data) },
     { id: 'metrics-val', title: metricsTitle(data, 'val'), table: metricsTable(data, 'val') },

@@ -6,6 +6,7 @@
  * Units: accuracies in percent; IoU in [0, 1]; NN-L2 in raw parameter units; fractions in [0, 1];
  * times in seconds unless the field name says otherwise.
  */
+import type { AccuracyControlSummary, PromptNovelty } from '../accuracy/prompts.js';
 import type { GroupStats } from '../eval/stats.js';
 
 export type { GroupStats };
@@ -244,6 +245,8 @@ export interface ReportData {
   seeds?: SeedsReport;
   /** A task-conditioned run (tasks.condition "task"): every evaluated code's results (docs/tasks.md#report). */
   tasks?: TaskReport;
+  /** An accuracy-conditioned run (tasks.condition "accuracy"): every method's results per prompt (docs/accuracy.md#report). */
+  accuracy?: AccuracyReport;
   /** Training-loss curves (one point per logged step). */
   curves: { ae?: LossPoint[]; diffusion?: LossPoint[]; base?: LossPoint[] };
   projection?: ProjectionReport;
@@ -393,4 +396,30 @@ export interface TaskReport {
   zoo?: TaskZooScores;
   /** Every evaluated code: the unseen ones, then the sample of seen ones. */
   codes: TaskCodeReport[];
+}
+
+/** One method of an accuracy-conditioned run: its summary over the prompts and its novelty per prompt. */
+export interface AccuracyMethodReport {
+  /** "generated" first, then the baselines ("nearest label (5 rows)", "ridge, degree 5", ...). */
+  method: string;
+  summary: AccuracyControlSummary;
+  /** Per prompt, in prompt order: NN-L2 and IoU-max against every zoo row. */
+  novelty: PromptNovelty[];
+}
+
+/** An accuracy-conditioned run's evaluation (eval-accuracy.json; docs/accuracy.md#report). */
+export interface AccuracyReport {
+  /** The prompt grid (test accuracy asked for, %), in generation order. */
+  prompts: number[];
+  perPrompt: number;
+  /** The zoo's label range (val %), the condition's scale. */
+  scale: { lo: number; hi: number };
+  /** The best test accuracy of any zoo row: what a prompt above the range has to beat. */
+  zooBestTest: number;
+  /** Mean |val - test| over the zoo's rows (points): the floor of every method's error. */
+  meanValTestGap: number;
+  /** The zoo: its rows and runs, and each row's novelty against the other rows (its own spacing). Absent in files written before it was added. */
+  zoo?: { rows: number; runs: number; floats: number; nnL2: number; iouMax: number };
+  /** generated first, then the baselines in a fixed order. */
+  methods: AccuracyMethodReport[];
 }

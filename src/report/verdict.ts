@@ -2,9 +2,11 @@
  * The verdict: the run's numbers read as sentences (docs/evaluation.md#verdict). Compare the
  * generated models with the originals of the same run (seed noise is about +-0.5 points), and
  * judge novelty by where IoU-max / NN-L2 sit between the originals and the ensemble. A
- * task-conditioned run is judged against its own goal instead (tasks.ts).
+ * task-conditioned run is judged against its own goal instead (tasks.ts), and so is an
+ * accuracy-conditioned run (accuracy.ts).
  */
 import { finite, fAcc, fIou, fFrac, fSigned, fL2 } from './format.js';
+import { accuracyVerdict } from './accuracy.js';
 import { taskVerdict } from './tasks.js';
 import { GROUP, type GroupReport, type ReportData } from './types.js';
 
@@ -42,7 +44,7 @@ function noveltyReading(o: GroupReport, g: GroupReport, e: GroupReport | undefin
  * novelty sits, by the same thresholds as {@link verdict}.
  */
 export function verdictHeadline(data: ReportData): string {
-  const tv = data.tasks ? taskVerdict(data.tasks) : null;
+  const tv = data.tasks ? taskVerdict(data.tasks) : data.accuracy ? accuracyVerdict(data.accuracy) : null;
   if (tv) return tv.headline;
   const by = (name: string): GroupReport | undefined => data.groups.find((g) => g.name === name);
   const o = by(GROUP.original);
@@ -76,7 +78,7 @@ export function verdictHeadline(data: ReportData): string {
 
 /** A short paragraph reading the run's numbers (docs/evaluation.md#verdict), phrased from the data. */
 export function verdict(data: ReportData): string {
-  const tv = data.tasks ? taskVerdict(data.tasks) : null;
+  const tv = data.tasks ? taskVerdict(data.tasks) : data.accuracy ? accuracyVerdict(data.accuracy) : null;
   if (tv) return data.warnings.length > 0 ? `${tv.paragraph} The run raised ${data.warnings.length} warning(s); see below.` : tv.paragraph;
   const by = (name: string): GroupReport | undefined => data.groups.find((g) => g.name === name);
   const o = by(GROUP.original);

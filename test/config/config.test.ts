@@ -187,7 +187,7 @@ describe('presets', () => {
   test('an unknown preset is an error listing the known ones', () => {
     throwsConfig(
       () => resolveConfig({ preset: 'fmnist-bm' }),
-      'config: unknown preset "fmnist-bm" (did you mean "fmnist-bn"? known presets: fmnist-bn, fmnist-full, fmnist-seeds, fmnist-tasks, fmnist-tiny, fmnist-resnet20-bn, fmnist-effnet-bn, fmnist-vit-ln, cifar10-resnet18-bn, cifar10-effnet-bn, cifar10-vit-ln, cifar10-resnet-bn, paper)',
+      'config: unknown preset "fmnist-bm" (did you mean "fmnist-bn"? known presets: fmnist-bn, fmnist-full, fmnist-seeds, fmnist-tasks, fmnist-target-acc, fmnist-tiny, fmnist-resnet20-bn, fmnist-effnet-bn, fmnist-vit-ln, cifar10-resnet18-bn, cifar10-effnet-bn, cifar10-vit-ln, cifar10-resnet-bn, paper)',
     );
   });
 });

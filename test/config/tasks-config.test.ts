@@ -52,6 +52,9 @@ describe('tasks config', () => {
     assert.throws(() => resolveConfig({ sets: ['tasks.unseen=30'] }), /config: tasks\.unseen has no effect unless tasks\.condition is "task" \(tasks\.condition is "none"\)/);
     assert.equal(resolveConfig({ sets: ['tasks.condition="task"', 'model.arch="mlp"', 'tasks.params=["fc2.*"]'] }).tasks.params[0], 'fc2.*');
     assert.equal(resolveConfig({ preset: 'fmnist-tasks' }).tasks.condition, 'task');
+    const acc = resolveConfig({ preset: 'fmnist-target-acc' });
+    assert.equal(acc.tasks.condition, 'accuracy');
+    assert.deepEqual([acc.model.arch, acc.tasks.accuracy.params, acc.tasks.accuracy.runs], ['mlp', [], 10]);
   });
 
   it('the plan: the same codes from the same seed, no held-out code in the zoo, the evaluated codes in order', () => {

@@ -18,7 +18,7 @@ import { evaluateOnDataset, evaluateUnderShift } from '../../eval/shift-eval.js'
 import { argmaxFirst, fractionAtLeast, groupStats, testAtBestVal } from '../../eval/stats.js';
 import { seedCount, type Config } from '../../config/index.js';
 import type { Dataset } from '../../data/dataset.js';
-import type { GroupReport, MemberMetric, PerClassReport, ShiftRow, CostReport, SecondDatasetRow, SeedsReport, TaskReport } from '../../report/types.js';
+import type { GroupReport, MemberMetric, PerClassReport, ShiftRow, CostReport, SecondDatasetRow, SeedsReport, TaskReport, AccuracyReport } from '../../report/types.js';
 import { Rng, deriveSeed } from '../../tensor/random.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { ConfigError } from '../../util/errors.js';
@@ -63,6 +63,8 @@ export interface EvalSummary {
   seeds?: SeedsReport;
   /** A task-conditioned run's per-code results (then `groups` is empty; tasks/evaluate.ts). */
   tasks?: TaskReport;
+  /** An accuracy-conditioned run's results per method and prompt (then `groups` is empty; accuracy/evaluate.ts). */
+  accuracy?: AccuracyReport;
   warnings: string[];
 }
 

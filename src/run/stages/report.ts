@@ -79,8 +79,9 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
   }
 
   // Projection of normalised parameter vectors (the space the autoencoder sees); a task run's
-  // zoo spans hundreds of tasks, and its report is the per-code table instead (docs/tasks.md#report).
-  const projection = ctx.tasks ? undefined : projectGroups(ctx);
+  // zoo spans hundreds of tasks, and its report is the per-code table instead (docs/tasks.md#report);
+  // an accuracy run's report is its per-prompt table (docs/accuracy.md#report).
+  const projection = ctx.tasks || ctx.accuracy ? undefined : projectGroups(ctx);
 
   const data: ReportData = {
     title: `pdiff run: ${cfg.data.dataset}, ${cfg.model.arch}, ${ctx.mode} mode`,
@@ -96,6 +97,7 @@ export async function buildReport(ctx: RunContext): Promise<{ files: string[]; d
     secondDataset: summary.secondDataset,
     ...(summary.seeds ? { seeds: summary.seeds } : {}),
     ...(summary.tasks ? { tasks: summary.tasks } : {}),
+    ...(summary.accuracy ? { accuracy: summary.accuracy } : {}),
     curves,
     projection,
     stages,
