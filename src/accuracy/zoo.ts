@@ -19,7 +19,7 @@
  * manifest, written last. A rerun keeps every run file whose plan, run and init digests match and
  * trains the others, so an interrupted collection, resumed, gives the same bytes.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { type Dataset, sampleWithReplacement } from '../data/dataset.js';
@@ -37,6 +37,7 @@ import { ParamLayout, selectParams, type LayoutJSON, type SubsetMode } from '../
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../zoo/safetensors.js';
 import { BatchBuffer } from '../zoo/train.js';
 import { candidateSteps, spreadByAccuracy } from './schedule.js';
+import { readJsonFile } from '../util/jsonl.js';
 
 /** How each run of the accuracy zoo is trained and sampled. */
 export interface AccuracyRecipe {
@@ -425,12 +426,7 @@ export function collectAccuracyZoo(args: CollectAccuracyZooArgs): AccuracyZoo {
  */
 export function readAccuracyZoo(dir: string): AccuracyZoo {
   const mpath = join(dir, 'zoo.json');
-  let m: AccuracyZooManifest;
-  try {
-    m = JSON.parse(readFileSync(mpath, 'utf8')) as AccuracyZooManifest;
-  } catch (e) {
-    throw new FormatError(mpath, `cannot read the accuracy zoo manifest (${(e as Error).message})`);
-  }
+  const m = readJsonFile<AccuracyZooManifest>(mpath, 'the accuracy zoo manifest');
   if (m.version !== 1 || !Array.isArray(m.files) || !Number.isInteger(m.runs) || !Number.isInteger(m.k) || m.files.length !== m.runs) {
     throw new FormatError(mpath, 'expected an accuracy zoo manifest (version 1, runs, k, one file per run)');
   }

@@ -16,7 +16,7 @@
  * each chunk finishes; zoo.json, the manifest, written last. A rerun reuses every chunk file
  * whose codes and plan digest match and trains the others.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { sampleWithReplacement } from '../data/dataset.js';
@@ -33,6 +33,7 @@ import type { TaskSplit } from './codes.js';
 import type { FeatureCache } from './features.js';
 import { binaryLabels } from './labels.js';
 import { taskInit, type TaskModel } from './task-model.js';
+import { readJsonFile } from '../util/jsonl.js';
 
 /** How the generated part is trained for one task. */
 export interface TaskRecipe {
@@ -309,12 +310,7 @@ export function collectTaskZoo(args: CollectTaskZooArgs): TaskZoo {
  */
 export function readTaskZoo(dir: string): TaskZoo {
   const mpath = join(dir, 'zoo.json');
-  let m: TaskZooManifest;
-  try {
-    m = JSON.parse(readFileSync(mpath, 'utf8')) as TaskZooManifest;
-  } catch (e) {
-    throw new FormatError(mpath, `cannot read the task zoo manifest (${(e as Error).message})`);
-  }
+  const m = readJsonFile<TaskZooManifest>(mpath, 'the task zoo manifest');
   if (m.version !== 1 || !Array.isArray(m.codes) || !Array.isArray(m.chunks) || !Array.isArray(m.heldOut)) throw new FormatError(mpath, 'expected a task zoo manifest (version 1, codes, heldOut, chunks)');
   const held = new Set(m.heldOut);
   const leaked = m.codes.filter((c) => held.has(c));

@@ -42,3 +42,15 @@ export function readJsonl<T = unknown>(path: string): T[] {
   }
   return out;
 }
+
+/**
+ * Read a JSON file written by pdiff (a manifest): its parsed value, unchecked.
+ * @throws FormatError naming the file when it is missing or not JSON ("cannot read `what` (why)").
+ */
+export function readJsonFile<T>(path: string, what: string): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    throw new FormatError(path, `cannot read ${what} (${(e as Error).message})`);
+  }
+}
