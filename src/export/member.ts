@@ -112,6 +112,9 @@ export function loadRunMember(a: LoadMemberArgs & { backend: Backend }): RunMemb
   }
   if (state.kind !== 'run') throw new ExportError('runDir', `${runDir}: not a pdiff run folder (no config.json)`);
   const cfg = state.config;
+  // a conditional run's generated models are per condition, not members of one group
+  if (cfg.tasks.condition === 'task') throw new ExportError('runDir', `${runDir}: a task-conditioned run (tasks.condition "task") generates a 2-way head per task code, not a ${datasetInfo(cfg.data.dataset).numClasses}-way classifier; write one code's with "pdiff generate -o ${runDir} --task CODE --save FILE"`);
+  if (cfg.tasks.condition === 'accuracy') throw new ExportError('runDir', `${runDir}: an accuracy-conditioned run (tasks.condition "accuracy") generates models per target accuracy; write one with "pdiff generate -o ${runDir} --target-acc N --save FILE"`);
   const mode = cfg.collect.mode;
   const basePath = join(runDir, ARTIFACTS.base);
   if (!existsSync(basePath)) throw new ExportError('runDir', `${runDir}: has no trained base model (${ARTIFACTS.base}); run "pdiff run -o ${runDir}" first`);

@@ -6,7 +6,7 @@
  * name the argument and leave no file. Then the cost table's ONNX Runtime column.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -146,6 +146,15 @@ describe('pdiff export on a tiny run', { skip }, () => {
     mkdirSync(noGen);
     for (const f of ['config.json', 'base.safetensors', 'ckpts-bn.safetensors']) copyFileSync(join(RUN, f), join(noGen, f));
     bad('no-generated', [noGen, '-o', 'OUT/m.onnx'], 2, /^pdiff: RUN_DIR .*no-generated: holds no generated models \(generated-bn\.safetensors is missing\); run "pdiff generate -o /);
+    // a conditional run has no one group of generated classifiers: export points to generate --task / --target-acc
+    for (const [condition, hint] of [['task', /a task-conditioned run .* write one code's with "pdiff generate -o .* --task CODE --save FILE"/], ['accuracy', /an accuracy-conditioned run .* "pdiff generate -o .* --target-acc N --save FILE"/]] as const) {
+      const dir = join(tmp, `cond-${condition}`);
+      mkdirSync(dir);
+      const c = JSON.parse(readFileSync(join(RUN, 'config.json'), 'utf8')) as { tasks?: Record<string, unknown> };
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...c, tasks: { ...c.tasks, condition } }));
+      copyFileSync(join(RUN, 'base.safetensors'), join(dir, 'base.safetensors'));
+      bad(`cond-${condition}`, [dir, '-o', 'OUT/m.onnx'], 2, new RegExp(`^pdiff: RUN_DIR .*cond-${condition}: ${hint.source}`));
+    }
     bad('index-out-of-range', [RUN, '--member', '2', '-o', 'OUT/m.onnx'], 2, /^pdiff: --member 2: out of range: .* has 2 generated models \(indices 0 to 1\)/);
     bad('unknown-format', [RUN, '--format', 'tflite', '-o', 'OUT/m.onnx'], 1, /option '-f, --format <format>' argument 'tflite' is invalid\. Allowed choices are onnx, safetensors/);
     bad('missing-folder', [RUN, '-o', 'OUT/nope/m.onnx'], 2, /^pdiff: --out .*nope\/m\.onnx: the folder .*nope does not exist \(pdiff export does not create folders\)/);
