@@ -242,6 +242,10 @@ where paired members of A and B predict differently (from eval/<group>.preds.saf
 without those files, 2 100^2 p(1-p)/N. |z| <= 2: same, <= 3: close, above: differs.
 A run whose evaluate stage has not finished (no summary.json) is compared on the groups it has
 finished (eval/<group>.json), without novelty; the output says so.
+Two task runs (tasks.condition "task") add their results per set of codes and method, B-A paired
+over the codes both evaluated, judged against the standard error of those differences; two
+accuracy runs add each method's MAE and Spearman inside the zoo's range, not judged. A conditional
+run compares only with a run of its own kind.
 Example: pdiff run -o runs/cpu && pdiff run --backend webgpu -o runs/gpu && pdiff compare runs/cpu runs/gpu`)
   .action((a: string, b: string, o: { json: boolean; check: boolean }) => {
     const c = compareRuns(loadRunForCompare(a), loadRunForCompare(b));

@@ -16,12 +16,21 @@
  * p the pooled accuracy, which treats the two models as independent (looser).
  * A row is "same" within 2 sigma, "close" within 3, "differs" beyond.
  * Novelty (NN-L2, IoU-max) is shown, not judged: it has no such noise model.
+ *
+ * Conditional runs compare only with their own kind. Two task runs (tasks.condition "task") add a
+ * row per set of codes and method: the mean test accuracy over the codes both evaluated, B - A
+ * paired over those codes, sigma the standard error of the paired differences (the code-to-code
+ * spread is the noise there; report/tasks.ts pairedDiff). Two accuracy runs add each method's MAE
+ * and Spearman inside the zoo's range, shown and not judged.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evalGroupNames } from '../eval/baselines.js';
 import { groupStats, testAtBestVal } from '../eval/stats.js';
 import { FormatError, PdiffError } from '../util/errors.js';
+import { accuracyMethodRow } from './accuracy.js';
+import { codeMeans, pairedDiff } from './tasks.js';
+import type { AccuracyReport, TaskReport } from './types.js';
 import { readSafetensors, readSafetensorsHeader } from '../zoo/safetensors.js';
 
 /** What one run contributes to a comparison (read from its folder by {@link loadRunForCompare}). */
@@ -44,6 +53,25 @@ export interface RunForCompare {
   preds?: (group: string) => { n: number; data: Float32Array } | null;
   /** True when read from the finished groups of an unfinished evaluation (no summary.json yet). */
   partial?: boolean;
+  /** A task run's per-code results (summary.json "tasks"). */
+  tasks?: TaskReport;
+  /** An accuracy run's per-method results (summary.json "accuracy"). */
+  accuracy?: AccuracyReport;
+}
+
+/** A row of a conditional comparison: a method's number in A and B; sigma and verdict only where there is a noise model. */
+export interface ConditionalRow {
+  /** 'unseen' / 'seen' (task runs) or the method (accuracy runs). */
+  what: string;
+  metric: string;
+  a: number;
+  b: number;
+  delta: number;
+  /** Codes the task rows are over. */
+  n?: number;
+  sigma: number | null;
+  z: number | null;
+  verdict: CompareVerdict | null;
 }
 
 export type CompareVerdict = 'same' | 'close' | 'differs';
@@ -77,6 +105,8 @@ export interface RunComparison {
   onlyIn: { a: string[]; b: string[] };
   /** Per group: fraction of test examples where paired members of A and B predict differently. */
   disagreement: Record<string, number>;
+  /** Two conditional runs: their own rows (see the module comment). */
+  conditional?: ConditionalRow[];
   /** Novelty side by side (not judged). */
   novelty: Array<{ group: string; nnL2: [number | null, number | null]; iouMax: [number | null, number | null] }>;
   /** True when no row differs by more than 3 sigma. */
@@ -207,7 +237,43 @@ export function loadRunForCompare(dir: string): RunForCompare {
     config: config(),
     preds,
     ...(partial ? { partial: true } : {}),
+    ...(isObj(s.tasks) && Array.isArray(s.tasks.codes) ? { tasks: s.tasks as unknown as TaskReport } : {}),
+    ...(isObj(s.accuracy) && Array.isArray(s.accuracy.methods) ? { accuracy: s.accuracy as unknown as AccuracyReport } : {}),
   };
+}
+
+const kindOf = (r: RunForCompare): string => (r.tasks ? 'a task-conditioned run' : r.accuracy ? 'an accuracy-conditioned run' : 'an unconditional run');
+
+/** Task rows: per set of codes and method, paired over the codes both runs evaluated. */
+function taskRows(a: TaskReport, b: TaskReport): ConditionalRow[] {
+  const rows: ConditionalRow[] = [];
+  const byCode = new Map(b.codes.map((c) => [c.code, c]));
+  for (const set of ['unseen', 'seen'] as const) {
+    const pairs = a.codes.filter((c) => c.seen === (set === 'seen') && byCode.get(c.code)?.seen === c.seen).map((c) => [codeMeans(c), codeMeans(byCode.get(c.code)!)] as const);
+    if (pairs.length === 0) continue;
+    const methods = [['generatedMean', 'generated mean'], ['generatedBestVal', 'generated @best-val'], ['oracle', 'oracle'], ['nearest', 'nearest seen'], ['ridge', 'ridge']] as const;
+    for (const [key, metric] of methods) {
+      const va = pairs.map(([x]) => x[key]), vb = pairs.map(([, y]) => y[key]);
+      const d = pairedDiff(vb, va);
+      const mean = (v: number[]): number => v.reduce((t, x) => t + x, 0) / v.length;
+      const z = d.diff === 0 ? 0 : d.se > 0 ? Math.abs(d.diff) / d.se : Infinity;
+      rows.push({ what: set, metric, a: mean(va), b: mean(vb), delta: d.diff, n: pairs.length, sigma: d.se, z, verdict: verdictOf(z) });
+    }
+  }
+  return rows;
+}
+
+/** Accuracy rows: each method's MAE and Spearman inside the zoo's range (shown, not judged). */
+function accuracyRows(a: AccuracyReport, b: AccuracyReport): ConditionalRow[] {
+  const rows: ConditionalRow[] = [];
+  for (const ma of a.methods) {
+    const mb = b.methods.find((m) => m.method === ma.method);
+    if (!mb) continue;
+    const ra = accuracyMethodRow(a, ma), rb = accuracyMethodRow(b, mb);
+    rows.push({ what: ma.method, metric: 'MAE inside', a: ra.mae, b: rb.mae, delta: rb.mae - ra.mae, sigma: null, z: null, verdict: null });
+    rows.push({ what: ma.method, metric: 'Spearman inside', a: ra.spearman, b: rb.spearman, delta: rb.spearman - ra.spearman, sigma: null, z: null, verdict: null });
+  }
+  return rows;
 }
 
 function flatten(v: unknown, prefix: string, out: Map<string, unknown>): void {
@@ -243,6 +309,9 @@ function verdictOf(z: number): CompareVerdict {
 
 /** The comparison of run B against run A (see the module comment for the noise model). */
 export function compareRuns(a: RunForCompare, b: RunForCompare): RunComparison {
+  if (kindOf(a) !== kindOf(b)) {
+    throw new PdiffError(`${a.dir} is ${kindOf(a)} and ${b.dir} is ${kindOf(b)}: their results are different tables, so compare needs two runs of the same kind`);
+  }
   if (a.testSize !== b.testSize) {
     throw new PdiffError(`the runs were evaluated on different test sets (${a.dir}: ${a.testSize} examples, ${b.dir}: ${b.testSize}); their accuracies are not comparable`);
   }
@@ -280,6 +349,7 @@ export function compareRuns(a: RunForCompare, b: RunForCompare): RunComparison {
       novelty.push({ group: ga.name, nnL2: [ga.nnL2 ?? null, gb.nnL2 ?? null], iouMax: [ga.iouMax ?? null, gb.iouMax ?? null] });
     }
   }
+  const conditional = a.tasks && b.tasks ? taskRows(a.tasks, b.tasks) : a.accuracy && b.accuracy ? accuracyRows(a.accuracy, b.accuracy) : [];
   const namesA = new Set(a.groups.map((g) => g.name));
   const ca = new Map<string, unknown>(), cb = new Map<string, unknown>();
   flatten(a.config, '', ca);
@@ -299,7 +369,8 @@ export function compareRuns(a: RunForCompare, b: RunForCompare): RunComparison {
     disagreement,
     onlyIn: { a: a.groups.filter((g) => !byName.has(g.name)).map((g) => g.name), b: b.groups.filter((g) => !namesA.has(g.name)).map((g) => g.name) },
     novelty,
-    equivalent: rows.every((r) => r.verdict !== 'differs'),
+    ...(conditional.length > 0 ? { conditional } : {}),
+    equivalent: rows.every((r) => r.verdict !== 'differs') && conditional.every((r) => r.verdict !== 'differs'),
     partial: [a, b].filter((r) => r.partial).map((r) => r.dir),
   };
 }
@@ -322,6 +393,19 @@ export function renderComparison(c: RunComparison): string {
     const how = r.noise === 'paired' ? `paired (${(100 * d!).toFixed(1)} % disagree)` : 'binomial bound';
     lines.push(`${r.group.padEnd(14)} ${r.metric.padEnd(14)} ${f2(r.a).padStart(7)} ${f2(r.b).padStart(7)} ${sign(r.delta).padStart(7)} ${f2(r.sigma).padStart(6)} ${r.z.toFixed(1).padStart(5)}  ${r.verdict.padEnd(8)} ${how}`);
   }
+  if (c.conditional) {
+    const task = c.conditional.some((r) => r.verdict !== null);
+    lines.push('', task ? 'task results: mean test accuracy (%) over the codes both runs evaluated; B-A paired over the codes, sigma its standard error'
+      : 'accuracy control inside the zoo\'s range, per method (shown, not judged)');
+    const w = Math.max(14, ...c.conditional.map((r) => r.what.length));
+    lines.push(`${(task ? 'codes' : 'method').padEnd(w)} ${'metric'.padEnd(19)} ${'A'.padStart(7)} ${'B'.padStart(7)} ${'B-A'.padStart(7)}${task ? ` ${'sigma'.padStart(6)} ${'|z|'.padStart(5)}  verdict` : ''}`);
+    for (const r of c.conditional) {
+      const judged = r.sigma !== null && r.z !== null ? ` ${f2(r.sigma).padStart(6)} ${(Number.isFinite(r.z) ? r.z.toFixed(1) : 'inf').padStart(5)}  ${r.verdict}` : '';
+      const digits = r.metric.startsWith('Spearman') ? 3 : 2;
+      const delta = (r.delta >= 0 ? '+' : '') + r.delta.toFixed(digits);
+      lines.push(`${`${r.what}${r.n !== undefined ? ` (${r.n})` : ''}`.padEnd(w)} ${r.metric.padEnd(19)} ${r.a.toFixed(digits).padStart(7)} ${r.b.toFixed(digits).padStart(7)} ${delta.padStart(7)}${judged}`);
+    }
+  }
   if (c.novelty.length) {
     const o = (v: number | null, d: number): string => (v === null ? '-' : v.toFixed(d));
     lines.push('', `${'group'.padEnd(14)} ${'NN-L2 A'.padStart(8)} ${'NN-L2 B'.padStart(8)} ${'IoU A'.padStart(6)} ${'IoU B'.padStart(6)}   (novelty: shown, not judged)`);
@@ -329,9 +413,11 @@ export function renderComparison(c: RunComparison): string {
   }
   if (c.onlyIn.a.length) lines.push('', `only in A: ${c.onlyIn.a.join(', ')}`);
   if (c.onlyIn.b.length) lines.push('', `only in B: ${c.onlyIn.b.join(', ')}`);
-  const worst = c.rows.reduce((m, r) => (r.z > m.z ? r : m), c.rows[0]!);
+  const judged = [...c.rows.map((r) => ({ name: `${r.group} ${r.metric}`, z: r.z, verdict: r.verdict })),
+    ...(c.conditional ?? []).filter((r) => r.z !== null).map((r) => ({ name: `${r.what} ${r.metric}`, z: r.z!, verdict: r.verdict }))];
+  const worst = judged.reduce((m, r) => (r.z > m.z ? r : m), judged[0]!);
   lines.push('', c.equivalent
-    ? `equivalent within sampling noise: every difference is within 3 sigma (largest: ${worst.group} ${worst.metric}, |z| ${worst.z.toFixed(1)})`
-    : `NOT equivalent: ${c.rows.filter((r) => r.verdict === 'differs').map((r) => `${r.group} ${r.metric} (|z| ${r.z.toFixed(1)})`).join(', ')} differ by more than 3 sigma`);
+    ? `equivalent within sampling noise: every difference is within 3 sigma (largest: ${worst.name}, |z| ${worst.z.toFixed(1)})`
+    : `NOT equivalent: ${judged.filter((r) => r.verdict === 'differs').map((r) => `${r.name} (|z| ${Number.isFinite(r.z) ? r.z.toFixed(1) : 'inf'})`).join(', ')} differ by more than 3 sigma`);
   return lines.join('\n');
 }

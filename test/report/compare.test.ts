@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { compareRuns, disagreementRate, loadRunForCompare, renderComparison, type RunForCompare } from '../../src/report/compare.js';
+import type { TaskCodeReport, TaskReport } from '../../src/report/types.js';
 import { writeSafetensors } from '../../src/zoo/safetensors.js';
 import { pdiff } from '../helpers/cli.js';
 
@@ -97,6 +98,25 @@ describe('compareRuns', () => {
   it('refuses runs evaluated on test sets of different sizes', () => {
     const a = run('A', [], {});
     assert.throws(() => compareRuns(a, { ...run('B', [], {}), testSize: 1000 }), /different test sets \(A: 10000 examples, B: 1000\)/);
+  });
+
+  it('compares two task runs per set of codes and method, paired over the common codes, and refuses mixing kinds', () => {
+    const code = (c: string, seen: boolean, gen: number[], oracle: number): TaskCodeReport => ({
+      code: c, seen, generated: { val: gen, test: gen }, oracle: { val: [oracle], test: [oracle] },
+      nearest: { distance: 1, codes: ['0000000001'], val: [80], test: [80] }, meanSeen: { val: 50, test: 50 }, ridge: { val: 85, test: 85 }, majority: { val: 60, test: 60 },
+    });
+    const tasks = (codes: TaskCodeReport[]): TaskReport => ({ zooTasks: 900, k: 10, heldOut: 3, perCode: 2, params: ['fc.weight'], floats: 18, guidance: 1, ridgeLambda: 0, codes });
+    const a = { ...run('A', [], {}), tasks: tasks([code('0000000011', false, [88, 90], 91), code('0000000101', false, [86, 86], 90), code('0000000111', false, [84, 86], 88), code('0000001001', true, [90, 90], 92)]) };
+    const b = { ...run('B', [], {}), tasks: tasks([code('0000000011', false, [90, 92], 91), code('0000000101', false, [88, 88], 90), code('0000000111', false, [86, 88], 88), code('0000001111', true, [90, 90], 92)]) };
+    const c = compareRuns(a, b);
+    const gen = c.conditional!.find((r) => r.what === 'unseen' && r.metric === 'generated mean')!;
+    assert.deepEqual([gen.n, gen.a.toFixed(3), gen.b.toFixed(3), gen.delta, gen.sigma, gen.verdict], [3, '86.667', '88.667', 2, 0, 'differs'], 'every code +2: no spread, so not noise');
+    assert.equal(gen.z, Infinity);
+    assert.equal(c.conditional!.find((r) => r.metric === 'oracle')!.verdict, 'same');
+    assert.ok(!c.conditional!.some((r) => r.what === 'seen'), 'no seen code in common');
+    assert.equal(c.equivalent, false);
+    assert.match(renderComparison(c), /^unseen \(3\) +generated mean +86\.67 +88\.67 +\+2\.00 +0\.00 +inf +differs$/m);
+    assert.throws(() => compareRuns(a, run('C', [], {})), /^PdiffError: A is a task-conditioned run and C is an unconditional run: their results are different tables/);
   });
 });
 
