@@ -386,7 +386,11 @@ export function accuracyControlSpec(a: AccuracyReport): TopLevelSpec {
   const scale = { domain: [lo, hi], nice: false, zero: false };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Achieved test accuracy against the prompt', subtitle: `shaded: the zoo's label range; dotted: the zoo's best test accuracy (${a.zooBestTest.toFixed(2)}); on the diagonal a method delivers the prompt`, anchor: 'start' },
+    title: {
+      text: 'Achieved test accuracy against the prompt',
+      subtitle: [`shaded: the zoo's label range; dotted: its best test accuracy (${a.zooBestTest.toFixed(2)})`, 'on the dashed diagonal a method delivers the prompt'],
+      anchor: 'start',
+    },
     width: 420,
     height: 340,
     layer: [
@@ -411,7 +415,7 @@ export function accuracyControlSpec(a: AccuracyReport): TopLevelSpec {
         encoding: {
           x: { field: 'prompt', type: 'quantitative', title: 'prompt: target test accuracy (%)', scale },
           y: { field: 'acc', type: 'quantitative', title: 'achieved test accuracy, mean (%)', scale },
-          color: { field: 'method', type: 'nominal', title: 'method', scale: { domain: methods, range: [STRONG_COLORS.generated!, ...greys].slice(0, methods.length) } },
+          color: { field: 'method', type: 'nominal', title: 'method', scale: { domain: methods, range: [STRONG_COLORS.generated!, ...greys].slice(0, methods.length) }, legend: { labelLimit: 240 } },
         },
       },
     ],
