@@ -4,8 +4,10 @@
  * ParamSetEvaluator pass each): achieved accuracy per prompt, MAE and Spearman inside the zoo's
  * range, the prompts above its best against the zoo's best test accuracy, and novelty (NN-L2,
  * IoU-max) against the zoo. Baselines: nearest label (perPrompt rows; memorisation), nearest-label
- * mean (tasks.accuracy.nearest rows), ridge of each degree in tasks.accuracy.ridgeDegrees. Writes
- * eval-accuracy.json. It keeps no state: a killed evaluation reruns whole, to the same result.
+ * mean (tasks.accuracy.nearest rows), ridge of each degree in tasks.accuracy.ridgeDegrees. Beside
+ * them, the zoo's own spacing (each row's NN-L2 and IoU-max against the other rows). Writes
+ * eval-accuracy.json, and summary.json with it under `accuracy` for the report. It keeps no
+ * state: a killed evaluation reruns whole, to the same result.
  */
 import { readFileSync } from 'node:fs';
 import {
