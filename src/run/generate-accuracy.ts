@@ -12,18 +12,15 @@ import type { Backend } from '../backend/backend.js';
 import { resolveBackend } from '../backend/index.js';
 import type { Config } from '../config/index.js';
 import { ACCURACY_COND_DIM, encodeAccuracy, type AccuracyScale } from '../pdiff/condition.js';
-import { ParamAutoencoder } from '../pdiff/autoencoder.js';
-import { generateLatents, scheduleFromConfig } from '../pdiff/index.js';
+import { generateLatents } from '../pdiff/index.js';
 import { Rng, deriveSeed } from '../tensor/random.js';
-import { ConfigError, FormatError } from '../util/errors.js';
+import { ConfigError } from '../util/errors.js';
 import { saveCheckpointStack } from '../zoo/checkpoint.js';
 import type { ParamLayout } from '../zoo/layout.js';
 import { denoiserAccuracyScale } from './accuracy.js';
-import { loadDenoiser, loadModule, loadNormalizer } from './artifacts.js';
-import { ARTIFACTS } from './context.js';
 import { requireAccuracyRun } from './generate-task.js';
 import { RunStore } from './store.js';
-import { decodeTaskParams, hasTrainedGenerator, type TaskGenerator } from './tasks.js';
+import { decodeTaskParams, hasTrainedGenerator, loadConditionalGenerator, type TaskGenerator } from './tasks.js';
 
 /** A trained accuracy-conditioned generator, with the scale its denoiser was trained under. */
 export interface AccuracyGenerator extends TaskGenerator {
@@ -36,15 +33,9 @@ export interface AccuracyGenerator extends TaskGenerator {
  * @throws FormatError when the denoiser is not conditioned on an accuracy or its scale is missing.
  */
 export function loadAccuracyGenerator(store: RunStore, cfg: Config, be: Backend): AccuracyGenerator {
-  const norm = loadNormalizer(store);
-  const ae = new ParamAutoencoder({ L: norm.L, channels: cfg.ae.channels, latentDim: cfg.ae.latentDim, kernel: cfg.ae.kernel, rng: new Rng(0), backend: be });
-  loadModule(store.path(ARTIFACTS.ae), ae);
-  ae.eval();
-  const path = store.path(ARTIFACTS.diffusion);
-  const { model: den, meta } = loadDenoiser(path, { d: cfg.ae.latentDim, channels: cfg.diffusion.channels, kernel: cfg.diffusion.kernel, backend: be });
-  if (den.condDim !== ACCURACY_COND_DIM) throw new FormatError(path, `expected a denoiser conditioned on an accuracy (condition width ${ACCURACY_COND_DIM}), found ${den.condDim}; rerun the diffusion stage`);
-  const scale = denoiserAccuracyScale(meta, path);
-  return { ae, den, norm, sched: scheduleFromConfig(cfg.diffusion), latentScale: Number(meta.latentScale ?? 1), scale };
+  const { gen, meta, path } = loadConditionalGenerator(store, cfg, be, ACCURACY_COND_DIM,
+    (found) => `expected a denoiser conditioned on an accuracy (condition width ${ACCURACY_COND_DIM}), found ${found}; rerun the diffusion stage`);
+  return { ...gen, scale: denoiserAccuracyScale(meta, path) };
 }
 
 /** The condition of every sample [targets.length * perTarget, 2]: target i's encoding, perTarget times, targets in order. */

@@ -97,18 +97,29 @@ export interface TaskGenerator {
 }
 
 /**
- * Load the generator of a task-mode run folder.
- * @throws FormatError when the denoiser is not conditioned on 10-bit codes.
+ * Load the generator of a conditional run folder (autoencoder, normaliser, denoiser) and the
+ * denoiser's metadata; `condDim` is the condition width the mode needs, `mismatch(found)` the error
+ * text when the denoiser has another.
+ * @throws FormatError naming the denoiser file when its condition width differs.
  */
-export function loadTaskGenerator(store: RunStore, cfg: Config, be: Backend): TaskGenerator {
+export function loadConditionalGenerator(store: RunStore, cfg: Config, be: Backend, condDim: number, mismatch: (found: number) => string): { gen: TaskGenerator; meta: Record<string, string>; path: string } {
   const norm = loadNormalizer(store);
   const ae = new ParamAutoencoder({ L: norm.L, channels: cfg.ae.channels, latentDim: cfg.ae.latentDim, kernel: cfg.ae.kernel, rng: new Rng(0), backend: be });
   loadModule(store.path(ARTIFACTS.ae), ae);
   ae.eval();
   const path = store.path(ARTIFACTS.diffusion);
   const { model: den, meta } = loadDenoiser(path, { d: cfg.ae.latentDim, channels: cfg.diffusion.channels, kernel: cfg.diffusion.kernel, backend: be });
-  if (den.condDim !== TASK_CLASSES) throw new FormatError(path, `expected a denoiser conditioned on ${TASK_CLASSES}-bit task codes, found condition width ${den.condDim}; rerun the diffusion stage`);
-  return { ae, den, norm, sched: scheduleFromConfig(cfg.diffusion), latentScale: Number(meta.latentScale ?? 1) };
+  if (den.condDim !== condDim) throw new FormatError(path, mismatch(den.condDim));
+  return { gen: { ae, den, norm, sched: scheduleFromConfig(cfg.diffusion), latentScale: Number(meta.latentScale ?? 1) }, meta, path };
+}
+
+/**
+ * Load the generator of a task-mode run folder.
+ * @throws FormatError when the denoiser is not conditioned on 10-bit codes.
+ */
+export function loadTaskGenerator(store: RunStore, cfg: Config, be: Backend): TaskGenerator {
+  return loadConditionalGenerator(store, cfg, be, TASK_CLASSES,
+    (found) => `expected a denoiser conditioned on ${TASK_CLASSES}-bit task codes, found condition width ${found}; rerun the diffusion stage`).gen;
 }
 
 /** The condition of every sample [codes.length * perCode, 10]: code i's encoding, perCode times, codes in order. */
