@@ -32,8 +32,8 @@ class CpuWorkspace implements Workspace {
 
 /** Storages of at least this many bytes come from the pool (1 MiB: activations and their gradients). */
 const POOL_MIN_BYTES = 1 << 20;
-/** Pooled bytes kept at most; beyond, freed buffers are left to the allocator. */
-const POOL_MAX_BYTES = 128 << 20;
+/** Pooled bytes kept at most; beyond, freed buffers are left to the allocator. A ResNet-20 step at batch 128 cycles about 300 MB of activations and gradients: at 128 MiB it took 350 ms, at 512 MiB 300 ms (bench/engine.ts). */
+const POOL_MAX_BYTES = 512 << 20;
 /**
  * A full garbage collection after this many bytes of pooled allocations: V8 clears the targets of
  * a FinalizationRegistry only in full collections, so without it registered arrays would outlive
@@ -168,7 +168,13 @@ export class CpuBackend implements Backend {
   readIndex(s: Storage): Int32Array { return ix(s, 'readIndex').slice(); }
   write(s: Storage, data: ArrayLike<number>, offset = 0): void { f(s).set(data, offset); }
   fill(s: Storage, value: number): void { f(s).fill(value); }
-  clone(s: Storage): Storage { return f(s).slice(); }
+  /** A copy; large float ones come from the pool (a fresh 6 MB array costs page faults and, later, the collector). */
+  clone(s: Storage): Storage {
+    if (s instanceof Int32Array) return s.slice();
+    const a = this.take(f(s).length, false);
+    a.set(f(s));
+    return a;
+  }
   /** Direct view of a CPU storage's array (CPU backends only; for data loading and tests). */
   view(s: Storage): FloatArray { return f(s); }
   /** The storage is the host array. */

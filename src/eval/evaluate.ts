@@ -20,7 +20,7 @@
  */
 import { readArgmaxRows, type Backend, type Storage } from '../backend/backend.js';
 import type { Dataset } from '../data/dataset.js';
-import type { Classifier, TailChoice, TailKind, TailRunner } from '../models/classifier.js';
+import { evalPieceRows, type Classifier, type TailChoice, type TailKind, type TailRunner } from '../models/classifier.js';
 import { GenericTail } from '../models/tail.js';
 import type { Module } from '../nn/module.js';
 import { Tensor, dispose, noGrad, scope } from '../tensor/tensor.js';
@@ -135,13 +135,24 @@ export const DEFAULT_MAX_CACHE_BYTES = 1024 * 1024 * 1024;
 /** Images on which a model's own tail must reproduce forwardFrom at construction. */
 const TAIL_CHECK_IMAGES = 16;
 
-interface Chunk {
+/** Rows of a split that one forward pass sees: a chunk, or one piece of it. */
+interface Rows {
   split: number;
   start: number;
   rows: number;
+}
+
+/** A piece of a chunk: the rows one forward pass of the tail sees. */
+interface Piece extends Rows {
   /** Cached features (the runner's format), or null when they are made from the images on the fly. */
   feats: Tensor[] | null;
 }
+
+/** A chunk: the unit of progress, of the top-5 hit counts and of a resumable state (`batch` images). */
+interface Chunk extends Rows {
+  pieces: Piece[];
+}
+
 
 /** A chunk of a dataset's images as a tensor [rows, c, h, w] on `be`. */
 function imageChunk(ds: Dataset, start: number, rows: number, be: Backend): Tensor {
@@ -260,21 +271,32 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
   private buildChunks(): void {
     this.splits.forEach((sp, si) => {
       const ds = this.datasets[sp];
+      const pieceRows = Math.min(this.batch, evalPieceRows(ds.c * ds.h * ds.w));
       for (let start = 0; start < ds.n; start += this.batch) {
         const rows = Math.min(this.batch, ds.n - start);
-        const feats = this.stage === 0 ? null : this.runner.features(imageChunk(ds, start, rows, this.be));
-        this.chunks.push({ split: si, start, rows, feats });
+        const pieces: Piece[] = [];
+        for (let s = start; s < start + rows; s += pieceRows) {
+          const r = Math.min(pieceRows, start + rows - s);
+          const feats = this.stage === 0 ? null : scope(() => {
+            const x = imageChunk(ds, s, r, this.be);
+            const f = this.runner.features(x);
+            if (!f.some((t) => t.storage === x.storage)) dispose(x);
+            return f;
+          });
+          pieces.push({ split: si, start: s, rows: r, feats });
+        }
+        this.chunks.push({ split: si, start, rows, pieces });
       }
     });
   }
 
   /**
-   * Call fn with the chunk's features: the cached ones, or ones computed from its images now and
+   * Call fn with the piece's features: the cached ones, or ones computed from its images now and
    * released (with the images' device copy) when fn returns.
    */
-  private withFeatures(ch: Chunk, fn: (feats: readonly Tensor[]) => void): void {
-    if (ch.feats) { fn(ch.feats); return; }
-    const x = imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be);
+  private withFeatures(pc: Piece, fn: (feats: readonly Tensor[]) => void): void {
+    if (pc.feats) { fn(pc.feats); return; }
+    const x = imageChunk(this.datasets[this.splits[pc.split]!], pc.start, pc.rows, this.be);
     scope(() => fn(this.runner.features(x)));
     dispose(x);
   }
@@ -351,16 +373,17 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
     this.guarded(() => {
       for (let c = first; c < this.chunks.length; c++) {
         const ch = this.chunks[c]!;
-        this.withFeatures(ch, (feats) => {
-          for (let p = 0; p < P; p++) {
-            this.layout.write(this.model, this.vec(vecs, p));
-            scope(() => {
-              const logits = this.runner.run(feats, ch.rows);
-              readArgmaxRows(this.be, logits, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows));
-              if (hits) hits[p * C + c] = this.top5HitsOf(logits, ch);
-            });
+        for (let p = 0; p < P; p++) {
+          this.layout.write(this.model, this.vec(vecs, p));
+          if (hits) hits[p * C + c] = 0;
+          for (const pc of ch.pieces) {
+            this.withFeatures(pc, (feats) => scope(() => {
+              const logits = this.runner.run(feats, pc.rows);
+              readArgmaxRows(this.be, logits, pc.rows, this.numClasses, preds[p]![pc.split]!.subarray(pc.start, pc.start + pc.rows));
+              if (hits) hits[p * C + c]! += this.top5HitsOf(logits, pc);
+            }));
           }
-        });
+        }
         done += P;
         opts.onProgress?.(done, total);
         opts.onChunk?.(c + 1, snapshot(c + 1));
@@ -418,7 +441,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
    * How many rows of chunk `ch` have their label among the 5 largest logits (topkRows, the order
    * of fullMetrics): the logits are read back to the host here.
    */
-  private top5HitsOf(logits: Storage, ch: Chunk): number {
+  private top5HitsOf(logits: Storage, ch: Rows): number {
     const raw = this.be.read(logits);
     // As in logits(): float64 backends are rounded to float32 first, so the hits equal fullMetrics'.
     const l = raw instanceof Float32Array ? raw : Float32Array.from(raw.subarray(0, ch.rows * this.numClasses));
@@ -447,13 +470,16 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
       for (let p = 0; p < P; p++) {
         this.layout.write(this.model, this.vec(vecs, p));
         this.chunks.forEach((ch, c) => {
-          const x = imageChunk(this.datasets[this.splits[ch.split]!], ch.start, ch.rows, this.be);
-          scope(() => {
-            const logits = this.model.forward(x).storage;
-            readArgmaxRows(this.be, logits, ch.rows, this.numClasses, preds[p]![ch.split]!.subarray(ch.start, ch.start + ch.rows));
-            if (hits) hits[p * C + c] = this.top5HitsOf(logits, ch);
-          });
-          dispose(x);
+          if (hits) hits[p * C + c] = 0;
+          for (const pc of ch.pieces) {
+            const x = imageChunk(this.datasets[this.splits[pc.split]!], pc.start, pc.rows, this.be);
+            scope(() => {
+              const logits = this.model.forward(x).storage;
+              readArgmaxRows(this.be, logits, pc.rows, this.numClasses, preds[p]![pc.split]!.subarray(pc.start, pc.start + pc.rows));
+              if (hits) hits[p * C + c]! += this.top5HitsOf(logits, pc);
+            });
+            dispose(x);
+          }
           opts.onProgress?.(++done, total);
         });
       }
@@ -470,7 +496,9 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
       this.layout.write(this.model, vec);
       for (const ch of this.chunks) {
         const sp = this.splits[ch.split]!;
-        this.withFeatures(ch, (feats) => scope(() => out[sp].set(this.be.read(this.runner.run(feats, ch.rows)), ch.start * this.numClasses)));
+        for (const pc of ch.pieces) {
+          this.withFeatures(pc, (feats) => scope(() => out[sp].set(this.be.read(this.runner.run(feats, pc.rows)).subarray(0, pc.rows * this.numClasses), pc.start * this.numClasses)));
+        }
       }
     });
     return out;

@@ -79,3 +79,20 @@ export interface TailRunner {
   /** Floats per image in features(). */
   featureFloats(): number;
 }
+
+/**
+ * Input floats one forward pass sees at most (100 Fashion-MNIST images, 25 CIFAR ones): a chunk of
+ * `batch` images is run in pieces of this size. Every op output of a pass stays alive until the
+ * pass ends, so at 1,000 images ResNet-20's ~60 activations of 50 MB each are 3 GB of fresh
+ * memory (page faults on every pass, nothing the buffer pool can hold); at 100 images they fit
+ * in the pool and in cache. Measured on val (5,000 images), eval mode: ResNet-20 24.7 s at 1,000
+ * images a pass against 3.6 s at 100; EfficientNet-s 21.4 s against 5.5 s; cnn-s 0.96 s against
+ * 0.41 s. A pass's rows are independent of one another (eval mode), so pieces give the same
+ * predictions as whole chunks.
+ */
+export const EVAL_PIECE_FLOATS = 100 * 784;
+
+/** Rows per forward pass for images of `imageFloats` floats: EVAL_PIECE_FLOATS of input, at least one row. */
+export function evalPieceRows(imageFloats: number): number {
+  return Math.max(1, Math.floor(EVAL_PIECE_FLOATS / imageFloats));
+}

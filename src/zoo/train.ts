@@ -9,7 +9,7 @@ import { readArgmaxRows, type Backend } from '../backend/backend.js';
 import type { BaseConfig } from '../config/index.js';
 import { randomCropFlip } from '../data/augment.js';
 import { type Dataset, epochOrder, gatherBatch } from '../data/dataset.js';
-import type { Classifier } from '../models/classifier.js';
+import { evalPieceRows, type Classifier } from '../models/classifier.js';
 import { AdamW, SGD, type Optimizer } from '../nn/optim.js';
 import { type LrSchedule, constantLr, cosineLr, stepLr, withWarmup } from '../nn/schedule.js';
 import * as ops from '../tensor/ops.js';
@@ -213,20 +213,22 @@ export function evaluateClassifier(model: Classifier, ds: Dataset, opts: { batch
   const sz = ds.c * ds.h * ds.w;
   const be = model.backend;
   const preds = new Int32Array(ds.n);
-  const labels = new Int32Array(B);
+  const labels = new Int32Array(Math.min(B, evalPieceRows(sz)));
   const wasTraining = model.training;
   model.eval();
   let lossSum = 0, correct = 0;
   try {
     noGrad(() => {
-      for (let start = 0; start < ds.n; start += B) {
-        const size = Math.min(B, ds.n - start);
+      // chunks of B images, each forwarded in pieces of at most evalPieceRows (the same predictions, far less memory)
+      const piece = Math.min(B, evalPieceRows(sz));
+      for (let start = 0; start < ds.n; start += piece) {
+        const size = Math.min(piece, ds.n - start);
         const data = ds.images.subarray(start * sz, (start + size) * sz);
         const x = hostTensor(data, [size, ds.c, ds.h, ds.w], be);
         scope(() => { // the batch's tensors go back to the pool at its end
           const logits = model.forward(x);
           const cols = logits.shape[1]!;
-          const lab = size === B ? labels : labels.subarray(0, size);
+          const lab = size === labels.length ? labels : labels.subarray(0, size);
           for (let i = 0; i < size; i++) lab[i] = ds.labels[start + i]!;
           const p = preds.subarray(start, start + size);
           readArgmaxRows(be, logits.storage, size, cols, p);

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import type { Dataset } from '../../src/data/dataset.js';
 import { ParamSetEvaluator, fullMetrics, type EvaluatorPath, type EvaluatorPlan } from '../../src/eval/evaluate.js';
 import { CnnS, Mlp, type Classifier } from '../../src/models/index.js';
+import { evalPieceRows } from '../../src/models/classifier.js';
+import { evaluateClassifier } from '../../src/zoo/train.js';
 import { Rng } from '../../src/tensor/random.js';
 import { ParamLayout, selectParams } from '../../src/zoo/layout.js';
 import { blasBackend, jsBackend, type CpuBackend } from '../../src/backend/index.js';
@@ -293,4 +295,35 @@ test('evaluate refuses top-5 for a model with fewer than 5 classes', () => {
   const layout = ParamLayout.fromModel(model, selectParams(model, 'whole'));
   const ev = new ParamSetEvaluator({ model, layout, datasets: { test: { ...testSet, labels: testSet.labels.map((l) => l % 3), numClasses: 3 } }, batch: 32 });
   assert.throws(() => ev.evaluate(layout.read(model), 1, { top5: true }), /top-5 needs at least 5 classes, the model has 3/);
+});
+
+test('a chunk runs in pieces of evalPieceRows images: logits, predictions and top-5 equal one forward pass over the whole chunk (and evaluateClassifier agrees)', () => {
+  const rng = new Rng(40);
+  // 28x28 images: 100 rows a piece, so a 250-image chunk is three passes (100, 100, 50)
+  assert.equal(evalPieceRows(28 * 28), 100);
+  const big = dataset('big', 250, 28, rng);
+  for (const b of backends) {
+    const model = randomCnn(41, b);
+    const layout = ParamLayout.fromModel(model, selectParams(model, 'bn'));
+    const ev = new ParamSetEvaluator({ model, layout, datasets: { test: big }, batch: 1000 });
+    assert.equal(ev.chunkCount, 1);
+    const vec = layout.read(model);
+    const whole = noGrad(() => b.read(model.forward(new Tensor(b.fromArray(big.images), [big.n, 1, 28, 28], b)).storage));
+    const logits = ev.logits(vec).test;
+    // the TypeScript kernels sum in the same order whatever the batch: the same bits; OpenBLAS picks
+    // its blocking by matrix size (and the cached tail is its own kernels), so the last bits move
+    if (b.name === 'js') assert.deepEqual(logits, Float32Array.from(whole));
+    else for (let i = 0; i < logits.length; i++) assert.ok(Math.abs(logits[i]! - whole[i]!) <= 1e-5 * (1 + Math.abs(whole[i]!)), `${b.name} logit ${i}: ${logits[i]} vs ${whole[i]}`);
+    const preds = new Int32Array(big.n);
+    for (let i = 0; i < big.n; i++) {
+      let arg = 0;
+      for (let c = 1; c < 10; c++) if (whole[i * 10 + c]! > whole[i * 10 + arg]!) arg = c;
+      preds[i] = arg;
+    }
+    const [r] = ev.evaluate(vec, 1, { top5: true });
+    assert.deepEqual(r!.test.preds, preds, b.name);
+    assert.equal(r!.test.top5, fullMetrics(preds, big.labels, 10, Float32Array.from(whole)).top5, b.name);
+    assert.deepEqual(evaluateClassifier(model, big, { batch: 1000 }).preds, preds, b.name);
+    assert.ok(new Set(preds).size >= 3, `${b.name}: predictions use ${new Set(preds).size} classes`);
+  }
 });
