@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-pkgs="libopenblas-dev dataset-fashion-mnist g++ make python3"
+pkgs="libopenblas-dev dataset-fashion-mnist g++ make python3 redis-server"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

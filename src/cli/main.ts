@@ -24,10 +24,12 @@ import { defaultAccuracyFile, generateForAccuracy } from '../run/generate-accura
 import { parseTaskCode } from '../tasks/codes.js';
 import { inspectSafetensors } from '../zoo/safetensors.js';
 import { ConfigError, PdiffError } from '../util/errors.js';
+import { runSeedJob } from '../run/seed-job.js';
+import { redactSecrets } from '../queue/url.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-interface CommonOpts { preset?: string; config?: string; set: string[]; out?: string; seed?: string; backend?: string; json?: boolean; quiet?: boolean; reconfigure?: boolean }
+interface CommonOpts { preset?: string; config?: string; set: string[]; out?: string; seed?: string; backend?: string; json?: boolean; quiet?: boolean; reconfigure?: boolean; queue?: string }
 
 const collectSet = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -80,7 +82,7 @@ function configFrom(o: CommonOpts, starts = true): Config {
   if (o.seed !== undefined) sets.push(`seed=${o.seed}`);
   const explicit = o.preset !== undefined || o.config !== undefined || sets.length > 0;
   const dir = folderOf(o);
-  const local = [`out=${JSON.stringify(dir)}`, ...(o.backend ? [`backend=${JSON.stringify(o.backend)}`] : [])];
+  const local = [`out=${JSON.stringify(dir)}`, ...(o.backend ? [`backend=${JSON.stringify(o.backend)}`] : []), ...(o.queue ? [`collect.queue=${JSON.stringify(o.queue)}`] : [])];
   const state = runFolderState(dir);
   if (state.kind === 'run' && o.preset === undefined) {
     return resolveConfig({ base: { name: `run folder ${dir}`, config: state.config }, file: o.config, sets: [...sets, ...local] });
@@ -100,7 +102,8 @@ async function runUntil(stage: StageName, o: CommonOpts, extraSets: string[] = [
     process.send({ runDir: cfg.out });
     process.channel?.unref();
   }
-  const command = ['pdiff', ...process.argv.slice(2)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  // the command is recorded in the run folder: a queue URL's password is left out
+  const command = ['pdiff', ...process.argv.slice(2).map(redactSecrets)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
   const res = await runPipeline(cfg, { until: stage, quiet: !!o.quiet, reconfigure: !!o.reconfigure, command });
   if (o.json) {
     console.log(JSON.stringify({
@@ -194,10 +197,58 @@ program
   .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true });
 
+const QUEUE_OPTION = '--queue <url>';
+const QUEUE_HELP = 'collect a multi-seed zoo through this Redis job queue (redis://HOST:PORT/DB; config collect.queue): one job per seed, run by `pdiff worker` processes that share the run folder (docs/queue.md)';
 withCommon(program.command('run').description('run the whole pipeline (skips stages that are up to date, resumes an interrupted one) and write the report'))
+  .option(QUEUE_OPTION, QUEUE_HELP)
   .action((o: CommonOpts) => runUntil('report', o, [], true));
 withCommon(program.command('collect').description('train the base model and collect the checkpoint zoo (ckpts-<mode>.safetensors)'))
+  .option(QUEUE_OPTION, QUEUE_HELP)
   .action((o: CommonOpts) => runUntil('eval-originals', o, [], true));
+
+program.command('worker')
+  .description('take collection jobs (one seed of a multi-seed zoo each) from a Redis job queue and run them, until Ctrl-C')
+  .requiredOption('--queue <url>', 'the queue: redis://[:PASSWORD@]HOST:PORT/DB (the password may instead be in PDIFF_REDIS_PASSWORD)')
+  .option('--concurrency <n>', 'jobs this process runs at once, each in a child process', '1')
+  .addHelpText('after', `
+Start any number of workers, on any machines that reach the Redis server and see the run folders
+at the same paths as the coordinator (\`pdiff run --queue URL\` or \`pdiff collect --queue URL\`).
+A job whose worker dies is put back in the queue when its lock runs out (30 s; PDIFF_QUEUE_LOCK_MS).
+A wrong password or an unreachable server exits with status 5 and one line naming the URL.
+Example: pdiff queue up && pdiff worker --queue redis://127.0.0.1:6379/0   (docs/queue.md)`)
+  .action(async (o: { queue: string; concurrency: string }) => {
+    const n = Number(o.concurrency);
+    if (!(Number.isInteger(n) && n >= 1)) throw new ConfigError(`--concurrency: expected a positive integer, got "${o.concurrency}"`);
+    const { runWorker } = await import('../queue/worker.js'); // BullMQ is loaded only by the commands that use it
+    await runWorker({ url: o.queue, concurrency: n });
+  });
+
+program.command('queue-job', { hidden: true })
+  .description('run one queue job (what `pdiff worker` starts for each job)')
+  .requiredOption('--run <dir>', 'run folder')
+  .requiredOption('--seed <s>', 'seed index')
+  .requiredOption('--key <key>', 'the seed key the job was queued under')
+  .action((o: { run: string; seed: string; key: string }) => {
+    console.log(JSON.stringify(runSeedJob({ dir: o.run, seed: Number(o.seed), key: o.key })));
+  });
+
+const queueCmd = program.command('queue').description('a local Redis server for the job queue');
+queueCmd.command('up')
+  .description('start redis-server on 127.0.0.1 with the append-only file on (jobs survive a restart), in the background')
+  .option('--port <n>', 'port', '6379')
+  .option('--dir <dir>', 'folder for its data, log and pid file', '.pdiff-redis')
+  .action(async (o: { port: string; dir: string }) => {
+    const port = Number(o.port);
+    if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new ConfigError(`--port: expected an integer in [1, 65535], got "${o.port}"`);
+    const { queueUp } = await import('../queue/local.js');
+    const r = await queueUp({ port, dir: o.dir });
+    console.log(`redis-server ${r.pid !== null ? `(pid ${r.pid}) ` : ''}answers on ${r.url}; data and log in ${r.dir}`);
+    console.log(`next: pdiff worker --queue ${r.url}   and   pdiff run --queue ${r.url} ...   (stop it: pdiff queue down --queue ${r.url})`);
+  });
+queueCmd.command('down')
+  .description('stop the Redis server of a queue (it saves its append-only file first)')
+  .requiredOption('--queue <url>', 'the queue, redis://HOST:PORT/DB')
+  .action(async (o: { queue: string }) => { const { queueDown } = await import('../queue/local.js'); await queueDown(o.queue); });
 withCommon(program.command('train-ae').description('train the parameter autoencoder on the collected checkpoints (runs earlier stages if needed)'))
   .action((o: CommonOpts) => runUntil('ae', o));
 withCommon(program.command('train-diffusion').description('train the latent diffusion model (runs earlier stages if needed)'))

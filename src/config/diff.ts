@@ -16,9 +16,9 @@ export interface ConfigChange {
 
 /**
  * Keys that may change between invocations on one run folder without changing what it records:
- * where it is and which backend computes. Stage hashes do not include them either.
+ * where it is, which backend computes and which job queue collects (configHash leaves them out).
  */
-export const RUN_LOCAL_KEYS: readonly string[] = ['out', 'backend'];
+export const RUN_LOCAL_KEYS: readonly string[] = ['out', 'backend', 'collect.queue'];
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

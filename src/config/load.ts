@@ -453,6 +453,22 @@ const LATER_KEYS: Readonly<Record<string, unknown>> = {
   'tasks.accuracy.ridgeLambda': 0,
 };
 
+/** Keys that change no result (where the run is computed, not what): in no stage hash. config/diff.ts's RUN_LOCAL_KEYS lists them too. */
+export const NO_HASH_KEYS: readonly string[] = ['collect.queue'];
+
+/** A copy of `value` (the sub-tree at `key`) without the NO_HASH_KEYS directly under it. */
+function withoutNoHashKeys(key: string, value: unknown): unknown {
+  let out = value;
+  for (const k of NO_HASH_KEYS) {
+    if (!k.startsWith(`${key}.`) || !isPlainObject(out)) continue;
+    const rest = k.slice(key.length + 1);
+    if (rest.includes('.') || !Object.hasOwn(out, rest)) continue;
+    const { [rest]: _dropped, ...kept } = out;
+    out = kept;
+  }
+  return out;
+}
+
 /** A copy of `value` (the sub-tree at `key`) without the later keys under it that hold their old value. */
 function withoutLaterDefaults(key: string, value: unknown): unknown {
   let out = value;
@@ -486,7 +502,7 @@ export function configHash(cfg: Config, keys: readonly string[]): string {
     for (const seg of key.split('.')) cur = isPlainObject(cur) ? cur[seg] : undefined;
     // a later key named itself (a stage that depends on one key of a section) at its old value
     if (Object.hasOwn(LATER_KEYS, key) && canonicalJson(cur ?? null) === canonicalJson(LATER_KEYS[key])) continue;
-    picked[key] = withoutLaterDefaults(key, cur ?? null);
+    picked[key] = withoutNoHashKeys(key, withoutLaterDefaults(key, cur ?? null));
   }
   if (errors.length > 0) fail(errors);
   return createHash('sha256').update(canonicalJson(picked)).digest('hex');

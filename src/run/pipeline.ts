@@ -21,6 +21,7 @@ import { JsonlLog } from '../util/jsonl.js';
 import { ARTIFACTS, STAGES, STAGE_KEYS, makeContext, stageInputFiles, type StageName } from './context.js';
 import { runFolderState } from './folder.js';
 import { RunLock } from './lock.js';
+import { withoutQueuePassword } from '../queue/url.js';
 import { STAGE_FNS } from './stages/index.js';
 import { RunStore, fileDigest, maybeKill, sha256 } from './store.js';
 
@@ -55,7 +56,8 @@ export interface RunResult {
 }
 
 /** Run the pipeline up to `opts.until`, skipping stages that are up to date. */
-export async function runPipeline(cfg: Config, opts: PipelineOptions = {}): Promise<RunResult> {
+export async function runPipeline(cfgIn: Config, opts: PipelineOptions = {}): Promise<RunResult> {
+  const cfg = withoutQueuePassword(cfgIn);
   const say = opts.say ?? ((l: string) => { if (!opts.quiet) process.stderr.write(`${l}\n`); });
   const command = opts.command ?? '(library call)';
   const state = runFolderState(cfg.out);

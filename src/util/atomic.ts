@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { makeDir, pathError } from './fsdir.js';
 
@@ -30,4 +31,9 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
   }
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+/** sha256 (hex) of a file's bytes: what a queue job records of the file it wrote, and what its coordinator checks. */
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }

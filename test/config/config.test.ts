@@ -58,7 +58,7 @@ describe('defaults', () => {
         optimizer: 'adamw',
         momentum: 0.9,
       },
-      collect: { mode: 'bn', params: [], k: 200, lr: 0.01, weightDecay: 5e-4, batchSize: 128, bnMode: 'eval', saveEvery: 1, seeds: 1, align: 'none' },
+      collect: { mode: 'bn', params: [], k: 200, lr: 0.01, weightDecay: 5e-4, batchSize: 128, bnMode: 'eval', saveEvery: 1, seeds: 1, align: 'none', queue: null },
       ae: {
         channels: [16, 32, 64, 64, 16],
         latentDim: 64,

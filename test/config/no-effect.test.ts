@@ -20,7 +20,7 @@ describe('keys without effect', () => {
 
   it('covers each conditional key, from --set and from a config file', () => {
     const values: Record<string, unknown> = {
-      'collect.params': ['fc.*'], 'model.mlpHidden': [7], 'base.momentum': 0.5, 'diffusion.betaStart': 2e-4, 'diffusion.betaEnd': 0.03,
+      'collect.params': ['fc.*'], 'collect.queue': 'redis://127.0.0.1:6379/0', 'model.mlpHidden': [7], 'base.momentum': 0.5, 'diffusion.betaStart': 2e-4, 'diffusion.betaEnd': 0.03,
       'generate.ddimSteps': 10, 'generate.eta': 0.5, 'eval.shift.kinds': ['gaussian_noise'], 'eval.shift.severities': [2], 'eval.shift.models': 3,
       'model.stem': 'small', 'model.dropout': 0.1, 'model.stochasticDepth': 0.1, 'model.vit': { patchSize: 7, layers: 2, heads: 2, hidden: 32, mlp: 64 },
       'tasks.unseen': 30, 'tasks.seen': 100, 'tasks.params': ['bn2.*', 'fc.*'], 'tasks.recipe': { steps: 50, saveEvery: 5, k: 3, lr: 0.02, batchSize: 64, weightDecay: 0 },

@@ -28,6 +28,7 @@ import { evaluateClassifier, trainClassifier } from '../../zoo/train.js';
 import { checkFinite, loadStageState, metaOf, saveStageState } from '../artifacts.js';
 import { ARTIFACTS, newModel, type RunContext, type StageOutputs } from '../context.js';
 import { fileDigest, maybeKill, sha256 } from '../store.js';
+import { clearSeedJobState } from '../seed-job.js';
 
 /** Points on the line between two seeds (alpha = 0, 0.1, ..., 1). */
 const INTERPOLATION_POINTS = 11;
@@ -39,8 +40,8 @@ const runSeedOf = (cfg: Config, s: number): number => (cfg.seed + s) >>> 0;
  * What one seed's base model and checkpoints depend on: data, model, base training, collection
  * (all but seeds and align), the seed's streams and, for a file, its contents.
  */
-function seedKey(cfg: Config, s: number): string {
-  const { seeds: _seeds, align: _align, ...collect } = cfg.collect;
+export function seedKey(cfg: Config, s: number): string {
+  const { seeds: _seeds, align: _align, queue: _queue, ...collect } = cfg.collect;
   const file = Array.isArray(cfg.collect.seeds) ? cfg.collect.seeds[s] : undefined;
   return sha256('pdiff-seed-v1', configHash(cfg, ['data', 'model', 'base']), canonicalJson(collect), String(runSeedOf(cfg, s)),
     file !== undefined ? `file:${fileDigest(file, `collect.seeds[${s}]`)}` : 'trained');
@@ -64,8 +65,11 @@ function seedBaseModel(ctx: RunContext, s: number): { model: Classifier; trainSe
   return { model: model.eval(), trainSeconds: (performance.now() - t0) / 1000, source: 'trained' };
 }
 
-/** Seed s's base model and raw checkpoints, from its file or made now (resumable). */
-function collectSeed(ctx: RunContext, s: number, layout: ParamLayout, kills: { saves: number }): SeedFile {
+/**
+ * Seed s's base model and raw checkpoints, from its file or made now (resumable through
+ * `statePath`: the stage's own state locally, a file per seed for a queue's job).
+ */
+export function collectSeed(ctx: RunContext, s: number, layout: ParamLayout, kills: { saves: number }, statePath = ctx.store.statePath('collect')): SeedFile {
   const { cfg, store } = ctx;
   const K = cfg.collect.k, total = layout.total;
   const key = seedKey(cfg, s);
@@ -107,7 +111,6 @@ function collectSeed(ctx: RunContext, s: number, layout: ParamLayout, kills: { s
     ctx.say(`[collect] seed ${s}: base val ${sf.meta.val.toFixed(2)} %, test ${sf.meta.test.toFixed(2)} %`);
   }
 
-  const statePath = store.statePath('collect');
   // keyed by the seed's own key, not the stage's hash: the state of another seed is never resumed
   const startFrom = loadStageState(statePath, key, (tensors, meta, p) => deserializeCollectState(tensors, meta, p));
   if (startFrom) ctx.say(`[collect] seed ${s}: resuming at checkpoint ${startFrom.k}/${K}`);
@@ -146,6 +149,16 @@ export async function collectSeeds(ctx: RunContext): Promise<StageOutputs> {
     throw new ConfigError(`config: collect.align: "${cfg.collect.align}" needs the permutation symmetry of ${cfg.model.arch}, which pdiff does not describe (mlp, cnn-s and resnet20/32/56 have one); set collect.align to "none"`);
   }
   const kills = { saves: 0 };
+  if (cfg.collect.queue !== null) {
+    // every seed is a job for `pdiff worker` processes (docs/queue.md); the loop below then finds each file up to date
+    const complete = (s: number): boolean => readSeedFile(store.path(ARTIFACTS.seedFile(s)), seedKey(cfg, s), layout, K)?.ckpts != null;
+    const { collectThroughQueue } = await import('../../queue/coordinator.js'); // BullMQ only when a queue is used
+    await collectThroughQueue({
+      url: cfg.collect.queue, dir: store.dir, say: ctx.say, progress: ctx.progress,
+      seeds: Array.from({ length: S }, (_, s) => ({ seed: s, key: seedKey(cfg, s), file: ARTIFACTS.seedFile(s) })),
+      usable: (q) => complete(q.seed), discard: (q) => clearSeedJobState(store.dir, q.seed),
+    });
+  }
   const seeds: SeedFile[] = [];
   for (let s = 0; s < S; s++) seeds.push(collectSeed(ctx, s, layout, kills));
 
