@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- <engine|collect|evaluate|pipeline> [--backend js|blas|webgpu] [--mode bn|whole] [--no-torch]`
+ * `npm run bench -- <engine|collect|evaluate|pipeline|queue> [--backend js|blas|webgpu] [--mode bn|whole] [--no-torch]`
+ *   queue takes [--preset NAME] [--workers 1,2,3] [--tiny-jobs N] [--tiny-workers W] [--set key=value ...] (bench/queue.ts).
  *   pipeline also takes [--preset NAME] [--out DIR] [--set key=value ...] (config overrides, as `pdiff run --set`).
  * Each benchmark prints progress to stderr and, as its LAST line on stdout, one JSON object.
  */
@@ -34,8 +35,17 @@ switch (which) {
     result = await benchPipeline({ preset: opt('preset') ?? 'fmnist-bn', backend: opt('backend'), out: opt('out'), sets });
     break;
   }
+  case 'queue': {
+    const { benchQueue } = await import('./queue.js');
+    const sets = args.flatMap((a, i) => (a === '--set' && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+    result = await benchQueue({
+      preset: opt('preset'), sets,
+      workers: opt('workers')?.split(',').map(Number), tinyJobs: opt('tiny-jobs') ? Number(opt('tiny-jobs')) : undefined, tinyWorkers: opt('tiny-workers') ? Number(opt('tiny-workers')) : undefined,
+    });
+    break;
+  }
   default:
-    console.error(`unknown benchmark "${which}": use engine, collect, evaluate or pipeline`);
+    console.error(`unknown benchmark "${which}": use engine, collect, evaluate, pipeline or queue`);
     process.exit(2);
 }
 console.log(JSON.stringify(result));
