@@ -120,18 +120,18 @@ export const PRESETS: Record<string, Preset> = {
   },
 
   'fmnist-resnet20-bn': {
-    description: 'Fashion-MNIST ResNet-20 (0.27M parameters), last block\'s bn1/bn2 (256 floats); SGD base training with crop+flip (about 60 min on 2 cores)',
+    description: 'Fashion-MNIST ResNet-20 (0.27M parameters), last block\'s bn1/bn2 (256 floats); SGD base training with crop+flip (50 min on 2 cores)',
     overrides: {
       out: 'runs/fmnist-resnet20-bn',
       data: { augment: true },
       model: { arch: 'resnet20' },
       // SGD + momentum with a cosine schedule is the ResNet recipe (He et al.); 10 epochs is what
-      // the hour allows on 2 cores (about 3 min an epoch, docs/models.md#budgets).
+      // the hour allows on 2 cores (about 2.5 min an epoch; the whole run took 49.6 min, RESULTS.md).
       base: { epochs: 10, optimizer: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4, warmupSteps: 200 },
       // 'bn' mode = the last two BN layers = layer3.2.bn1 and layer3.2.bn2, the paper's choice
       generate: { n: 100 },
       // every evaluated set reruns layer3.2's second conv on 15k images: fewer baseline members
-      // and a lighter shift sweep keep the evaluate stage near 15 minutes
+      // and a lighter shift sweep keep the evaluate stage near 12 minutes
       eval: { baselineCount: 20, shift: { kinds: ['gaussian_noise', 'contrast', 'rotation'], severities: [3], models: 5 } },
     },
   },
