@@ -271,7 +271,7 @@ export class ParamSetEvaluator<S extends string = DefaultSplits> {
   private buildChunks(): void {
     this.splits.forEach((sp, si) => {
       const ds = this.datasets[sp];
-      const pieceRows = Math.min(this.batch, evalPieceRows(ds.c * ds.h * ds.w));
+      const pieceRows = Math.min(this.batch, evalPieceRows(ds.c * ds.h * ds.w, this.be));
       for (let start = 0; start < ds.n; start += this.batch) {
         const rows = Math.min(this.batch, ds.n - start);
         const pieces: Piece[] = [];

@@ -87,12 +87,17 @@ export interface TailRunner {
  * memory (page faults on every pass, nothing the buffer pool can hold); at 100 images they fit
  * in the pool and in cache. Measured on val (5,000 images), eval mode: ResNet-20 24.7 s at 1,000
  * images a pass against 3.6 s at 100; EfficientNet-s 21.4 s against 5.5 s; cnn-s 0.96 s against
- * 0.41 s. A pass's rows are independent of one another (eval mode), so pieces give the same
+ * 0.41 s (CPU backends; webgpu passes whole chunks). A pass's rows are independent of one another (eval mode), so pieces give the same
  * predictions as whole chunks.
  */
 export const EVAL_PIECE_FLOATS = 100 * 784;
 
-/** Rows per forward pass for images of `imageFloats` floats: EVAL_PIECE_FLOATS of input, at least one row. */
-export function evalPieceRows(imageFloats: number): number {
+/**
+ * Rows per forward pass for images of `imageFloats` floats: EVAL_PIECE_FLOATS of input, at least
+ * one row. On a GPU (`backend` webgpu) there is no page-faulting host memory to spare and larger
+ * passes keep the device busy: no limit there.
+ */
+export function evalPieceRows(imageFloats: number, backend?: { name: string }): number {
+  if (backend?.name === 'webgpu') return Number.MAX_SAFE_INTEGER;
   return Math.max(1, Math.floor(EVAL_PIECE_FLOATS / imageFloats));
 }

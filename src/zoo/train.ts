@@ -213,14 +213,14 @@ export function evaluateClassifier(model: Classifier, ds: Dataset, opts: { batch
   const sz = ds.c * ds.h * ds.w;
   const be = model.backend;
   const preds = new Int32Array(ds.n);
-  const labels = new Int32Array(Math.min(B, evalPieceRows(sz)));
+  const labels = new Int32Array(Math.min(B, evalPieceRows(sz, be)));
   const wasTraining = model.training;
   model.eval();
   let lossSum = 0, correct = 0;
   try {
     noGrad(() => {
       // chunks of B images, each forwarded in pieces of at most evalPieceRows (the same predictions, far less memory)
-      const piece = Math.min(B, evalPieceRows(sz));
+      const piece = Math.min(B, evalPieceRows(sz, be));
       for (let start = 0; start < ds.n; start += piece) {
         const size = Math.min(piece, ds.n - start);
         const data = ds.images.subarray(start * sz, (start + size) * sz);
