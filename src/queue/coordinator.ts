@@ -74,6 +74,9 @@ export async function collectThroughQueue(o: CollectQueueOptions): Promise<void>
   queue.on('error', () => { /* a restarting server: the awaited calls wait for it */ });
   try {
     const ids = new Map(o.seeds.map((s) => [s.seed, seedJobId(dir, s)]));
+    // finished jobs are kept: a restarted coordinator finds them, and their recorded hashes
+    const addJob = (s: QueuedSeed) => queue.add('seed', { run: dir, seed: s.seed, key: s.key },
+      { jobId: ids.get(s.seed)!, attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: false, removeOnFail: false });
     const verified = new Set<number>();
     let added = 0, found = 0;
     for (const s of o.seeds) {
@@ -82,7 +85,7 @@ export async function collectThroughQueue(o: CollectQueueOptions): Promise<void>
       if (!job) {
         // a complete file that no job of this run wrote (collected locally before): used as a local run would
         if (o.usable(s)) { verified.add(s.seed); continue; }
-        await queue.add('seed', { run: dir, seed: s.seed, key: s.key }, { jobId: id, attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: false, removeOnFail: false });
+        await addJob(s);
         added++;
         continue;
       }
@@ -103,7 +106,7 @@ export async function collectThroughQueue(o: CollectQueueOptions): Promise<void>
         if (verified.has(s.seed)) continue;
         const job: Job<SeedJobData, SeedJobResult> | undefined = await queue.getJob(ids.get(s.seed)!);
         if (!job) { // removed by someone: queue it again
-          await queue.add('seed', { run: dir, seed: s.seed, key: s.key }, { jobId: ids.get(s.seed)!, attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 2000 }, removeOnComplete: false, removeOnFail: false });
+          await addJob(s);
           waiting++;
           continue;
         }

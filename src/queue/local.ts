@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { makeDir } from '../util/fsdir.js';
-import { checkQueue } from './connection.js';
+import { checkQueue, connectionOptions } from './connection.js';
 import { QueueError, parseQueueUrl } from './url.js';
 
 export interface LocalRedis {
@@ -51,7 +51,7 @@ export async function queueUp(opts: { port?: number; dir?: string; password?: st
 export async function queueDown(url: string): Promise<void> {
   const t = parseQueueUrl(url);
   await checkQueue(t);
-  const c = new Redis({ host: t.host, port: t.port, db: t.db, ...(t.password ? { password: t.password } : {}), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const c = new Redis({ ...connectionOptions(t), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   c.on('error', () => { /* the server closes the connection as it stops */ });
   await c.connect();
   try { await c.shutdown(); } catch { /* the connection drops before a reply */ }

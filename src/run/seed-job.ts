@@ -5,15 +5,16 @@
  * own, so that several workers can work in one folder at once. What a job writes is its seed file,
  * seeds/seed-<s>.safetensors (atomically), and its log, queue/seed-<s>.jsonl.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { resolveBackend } from '../backend/index.js';
-import { resolveConfig, seedCount, type Config } from '../config/index.js';
+import { seedCount, type Config } from '../config/index.js';
 import { ConfigError } from '../util/errors.js';
 import { PathError } from '../util/fsdir.js';
 import { sha256File } from '../util/atomic.js';
 import { JsonlLog } from '../util/jsonl.js';
 import { ARTIFACTS, makeContext } from './context.js';
+import { runFolderState } from './folder.js';
 import { collectSeed, seedKey } from './stages/collect-seeds.js';
 import { RunStore } from './store.js';
 
@@ -24,16 +25,13 @@ export interface SeedJobResult {
   sha256: string;
 }
 
-/** The config stored in run folder `dir` (config.json), with out = dir. */
+/** The config stored in run folder `dir` (config.json, read by runFolderState), with out = dir. */
 export function folderConfig(dir: string): Config {
-  const path = join(dir, ARTIFACTS.config);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new PathError(`${path}: cannot read the run's config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); a queue job needs the coordinator's run folder at the same path on every machine`);
+  const state = runFolderState(dir);
+  if (state.kind !== 'run') {
+    throw new PathError(`${join(dir, ARTIFACTS.config)}: no run's config there; a queue job needs the coordinator's run folder at the same path on every machine`);
   }
-  return resolveConfig({ base: { name: path, config: raw as Config }, overrides: { out: dir } });
+  return { ...state.config, out: dir };
 }
 
 /**
