@@ -1,7 +1,8 @@
 /**
  * Queue benchmark (issue 19, docs/queue.md#measured): on a local redis-server (append-only file on,
  * started here on a free port),
- * 1. the collect stage of one multi-seed zoo (default: the fmnist-seeds preset) run locally, then
+ * 1. the collect stage of one multi-seed zoo (default: the fmnist-seeds preset; a task preset such
+ *    as fmnist-tasks queues its chunks) run locally, then
  *    through the queue with 1, 2, 3 ... `pdiff worker` processes; each queued zoo is checked bit for
  *    bit against the local one;
  * 2. the queue's own cost: many no-op jobs through BullMQ with 16 workers (in this process, each
@@ -10,7 +11,7 @@
  *   npm run bench -- queue [--preset fmnist-seeds] [--workers 1,2,3] [--tiny-jobs 2000] [--tiny-workers 16] [--set key=value ...]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,12 @@ function pdiff(args: string[]): { done: Promise<number | null>; kill: () => void
 }
 
 const collectSeconds = (dir: string): number => (JSON.parse(readFileSync(join(dir, 'stages', 'collect.json'), 'utf8')) as { seconds: number }).seconds;
-const zoo = (dir: string): Buffer[] => [...readSafetensors(join(dir, 'ckpts-whole.safetensors')).tensors.values()].map((t) => Buffer.from((t.data as Float32Array).buffer));
+/** The assembled zoo's tensors (ckpts-whole.safetensors, or ckpts-task.safetensors for a task zoo). */
+function zoo(dir: string): Buffer[] {
+  const file = readdirSync(dir).find((f) => /^ckpts-\w+\.safetensors$/.test(f));
+  if (!file) throw new Error(`${dir}: no assembled zoo (ckpts-*.safetensors)`);
+  return [...readSafetensors(join(dir, file)).tensors.values()].map((t) => Buffer.from((t.data as Float32Array).buffer));
+}
 
 async function redisStats(url: string): Promise<{ commands: number; memory: number }> {
   const t = parseQueueUrl(url, '--queue', {});

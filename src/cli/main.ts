@@ -25,6 +25,7 @@ import { parseTaskCode } from '../tasks/codes.js';
 import { inspectSafetensors } from '../zoo/safetensors.js';
 import { ConfigError, PdiffError } from '../util/errors.js';
 import { runSeedJob } from '../run/seed-job.js';
+import { runTaskChunkJob } from '../run/task-job.js';
 import { redactSecrets } from '../queue/url.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -198,7 +199,7 @@ program
   .configureHelp({ showGlobalOptions: true });
 
 const QUEUE_OPTION = '--queue <url>';
-const QUEUE_HELP = 'collect a multi-seed zoo through this Redis job queue (redis://HOST:PORT/DB; config collect.queue): one job per seed, run by `pdiff worker` processes that share the run folder (docs/queue.md)';
+const QUEUE_HELP = 'collect the zoo through this Redis job queue (redis://HOST:PORT/DB; config collect.queue): one job per seed of a multi-seed zoo, or per chunk of a task zoo (tasks.chunkSize tasks), run by `pdiff worker` processes that share the run folder (docs/queue.md)';
 withCommon(program.command('run').description('run the whole pipeline (skips stages that are up to date, resumes an interrupted one) and write the report'))
   .option(QUEUE_OPTION, QUEUE_HELP)
   .action((o: CommonOpts) => runUntil('report', o, [], true));
@@ -207,7 +208,7 @@ withCommon(program.command('collect').description('train the base model and coll
   .action((o: CommonOpts) => runUntil('eval-originals', o, [], true));
 
 program.command('worker')
-  .description('take collection jobs (one seed of a multi-seed zoo each) from a Redis job queue and run them, until Ctrl-C')
+  .description('take collection jobs (one seed of a multi-seed zoo, or one chunk of a task zoo, each) from a Redis job queue and run them, until Ctrl-C')
   .requiredOption('--queue <url>', 'the queue: redis://[:PASSWORD@]HOST:PORT/DB (the password may instead be in PDIFF_REDIS_PASSWORD)')
   .option('--concurrency <n>', 'jobs this process runs at once, each in a child process', '1')
   .addHelpText('after', `
@@ -226,10 +227,14 @@ Example: pdiff queue up && pdiff worker --queue redis://127.0.0.1:6379/0   (docs
 program.command('queue-job', { hidden: true })
   .description('run one queue job (what `pdiff worker` starts for each job)')
   .requiredOption('--run <dir>', 'run folder')
-  .requiredOption('--seed <s>', 'seed index')
-  .requiredOption('--key <key>', 'the seed key the job was queued under')
-  .action((o: { run: string; seed: string; key: string }) => {
-    console.log(JSON.stringify(runSeedJob({ dir: o.run, seed: Number(o.seed), key: o.key })));
+  .requiredOption('--kind <kind>', 'seed or tasks')
+  .requiredOption('--index <i>', 'the seed, or the task chunk')
+  .requiredOption('--key <key>', 'the key the job was queued under')
+  .action((o: { run: string; kind: string; index: string; key: string }) => {
+    const index = Number(o.index);
+    if (o.kind === 'seed') console.log(JSON.stringify(runSeedJob({ dir: o.run, seed: index, key: o.key })));
+    else if (o.kind === 'tasks') console.log(JSON.stringify(runTaskChunkJob({ dir: o.run, index, key: o.key })));
+    else throw new ConfigError(`--kind: expected seed or tasks, got "${o.kind}"`);
   });
 
 const queueCmd = program.command('queue').description('a local Redis server for the job queue');

@@ -149,7 +149,7 @@ const collectSchema = z
       .min(1)
       .nullable()
       .default(null)
-      .describe('Redis URL redis://HOST:PORT/DB of a job queue: each seed of a multi-seed zoo is one job, run by `pdiff worker` processes that share the run folder; null = collect locally. Changes no result and is in no hash (docs/queue.md)'),
+      .describe('Redis URL redis://HOST:PORT/DB of a job queue: each seed of a multi-seed zoo, or each chunk of a task zoo (tasks.chunkSize tasks), is one job, run by `pdiff worker` processes that share the run folder; null = collect locally. Changes no result and is in no hash (docs/queue.md)'),
   })
   .prefault({})
   .describe('checkpoint collection');
@@ -537,8 +537,8 @@ export const ConfigSchema = z
  */
 export const CONDITIONAL_KEYS: readonly { key: string; when: string; needs: string; applies: (c: z.output<typeof ConfigSchema>) => boolean }[] = [
   { key: 'collect.params', when: 'collect.mode', needs: '"custom"', applies: (c) => c.collect.mode === 'custom' },
-  // a seed is the queue's job; a task zoo's chunks are not queued yet (docs/queue.md)
-  { key: 'collect.queue', when: 'collect.seeds', needs: '2 or more (a multi-seed zoo, tasks.condition "none")', applies: (c) => seedCount(c.collect) >= 2 && c.tasks.condition === 'none' },
+  // a seed, or a chunk of a task zoo, is the queue's job (docs/queue.md); an accuracy zoo's runs are not queued yet
+  { key: 'collect.queue', when: 'collect.seeds', needs: '2 or more (a multi-seed zoo), or tasks.condition "task" (a task zoo)', applies: (c) => (seedCount(c.collect) >= 2 && c.tasks.condition === 'none') || c.tasks.condition === 'task' },
   { key: 'model.mlpHidden', when: 'model.arch', needs: '"mlp"', applies: (c) => c.model.arch === 'mlp' },
   { key: 'model.stem', when: 'model.arch', needs: 'resnet18, resnet50 or efficientnet-*', applies: (c) => ['resnet18', 'resnet50'].includes(c.model.arch) || c.model.arch.startsWith('efficientnet') },
   { key: 'model.dropout', when: 'model.arch', needs: 'efficientnet-* or vit', applies: (c) => c.model.arch.startsWith('efficientnet') || c.model.arch === 'vit' },

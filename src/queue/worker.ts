@@ -10,8 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { QUEUE_NAME, checkQueue, connectionOptions, describeFailure } from './connection.js';
 import { parseQueueUrl } from './url.js';
-import type { SeedJobData } from './coordinator.js';
-import type { SeedJobResult } from '../run/seed-job.js';
+import type { QueueJobData, QueueJobResult } from './coordinator.js';
 
 /** The pdiff command (bin/pdiff.js: the sources in a checkout, dist/ in a package). */
 const PDIFF_BIN = fileURLToPath(new URL('../../bin/pdiff.js', import.meta.url));
@@ -36,11 +35,11 @@ export interface WorkerOptions {
 const TAIL_LINES = 5;
 
 /** Run one job in a child process; resolve with its result, reject with the end of its stderr. */
-function runChild(job: Job<SeedJobData>, say: (line: string) => void): Promise<SeedJobResult> {
+function runChild(job: Job<QueueJobData>, say: (line: string) => void): Promise<QueueJobResult> {
   const d = job.data;
-  const tag = `[worker] seed ${d.seed}`;
+  const tag = `[worker] ${d.label}`;
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, PDIFF_BIN, 'queue-job', '--run', d.run, '--seed', String(d.seed), '--key', d.key], {
+    const child = spawn(process.execPath, [...process.execArgv, PDIFF_BIN, 'queue-job', '--run', d.run, '--kind', d.kind, '--index', String(d.index), '--key', d.key], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PDIFF_PROGRESS: '0' },
     });
@@ -63,14 +62,14 @@ function runChild(job: Job<SeedJobData>, say: (line: string) => void): Promise<S
       if (partial.trim() !== '') tail.push(partial);
       if (code === 0) {
         try {
-          resolvePromise(JSON.parse(out.trim().split('\n').at(-1)!) as SeedJobResult);
+          resolvePromise(JSON.parse(out.trim().split('\n').at(-1)!) as QueueJobResult);
         } catch {
-          reject(new Error(`seed ${d.seed}: the job printed no result`));
+          reject(new Error('the job printed no result'));
         }
         return;
       }
-      const why = tail.filter((l) => !/^\s+at /.test(l)).at(-1) ?? (signal ? `killed by ${signal}` : `exit status ${code}`);
-      reject(new Error(`seed ${d.seed}: ${why}`));
+      const why = tail.filter((l) => !/^\s+at /.test(l)).at(-1)?.replace(/^pdiff: /, '') ?? (signal ? `killed by ${signal}` : `exit status ${code}`);
+      reject(new Error(why));
     });
   });
 }
@@ -81,7 +80,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const target = parseQueueUrl(opts.url);
   await checkQueue(target);
   const lock = lockMs();
-  const worker = new Worker<SeedJobData, SeedJobResult>(QUEUE_NAME, (job) => runChild(job, say), {
+  const worker = new Worker<QueueJobData, QueueJobResult>(QUEUE_NAME, (job) => runChild(job, say), {
     connection: connectionOptions(target),
     concurrency: opts.concurrency ?? 1,
     lockDuration: lock,
@@ -95,9 +94,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     if (line !== lastError) say(`[worker] ${line}`);
     lastError = line;
   });
-  worker.on('active', (job) => say(`[worker] seed ${job.data.seed} of ${job.data.run}: started (attempt ${job.attemptsMade + 1})`));
-  worker.on('completed', (job) => say(`[worker] seed ${job.data.seed}: done (${job.returnvalue.file})`));
-  worker.on('failed', (job, err) => { if (job) say(`[worker] seed ${job.data.seed}: failed (attempt ${job.attemptsMade}): ${err.message}`); });
+  worker.on('active', (job) => say(`[worker] ${job.data.label} of ${job.data.run}: started (attempt ${job.attemptsMade + 1})`));
+  worker.on('completed', (job) => say(`[worker] ${job.data.label}: done (${job.returnvalue.file})`));
+  worker.on('failed', (job, err) => { if (job) say(`[worker] ${job.data.label}: failed (attempt ${job.attemptsMade}): ${err.message}`); });
   say(`[worker] waiting for jobs on ${target.display} (${opts.concurrency ?? 1} at a time)`);
   await (opts.until ?? new Promise<void>((r) => { process.once('SIGINT', () => r()); process.once('SIGTERM', () => r()); }));
   say('[worker] stopping: finishing the jobs in progress');

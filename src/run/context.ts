@@ -80,6 +80,8 @@ export const ARTIFACTS = {
   /** Task mode (docs/tasks.md#pipeline): the zoo's folder, the collect stage's record, the zoo's own scores, one result file per evaluated code. */
   taskZoo: 'tasks',
   tasksJson: 'tasks.json',
+  /** Task mode on a queue (docs/queue.md#task-zoos): the training features every chunk job reads, kept while the jobs run. */
+  taskFeatures: 'queue/task-features.safetensors',
   zooEval: 'zoo-eval.json',
   taskEval: (code: string): string => `eval/tasks/${code}.json`,
   /** Accuracy mode (docs/accuracy.md#pipeline): the zoo's folder (one file per run) and the collect stage's record. */

@@ -17,13 +17,8 @@ import { ARTIFACTS, makeContext } from './context.js';
 import { runFolderState } from './folder.js';
 import { collectSeed, seedKey } from './stages/collect-seeds.js';
 import { RunStore } from './store.js';
+import type { QueueJobResult } from '../queue/coordinator.js';
 
-export interface SeedJobResult {
-  /** The seed file, relative to the run folder. */
-  file: string;
-  /** sha256 of its bytes as the job left it: the coordinator checks the file against it. */
-  sha256: string;
-}
 
 /** The config stored in run folder `dir` (config.json, read by runFolderState), with out = dir. */
 export function folderConfig(dir: string): Config {
@@ -38,7 +33,7 @@ export function folderConfig(dir: string): Config {
  * Collect seed `seed` of the run in `dir`, whose seed key the coordinator computed as `key`.
  * @throws ConfigError when the folder's config no longer gives that key (the run changed after the job was queued).
  */
-export function runSeedJob(args: { dir: string; seed: number; key: string; say?: (line: string) => void; progress?: boolean }): SeedJobResult {
+export function runSeedJob(args: { dir: string; seed: number; key: string; say?: (line: string) => void; progress?: boolean }): QueueJobResult {
   const dir = resolve(args.dir);
   const cfg = folderConfig(dir);
   const S = seedCount(cfg.collect);

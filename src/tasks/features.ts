@@ -9,7 +9,8 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Classifier } from '../models/classifier.js';
 import { Tensor, dispose, noGrad, scope } from '../tensor/tensor.js';
-import { ShapeError } from '../util/errors.js';
+import { FormatError, ShapeError } from '../util/errors.js';
+import { readSafetensors, writeSafetensors } from '../zoo/safetensors.js';
 
 /** Features of every image of a dataset at one stage of a model. */
 export interface FeatureCache {
@@ -81,4 +82,34 @@ export function cacheFeatures(args: CacheFeaturesArgs): FeatureCache {
     model.train(wasTraining);
   }
   return { name: ds.name, stage, shape, floats, n: ds.n, data: data!, labels: Int32Array.from(ds.labels) };
+}
+
+/**
+ * Write a feature cache to a safetensors file, atomically: "features" [n, ...shape] and "labels"
+ * [n] (as floats: class indices are exact), with the data set's name and the stage in the
+ * metadata. A queue's task jobs read it instead of computing the features again
+ * (docs/queue.md#task-zoos), so every job trains on the same bytes.
+ */
+export function writeFeatureCache(path: string, f: FeatureCache): void {
+  writeSafetensors(path, [
+    { name: 'features', shape: [f.n, ...f.shape], data: f.data },
+    { name: 'labels', shape: [f.n], data: Float32Array.from(f.labels) },
+  ], { name: f.name, stage: String(f.stage) });
+}
+
+/**
+ * Read a file written by writeFeatureCache.
+ * @throws FormatError naming the file when a tensor or the metadata is missing or inconsistent.
+ */
+export function readFeatureCache(path: string): FeatureCache {
+  const file = readSafetensors(path);
+  const meta = file.metadata ?? {};
+  const feats = file.tensors.get('features'), labels = file.tensors.get('labels');
+  const stage = Number(meta.stage);
+  if (!feats || !(feats.data instanceof Float32Array) || feats.shape.length < 2) throw new FormatError(path, 'expected a float tensor "features" [n, ...shape]');
+  const n = feats.shape[0]!;
+  if (!labels || !(labels.data instanceof Float32Array) || labels.data.length !== n) throw new FormatError(path, `expected a float tensor "labels" [${n}]`);
+  if (typeof meta.name !== 'string' || !(Number.isInteger(stage) && stage >= 1)) throw new FormatError(path, 'expected metadata "name" and "stage"');
+  const shape = feats.shape.slice(1);
+  return { name: meta.name, stage, shape, floats: shape.reduce((a, b) => a * b, 1), n, data: feats.data, labels: Int32Array.from(labels.data) };
 }

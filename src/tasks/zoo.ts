@@ -202,7 +202,7 @@ export interface TaskZooManifest {
   /** The feature stage. */
   stage: number;
   plan: string;
-  chunks: Array<{ file: string; codes: string[] }>;
+  chunks: TaskChunk[];
 }
 
 /**
@@ -236,8 +236,23 @@ export function zooPlanDigest(task: TaskModel, features: FeatureCache, recipe: T
 
 const chunkFile = (i: number): string => `tasks-${String(i).padStart(4, '0')}.safetensors`;
 
-/** The chunk file's checkpoints when it holds exactly `codes` under `plan`, else null. */
-function reusableChunk(path: string, codes: readonly string[], plan: string, k: number, total: number): Float32Array | null {
+/** One chunk file of a zoo: its name in the zoo's folder and the codes it holds, in zoo order. */
+export interface TaskChunk { file: string; codes: string[] }
+
+/**
+ * The zoo's codes cut into chunks of `chunkSize` (the last may be shorter), in order: the unit of
+ * resumption, and of a queue's job (docs/queue.md#task-zoos).
+ * @throws ConfigError for a chunkSize that is not a positive integer.
+ */
+export function taskChunks(codes: readonly string[], chunkSize: number = DEFAULT_TASK_CHUNK): TaskChunk[] {
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new ConfigError(`tasks.chunkSize: must be a positive integer, got ${chunkSize}`);
+  const chunks: TaskChunk[] = [];
+  for (let s = 0; s < codes.length; s += chunkSize) chunks.push({ file: chunkFile(chunks.length), codes: codes.slice(s, s + chunkSize) });
+  return chunks;
+}
+
+/** The chunk file's checkpoints when it holds exactly `codes` under `plan`, else null (missing, damaged or another collection's). */
+export function readTaskChunk(path: string, codes: readonly string[], plan: string, k: number, total: number): Float32Array | null {
   if (!existsSync(path)) return null;
   try {
     const meta = readSafetensorsHeader(path).metadata ?? {};
@@ -248,6 +263,36 @@ function reusableChunk(path: string, codes: readonly string[], plan: string, k: 
   } catch {
     return null; // a damaged file is trained again
   }
+}
+
+/** Arguments of {@link trainTaskChunk}. */
+export interface TrainTaskChunkArgs {
+  task: TaskModel;
+  features: FeatureCache;
+  recipe: TaskRecipe;
+  seed: number;
+  /** zooPlanDigest(task, features, recipe, seed): recorded in the file. */
+  plan: string;
+  /** The chunk's codes. */
+  codes: readonly string[];
+  /** The chunk file, written atomically when every code is trained. */
+  path: string;
+  /** Called after each code. */
+  onTask?(code: string): void;
+}
+
+/** Train one chunk's codes (trainTask each) and write its file; returns its checkpoints [codes, k, total]. */
+export function trainTaskChunk(args: TrainTaskChunkArgs): Float32Array {
+  const { task, features, recipe, seed, plan, codes } = args;
+  const total = task.layout.total, k = recipe.k, per = k * total;
+  const out = new Float32Array(codes.length * per);
+  codes.forEach((code, j) => {
+    out.set(trainTask({ task, features, code, recipe, seed }), j * per);
+    args.onTask?.(code);
+  });
+  writeSafetensors(args.path, [{ name: 'ckpts', shape: [codes.length, k, total], data: out }],
+    { plan, codes: JSON.stringify(codes), k: String(k), total: String(total) });
+  return out;
 }
 
 /**
@@ -267,30 +312,23 @@ export function collectTaskZoo(args: CollectTaskZooArgs): TaskZoo {
   if (new Set(codes).size !== codes.length) throw new ConfigError('collectTaskZoo: a code is listed twice');
   if (codes.length === 0) throw new ConfigError('collectTaskZoo: no codes to train');
   const chunkSize = args.chunkSize ?? DEFAULT_TASK_CHUNK;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new ConfigError(`collectTaskZoo: chunkSize must be a positive integer, got ${chunkSize}`);
+  const chunks = taskChunks(codes, chunkSize);
   const { layout } = task;
   const total = layout.total, k = recipe.k, per = k * total;
   const plan = zooPlanDigest(task, features, recipe, seed);
   const ckpts = new Float32Array(codes.length * per);
-  const chunks: Array<{ file: string; codes: string[] }> = [];
-  for (let s = 0; s < codes.length; s += chunkSize) chunks.push({ file: chunkFile(chunks.length), codes: codes.slice(s, s + chunkSize) });
   // A zoo.json from an earlier collection would describe chunks that may be replaced now: the
   // folder holds a complete zoo again only when the new manifest is written, last.
   rmSync(join(dir, 'zoo.json'), { force: true });
   const progress = new Progress({ label: 'tasks', total: codes.length, unit: 'task', enabled: args.progress !== false });
   chunks.forEach((ch, ci) => {
     const path = join(dir, ch.file), off = ci * chunkSize * per;
-    const old = reusableChunk(path, ch.codes, plan, k, total);
+    const old = readTaskChunk(path, ch.codes, plan, k, total);
     if (old) {
       ckpts.set(old, off);
       progress.tick(ch.codes.length, { reused: ch.file });
     } else {
-      ch.codes.forEach((code, j) => {
-        ckpts.set(trainTask({ task, features, code, recipe, seed }), off + j * per);
-        progress.tick(1, { code });
-      });
-      writeSafetensors(path, [{ name: 'ckpts', shape: [ch.codes.length, k, total], data: ckpts.subarray(off, off + ch.codes.length * per) }],
-        { plan, codes: JSON.stringify(ch.codes), k: String(k), total: String(total) });
+      ckpts.set(trainTaskChunk({ task, features, recipe, seed, plan, codes: ch.codes, path, onTask: (code) => progress.tick(1, { code }) }), off);
     }
     args.onChunk?.(ci + 1, chunks.length);
   });

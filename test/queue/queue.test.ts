@@ -1,5 +1,5 @@
 /**
- * The job queue (issue 19, docs/queue.md): a multi-seed zoo collected by `pdiff worker` processes
+ * The job queue (issue 19, docs/queue.md): a multi-seed zoo, and a task zoo, collected by `pdiff worker` processes
  * through a real Redis server (Debian's redis-server, started here on a free loopback port with
  * the append-only file on and a password), compared bit for bit with the same zoo collected
  * locally. Skipped, with the reason, where redis-server is not installed.
@@ -30,6 +30,11 @@ const skipRedis: false | string = !hasRedis ? 'redis-server is not installed (ap
 /** A tiny multi-seed zoo: 3 seeds of an MLP 784-8-10, 3 checkpoints each; a seed's job takes a few seconds. */
 const ZOO_SETS = ['--preset', 'fmnist-seeds', '--set', 'data.limitTrain=600', '--set', 'data.valSize=100', '--set', 'data.limitTest=200',
   '--set', 'base.epochs=1', '--set', 'collect.k=3', '--set', 'collect.seeds=3', '--set', 'model.mlpHidden=[8]', '--set', 'eval.avgOf=2', '--backend', 'js'];
+
+/** A tiny task zoo: 5 seen codes in 3 chunks of at most 2 (3 jobs), 2 checkpoints of a few steps each. */
+const TASK_SETS = ['--preset', 'fmnist-tiny', '--set', 'data.limitTrain=600', '--set', 'data.valSize=100', '--set', 'data.limitTest=200', '--set', 'base.epochs=1',
+  '--set', 'tasks.condition="task"', '--set', 'tasks.unseen=3', '--set', 'tasks.seen=5', '--set', 'tasks.evalSeen=2', '--set', 'tasks.chunkSize=2',
+  '--set', 'tasks.recipe={"steps":6,"saveEvery":2,"k":2,"lr":0.01,"batchSize":16,"weightDecay":0.0005}', '--backend', 'js'];
 
 function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -91,8 +96,8 @@ async function waitFor(what: string, cond: () => boolean, ms = 120_000): Promise
 }
 
 /** The zoo's tensors: the assembled checkpoint stack. */
-function zooOf(dir: string): Map<string, Float32Array> {
-  const f = readSafetensors(join(dir, 'ckpts-whole.safetensors'));
+function zooOf(dir: string, file = 'ckpts-whole.safetensors'): Map<string, Float32Array> {
+  const f = readSafetensors(join(dir, file));
   return new Map([...f.tensors].map(([k, t]) => [k, t.data as Float32Array]));
 }
 
@@ -110,8 +115,10 @@ describe('queue URLs and config', () => {
     }
   });
 
-  it('collect.queue needs a multi-seed zoo, changes no hash and is no change of the run', () => {
+  it('collect.queue needs a multi-seed or task zoo, changes no hash and is no change of the run', () => {
     assert.throws(() => resolveConfig({ sets: ['collect.queue="redis://h:1/0"'] }), (e: Error) => e instanceof ConfigError && /collect\.queue/.test(e.message) && /collect\.seeds/.test(e.message));
+    assert.throws(() => resolveConfig({ sets: ['tasks.condition="accuracy"', 'collect.queue="redis://h:1/0"'] }), (e: Error) => e instanceof ConfigError && /collect\.queue/.test(e.message));
+    assert.equal(resolveConfig({ sets: ['tasks.condition="task"', 'collect.queue="redis://h:1/0"'] }).collect.queue, 'redis://h:1/0');
     const a = resolveConfig({ preset: 'fmnist-seeds' });
     const b = resolveConfig({ preset: 'fmnist-seeds', sets: ['collect.queue="redis://h:1/0"'] });
     assert.equal(configHash(a, ['collect']), configHash(b, ['collect']));
@@ -254,6 +261,66 @@ describe('a multi-seed zoo on a Redis queue', { skip: skipRedis, concurrency: fa
     assert.match(none.out.trim(), new RegExp(`^pdiff: queue redis://127\\.0\\.0\\.1:${port}/0: cannot reach the server`));
     assert.ok(!none.out.includes('secret'));
     await assert.rejects(checkQueue(parseQueueUrl(`redis://127.0.0.1:${redis.port}/0`, '--queue', {})), (e: Error) => e instanceof QueueError && /needs a password/.test(e.message));
+  });
+});
+
+describe('a task zoo on a Redis queue', { skip: skipRedis, concurrency: false }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'pdiff-queue-tasks-'));
+  let redis: RedisServer;
+  let reference: Map<string, Float32Array>;
+  const procs: Proc[] = [];
+  const proc = (args: string[]): Proc => { const p = pdiffProc(args); procs.push(p); return p; };
+  const workers = (n: number): Proc[] => Array.from({ length: n }, () => proc(['worker', '--queue', redis.url]));
+  const stopAll = async (ps: Proc[]): Promise<void> => { for (const p of ps) killGroup(p, 'SIGTERM'); await Promise.all(ps.map((p) => p.done)); };
+  const tasksZoo = (dir: string) => zooOf(dir, 'ckpts-task.safetensors');
+
+  before(async () => {
+    redis = new RedisServer(await freePort(), tmp);
+    await redis.start();
+    const local = join(tmp, 'local');
+    const r = pdiffProc(['collect', '--out', local, ...TASK_SETS]);
+    assert.equal(await r.done, 0, r.out);
+    reference = tasksZoo(local);
+  });
+  after(async () => {
+    for (const p of procs) killGroup(p);
+    await redis?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('2 workers train the chunks, bit-identical to the local run; a corrupted chunk file is refused by its hash and trained again', async () => {
+    const dir = join(tmp, 'two');
+    const ws = workers(2);
+    const c = proc(['collect', '--out', dir, ...TASK_SETS, '--queue', redis.url]);
+    assert.equal(await c.done, 0, c.out);
+    assert.match(c.out, /3 task chunks, 3 jobs queued now/);
+    assert.deepEqual(tasksZoo(dir), reference);
+    assert.ok(!existsSync(join(dir, 'queue', 'task-features.safetensors')), 'the features for the jobs are removed once the zoo is in');
+    assert.ok(ws.some((w) => /task chunk \d \(codes? [01]{10}/.test(w.out)), ws.map((w) => w.out).join('\n---\n'));
+
+    const file = join(dir, 'tasks', 'tasks-0001.safetensors');
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 3]! ^= 0x40; // a bit of the last checkpoint: the file still parses
+    writeFileSync(file, bytes);
+    rmSync(join(dir, 'stages', 'collect.json'));
+    rmSync(join(dir, 'ckpts-task.safetensors'));
+    const again = proc(['collect', '--out', dir, '--queue', redis.url]);
+    assert.equal(await again.done, 0, again.out);
+    await stopAll(ws);
+    assert.match(again.out, /task chunk 1 \(codes [01]{10} to [01]{10}\): tasks\/tasks-0001\.safetensors does not have the sha256 its job recorded/);
+    assert.deepEqual(tasksZoo(dir), reference);
+  });
+
+  it('a chunk whose training diverges every time: the coordinator names its codes and exits non-zero with no zoo', async () => {
+    const dir = join(tmp, 'failing');
+    const ws = workers(2);
+    const c = proc(['collect', '--out', dir, ...TASK_SETS, '--set', 'tasks.recipe={"steps":6,"saveEvery":2,"k":2,"lr":1e38,"batchSize":16,"weightDecay":0.0005}', '--queue', redis.url]);
+    const code = await c.done;
+    await stopAll(ws);
+    assert.notEqual(code, 0, c.out);
+    assert.match(c.out, /task chunk jobs? failed on the queue redis:\/\/127\.0\.0\.1:\d+\/0; no zoo was assembled/);
+    assert.match(c.out, /task chunk \d \(codes? [01]{10}.*\): trainTask [01]{10}: loss NaN .*\(after 3 attempts\)/);
+    assert.ok(!existsSync(join(dir, 'ckpts-task.safetensors')));
   });
 });
 

@@ -155,8 +155,8 @@ export async function collectSeeds(ctx: RunContext): Promise<StageOutputs> {
     const { collectThroughQueue } = await import('../../queue/coordinator.js'); // BullMQ only when a queue is used
     await collectThroughQueue({
       url: cfg.collect.queue, dir: store.dir, say: ctx.say, progress: ctx.progress,
-      seeds: Array.from({ length: S }, (_, s) => ({ seed: s, key: seedKey(cfg, s), file: ARTIFACTS.seedFile(s) })),
-      usable: (q) => complete(q.seed), discard: (q) => clearSeedJobState(store.dir, q.seed),
+      members: Array.from({ length: S }, (_, s) => ({ kind: 'seed', index: s, key: seedKey(cfg, s), file: ARTIFACTS.seedFile(s), label: `seed ${s}` })),
+      usable: (q) => complete(q.index), discard: (q) => clearSeedJobState(store.dir, q.index),
     });
   }
   const seeds: SeedFile[] = [];
