@@ -2,7 +2,9 @@
  * Evaluating many parameter sets of cnn-s on the real Fashion-MNIST test set (10,000 images):
  * the cached tail of ParamSetEvaluator against the straightforward full forward, and against
  * PyTorch (bench/torch/evaluate.py, same base model and the same kind of perturbation) when
- * `/usr/bin/python3 -c "import torch"` works.
+ * `/usr/bin/python3 -c "import torch"` works. `ratio` (models per second, pdiff / PyTorch) is
+ * against what a PyTorch user would run: in bn mode the cached tail (the stem once, channels-last,
+ * 200-image chunks; ratio_vs_torch_cached), in whole mode the full forward (ratio_vs_torch_full).
  *
  *   node --import tsx bench/evaluate.ts [--mode bn|whole] [--models N] [--batch 1000] [--no-torch]
  *
@@ -62,8 +64,10 @@ export interface BenchEvaluateResult {
   torch_cached_models_per_s?: number;
   torch_mean_test_acc?: number;
   torch_threads?: number;
-  /** pdiff tail models/s over PyTorch's full-forward models/s (target >= 2). */
+  /** pdiff's models/s over what a PyTorch user would run: the cached stem in bn mode, the full forward in whole mode (> 1: pdiff is faster). */
   ratio?: number;
+  /** pdiff tail models/s over PyTorch's full-forward models/s. */
+  ratio_vs_torch_full?: number;
   /** pdiff tail models/s over PyTorch's own cached-stem evaluation (bn mode). */
   ratio_vs_torch_cached?: number;
   torch_skipped?: string;
@@ -163,10 +167,13 @@ export async function benchEvaluate(opts: { mode: 'bn' | 'whole'; models?: numbe
         res.torch_models_per_s = round(tps);
         res.torch_mean_test_acc = round(Number(t.mean_test_acc));
         res.torch_threads = Number(t.torch_threads);
-        res.ratio = round(res.models_per_s / tps);
+        // like with like: in bn mode a PyTorch user caches the frozen stem too (channels-last, 200-image chunks)
+        res.ratio_vs_torch_full = round(res.models_per_s / tps);
+        res.ratio = res.ratio_vs_torch_full;
         if (t.cached_forward_ms_per_model !== undefined) {
           res.torch_cached_models_per_s = round(1000 / Number(t.cached_forward_ms_per_model));
           res.ratio_vs_torch_cached = round(res.models_per_s / res.torch_cached_models_per_s);
+          res.ratio = res.ratio_vs_torch_cached;
         }
       }
     } finally {

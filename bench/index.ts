@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- <engine|collect|evaluate|pipeline|queue> [--backend js|blas|webgpu] [--mode bn|whole] [--no-torch]`
  *   queue takes [--preset NAME] [--workers 1,2,3] [--tiny-jobs N] [--tiny-workers W] [--set key=value ...] (bench/queue.ts).
- *   pipeline also takes [--preset NAME] [--out DIR] [--set key=value ...] (config overrides, as `pdiff run --set`).
+ *   pipeline also takes [--preset NAME] [--out DIR] [--set key=value ...] (config overrides, as `pdiff run --set`);
+ *   it runs the same recipe in PyTorch after pdiff (bench/torch/pipeline.py) and prints per-stage ratios.
  * Each benchmark prints progress to stderr and, as its LAST line on stdout, one JSON object.
  */
 const args = process.argv.slice(2);
@@ -32,7 +33,7 @@ switch (which) {
   case 'pipeline': {
     const { benchPipeline } = await import('./pipeline.js');
     const sets = args.flatMap((a, i) => (a === '--set' && args[i + 1] !== undefined ? [args[i + 1]!] : []));
-    result = await benchPipeline({ preset: opt('preset') ?? 'fmnist-bn', backend: opt('backend'), out: opt('out'), sets });
+    result = await benchPipeline({ preset: opt('preset') ?? 'fmnist-bn', backend: opt('backend'), out: opt('out'), sets, torch });
     break;
   }
   case 'queue': {
