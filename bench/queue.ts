@@ -12,27 +12,18 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { connectionOptions } from '../src/queue/connection.js';
-import { queueDown, queueUp } from '../src/queue/local.js';
+import { freeLoopbackPort, queueDown, queueUp } from '../src/queue/local.js';
 import { parseQueueUrl } from '../src/queue/url.js';
 import { readSafetensors } from '../src/zoo/safetensors.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (l: string): void => { process.stderr.write(`${l}\n`); };
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => res(p)); });
-  });
-}
 
 function pdiff(args: string[]): { done: Promise<number | null>; kill: () => void } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, PDIFF_PROGRESS: '0', PDIFF_QUIET_BACKEND: '1' } });
@@ -61,7 +52,7 @@ export async function benchQueue(opts: { preset?: string; workers?: number[]; ti
   const preset = opts.preset ?? 'fmnist-seeds';
   const counts = opts.workers ?? [1, 2, 3];
   const tmp = mkdtempSync(join(tmpdir(), 'pdiff-bench-queue-'));
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const { url } = await queueUp({ port, dir: join(tmp, 'redis') });
   const setArgs = (opts.sets ?? []).flatMap((s) => ['--set', s]);
   const load0 = loadavg()[0]!;

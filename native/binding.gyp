@@ -1,12 +1,12 @@
 # Builds native/build/Release/pdiff_blas.node: OpenBLAS cblas_sgemm plus the C kernels of the blas
-# backend (activations, batch norm, max pooling, im2col and depthwise convolutions, AdamW; module.c gives the map of the sources).
+# backend (activations, batch norm, fused inference passes, max pooling, im2col and depthwise convolutions, AdamW; module.c gives the map of the sources).
 # Plain C against node_api.h (no node-addon-api). `npm install` runs `node-gyp rebuild --directory native`;
 # a failed build is not fatal (pdiff falls back to its pure-TS js backend).
 {
   "targets": [
     {
       "target_name": "pdiff_blas",
-      "sources": ["module.c", "args.c", "threadpool.c", "scratch.c", "gemm.c", "elementwise.c", "optim.c", "norm.c", "maxpool.c", "conv.c", "depthwise.c"],
+      "sources": ["module.c", "args.c", "threadpool.c", "scratch.c", "gemm.c", "elementwise.c", "optim.c", "norm.c", "fused.c", "maxpool.c", "conv.c", "depthwise.c"],
       "defines": ["NAPI_VERSION=8"],
       # Debian/Ubuntu keep cblas.h on the default multiarch path; Fedora/RHEL under /usr/include/openblas.
       "include_dirs": ["/usr/include/openblas"],

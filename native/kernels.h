@@ -33,6 +33,10 @@ napi_value BnTrainBackward(napi_env env, napi_callback_info info);
 napi_value BnEvalForward(napi_env env, napi_callback_info info);
 napi_value BnEvalBackward(napi_env env, napi_callback_info info);
 
+/* fused.c: fused inference passes (eval BN + ReLU from pooled inputs, or into a global average pool) */
+napi_value BnReluSelect(napi_env env, napi_callback_info info);
+napi_value BnReluMean(napi_env env, napi_callback_info info);
+
 /* maxpool.c: 2-D max pooling */
 napi_value MaxPool2dForward(napi_env env, napi_callback_info info);
 napi_value MaxPool2dBackward(napi_env env, napi_callback_info info);

@@ -5,7 +5,8 @@
  *
  * The addon: a thin N-API wrapper around OpenBLAS (gemm.c) plus the C kernels of the blas backend
  * (src/backend/blas.ts): the memory-bound layers of a training step (elementwise.c: activations,
- * binary / sumTo, axpy; norm.c: batch norm; maxpool.c: max pooling; optim.c: AdamW) and the
+ * binary / sumTo, axpy; norm.c: batch norm; fused.c: eval BN + ReLU passes of inference;
+ * maxpool.c: max pooling; optim.c: AdamW) and the
  * convolutions (conv.c: im2col / col2im in C with cblas_sgemm called from C; depthwise.c: direct
  * depthwise convolutions). Float32Array in
  * and out; the semantics are those of the TypeScript kernels in
@@ -73,6 +74,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"bnTrainBackward", NULL, BnTrainBackward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bnEvalForward", NULL, BnEvalForward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bnEvalBackward", NULL, BnEvalBackward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bnReluSelect", NULL, BnReluSelect, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bnReluMean", NULL, BnReluMean, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPool2dForward", NULL, MaxPool2dForward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPool2dBackward", NULL, MaxPool2dBackward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dForward", NULL, Conv2dForward, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -31,6 +31,12 @@ export interface BlasKernels {
     n: number, c: number, s: number, eps: number, y: F32): void;
   bnEvalBackward(gy: F32, x: F32, gamma: F32 | null, runMean: F32, runVar: F32, n: number, c: number, s: number,
     eps: number, gx: F32 | null, ggamma: F32 | null, gbeta: F32 | null): void;
+  /** relu(eval BN(x)) for x [n, c, s], channel ch read from xNeg where its BN scale is < 0 (fused.c). */
+  bnReluSelect(x: F32, xNeg: F32, gamma: F32 | null, beta: F32 | null, runMean: F32, runVar: F32,
+    n: number, c: number, s: number, eps: number, y: F32): void;
+  /** y [n, c] = the mean over s of relu(eval BN(x)) for x [n, c, s] (fused.c). */
+  bnReluMean(x: F32, gamma: F32 | null, beta: F32 | null, runMean: F32, runVar: F32,
+    n: number, c: number, s: number, eps: number, y: F32): void;
   maxPool2dForward(x: F32, y: F32, argmax: Int32Array, n: number, c: number, h: number, w: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   maxPool2dBackward(gy: F32, argmax: Int32Array, gx: F32, n: number, c: number, h: number, w: number,

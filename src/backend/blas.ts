@@ -9,7 +9,7 @@
  */
 import { broadcastStrides, coalesce, denseStrides } from './shapes.js';
 import type {
-  AdamStepArgs, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormTrainForwardArgs, BinaryOp, FusedEvalKernels, NormBackwardArgs, Storage, UnaryOp,
+  AdamStepArgs, BatchNormEvalBackwardArgs, BatchNormEvalForwardArgs, BatchNormTrainForwardArgs, BinaryOp, BnReluSelectArgs, FusedEvalKernels, NormBackwardArgs, Storage, UnaryOp,
 } from './backend.js';
 import { CpuBackend } from './cpu.js';
 import { CpuFusedEval } from './cpu/fused.js';
@@ -54,14 +54,15 @@ const f32n = (s: Storage | null): Float32Array | null => (s === null ? null : (s
 
 export class BlasBackend extends CpuBackend {
   /**
-   * The TypeScript fused passes, not preferred: the C kernels beat them, except bnReluMean. The
-   * argmax-free max pool runs the C kernel, like maxPool2dForward.
+   * The fused passes, not preferred as a whole (the C kernels of the separate passes beat the
+   * TypeScript ones); bnReluSelect and bnReluMean run in C on the kernel threads (native/fused.c),
+   * the argmax-free max pool runs the C kernel, like maxPool2dForward.
    */
   override readonly fusedEval: FusedEvalKernels;
 
   constructor(gemm: Gemm, readonly kernels: BlasKernels, description: string) {
     super('blas', 'float32', gemm, description);
-    this.fusedEval = new CpuFusedEval(false, (x, y, argmax, g) => {
+    this.fusedEval = new BlasFusedEval(kernels, (x, y, argmax, g) => {
       if (isF32(x) && isF32(y)) kernels.maxPool2dForward(x, y, argmax, g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
       else maxPool2dTs(x, y, argmax, g);
     });
@@ -199,4 +200,29 @@ export class BlasBackend extends CpuBackend {
 function allF32OrNull(...a: (Storage | null)[]): boolean {
   for (const s of a) if (s !== null && !(s instanceof Float32Array)) return false;
   return true;
+}
+
+/**
+ * CpuFusedEval with the two passes of the planned cnn-s tail in C (native/fused.c): the same
+ * arithmetic as this backend's separate BN, relu, sumTo and affine kernels, on its threads. Other
+ * dtypes fall back to the TypeScript passes.
+ */
+class BlasFusedEval extends CpuFusedEval {
+  constructor(private readonly k: BlasKernels, maxPool: ConstructorParameters<typeof CpuFusedEval>[1]) {
+    super(false, maxPool);
+  }
+
+  override bnReluSelect(a: BnReluSelectArgs, g: NormGeom): void {
+    const { x, xNeg, gamma, beta, runMean, runVar, y } = a;
+    if (isF32(x) && isF32(xNeg) && isF32(y) && isF32(runMean) && isF32(runVar) && allF32OrNull(gamma, beta)) {
+      this.k.bnReluSelect(x, xNeg, f32n(gamma), f32n(beta), runMean, runVar, g.n, g.c, g.s, g.eps, y);
+    } else super.bnReluSelect(a, g);
+  }
+
+  override bnReluMean(a: BatchNormEvalForwardArgs, g: NormGeom): void {
+    const { x, gamma, beta, runMean, runVar, y } = a;
+    if (isF32(x) && isF32(y) && isF32(runMean) && isF32(runVar) && allF32OrNull(gamma, beta)) {
+      this.k.bnReluMean(x, f32n(gamma), f32n(beta), runMean, runVar, g.n, g.c, g.s, g.eps, y);
+    } else super.bnReluMean(a, g);
+  }
 }

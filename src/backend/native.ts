@@ -18,7 +18,7 @@ export type { BlasKernels } from './blas-kernels.js';
 
 const KERNEL_NAMES = [
   'unary', 'unaryBackward', 'binary', 'sumTo', 'axpy', 'adamStep', 'bnTrainForward', 'bnTrainBackward', 'bnEvalForward',
-  'bnEvalBackward', 'maxPool2dForward', 'maxPool2dBackward', 'conv2dForward', 'conv2dBackwardData',
+  'bnEvalBackward', 'bnReluSelect', 'bnReluMean', 'maxPool2dForward', 'maxPool2dBackward', 'conv2dForward', 'conv2dBackwardData',
   'conv2dBackwardWeight', 'depthwiseForward', 'depthwiseBackwardData', 'depthwiseBackwardWeight', 'kernelThreads', 'setKernelThreads',
 ] as const satisfies readonly (keyof BlasKernels)[];
 

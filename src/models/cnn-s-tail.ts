@@ -17,7 +17,8 @@
  * run as one pass each with the same per-element arithmetic: all of them ('fused', where the
  * backend prefers them: js), or only the last one, BN + ReLU + global average pool, the largest
  * activation of the bn-mode tail ('planned': blas, whose C kernels beat the fused JS passes
- * elsewhere). Whichever variant is chosen must reproduce forwardFrom bit for bit on a few images
+ * elsewhere; on blas the 'planned' variant also runs the pooled BN + ReLU block as one fused
+ * pass, bnReluSelect, in C). Whichever variant is chosen must reproduce forwardFrom bit for bit on a few images
  * (firstExactTail); otherwise the next, more literal variant is tried, and finally the generic
  * tail, with a warning. On a backend without fused passes (webgpu) the tail calls its kernels.
  */
@@ -374,6 +375,11 @@ export class CnnSTail implements TailRunner {
   private pooledBlock(bn: BatchNorm, pmax: Storage, pmin: Storage, y: Storage, tmp: Storage | null, pg: Pool2dGeom, rows: number): Storage {
     const be = this.be, c = pg.c, plane = pg.oh * pg.ow;
     this.scaleShiftChecked(bn);
+    if (this.fusedGap) {
+      // the variant with fused passes: BN, the choice of input and relu in one pass (blas: in C, on the kernel threads)
+      this.fe!.bnReluSelect({ ...bnArgs(bn, pmax, y), xNeg: pmin }, normGeom(bn, rows, c, plane));
+      return y;
+    }
     this.bnEval(bn, pmax, y, rows, c, plane);
     let negDone = false;
     for (let ch = 0; ch < c; ch++) {

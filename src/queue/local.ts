@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { makeDir } from '../util/fsdir.js';
@@ -18,6 +19,18 @@ export interface LocalRedis {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port on 127.0.0.1 that is free now (the system's choice): for a server started next, in tests and benchmarks. */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => res(port));
+    });
+  });
+}
 
 /** Start redis-server on 127.0.0.1:port with AOF in `dir` (its data, log and pid file), detached; resolve once it answers. */
 export async function queueUp(opts: { port?: number; dir?: string; password?: string } = {}): Promise<LocalRedis> {

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +15,7 @@ import { Redis } from 'ioredis';
 import { configHash, resolveConfig } from '../../src/config/index.js';
 import { diffConfigs } from '../../src/config/diff.js';
 import { QUEUE_NAME, checkQueue, connectionOptions } from '../../src/queue/connection.js';
-import { queueDown, queueUp } from '../../src/queue/local.js';
+import { freeLoopbackPort, queueDown, queueUp } from '../../src/queue/local.js';
 import { QueueError, parseQueueUrl, redactQueueUrl, withoutQueuePassword } from '../../src/queue/url.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { readSafetensors } from '../../src/zoo/safetensors.js';
@@ -35,17 +34,6 @@ const ZOO_SETS = ['--preset', 'fmnist-seeds', '--set', 'data.limitTrain=600', '-
 const TASK_SETS = ['--preset', 'fmnist-tiny', '--set', 'data.limitTrain=600', '--set', 'data.valSize=100', '--set', 'data.limitTest=200', '--set', 'base.epochs=1',
   '--set', 'tasks.condition="task"', '--set', 'tasks.unseen=3', '--set', 'tasks.seen=5', '--set', 'tasks.evalSeen=2', '--set', 'tasks.chunkSize=2',
   '--set', 'tasks.recipe={"steps":6,"saveEvery":2,"k":2,"lr":0.01,"batchSize":16,"weightDecay":0.0005}', '--backend', 'js'];
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -148,7 +136,7 @@ describe('a multi-seed zoo on a Redis queue', { skip: skipRedis, concurrency: fa
   };
 
   before(async () => {
-    redis = new RedisServer(await freePort(), tmp);
+    redis = new RedisServer(await freeLoopbackPort(), tmp);
     await redis.start();
     const local = join(tmp, 'local');
     const r = pdiffProc(['collect', '--out', local, ...ZOO_SETS]);
@@ -255,7 +243,7 @@ describe('a multi-seed zoo on a Redis queue', { skip: skipRedis, concurrency: fa
     assert.equal(wrong.out.trim().split('\n').length, 1, wrong.out);
     assert.match(wrong.out, new RegExp(`queue redis://127\\.0\\.0\\.1:${redis.port}/0: the server refused the password`));
     assert.ok(!wrong.out.includes('not-it'));
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     const none = pdiffProc(['worker', '--queue', `redis://:secret@127.0.0.1:${port}/0`]);
     assert.equal(await none.done, 5);
     assert.match(none.out.trim(), new RegExp(`^pdiff: queue redis://127\\.0\\.0\\.1:${port}/0: cannot reach the server`));
@@ -275,7 +263,7 @@ describe('a task zoo on a Redis queue', { skip: skipRedis, concurrency: false },
   const tasksZoo = (dir: string) => zooOf(dir, 'ckpts-task.safetensors');
 
   before(async () => {
-    redis = new RedisServer(await freePort(), tmp);
+    redis = new RedisServer(await freeLoopbackPort(), tmp);
     await redis.start();
     const local = join(tmp, 'local');
     const r = pdiffProc(['collect', '--out', local, ...TASK_SETS]);
@@ -328,7 +316,7 @@ describe('pdiff queue up / down', { skip: hasRedis ? false : 'redis-server is no
   it('starts redis-server on loopback with the append-only file on, refuses a second one on the port, and stops it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pdiff-queue-up-'));
     try {
-      const port = await freePort();
+      const port = await freeLoopbackPort();
       const r = await queueUp({ port, dir });
       assert.equal(r.url, `redis://127.0.0.1:${port}/0`);
       const t = parseQueueUrl(r.url, '--queue', {});
