@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 /** Run `script` with `args` in a child and mirror its exit; never returns. */
 export function supervise(script, args) {
-  const child = spawn(process.execPath, [...process.execArgv, script, ...args], {
+  const child = spawn(process.execPath, [...process.execArgv, ...heapFlags(), script, ...args], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, PDIFF_SUPERVISED: '1' },
   });
@@ -35,4 +35,15 @@ export function supervise(script, args) {
     if (signal) process.kill(process.pid, signal);
     else process.exit(code ?? 1);
   });
+}
+
+/**
+ * A 64 MB young generation for the pipeline's process (V8's default is 16 MB), unless the user set
+ * one: a training step's short-lived objects (tensors, tape entries) then die young instead of being
+ * promoted and marked by major collections. The default run's base training took about 12 % fewer
+ * seconds a step with it (RESULTS.md, issue 20).
+ */
+export function heapFlags() {
+  const set = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size'));
+  return set ? [] : ['--max-semi-space-size=64'];
 }

@@ -31,6 +31,9 @@ export interface WorkerOptions {
   until?: Promise<void>;
 }
 
+/** The young generation of a job's child, as bin/supervise.js gives a pipeline's (unless set already). */
+const JOB_HEAP_FLAGS = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size')) ? [] : ['--max-semi-space-size=64'];
+
 /** Lines of a child's stderr kept for the job's error message. */
 const TAIL_LINES = 5;
 
@@ -39,7 +42,7 @@ function runChild(job: Job<QueueJobData>, say: (line: string) => void): Promise<
   const d = job.data;
   const tag = `[worker] ${d.label}`;
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, PDIFF_BIN, 'queue-job', '--run', d.run, '--kind', d.kind, '--index', String(d.index), '--key', d.key], {
+    const child = spawn(process.execPath, [...process.execArgv, ...JOB_HEAP_FLAGS, PDIFF_BIN, 'queue-job', '--run', d.run, '--kind', d.kind, '--index', String(d.index), '--key', d.key], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PDIFF_PROGRESS: '0' },
     });
