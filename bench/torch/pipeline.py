@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (BN_SUBSET, DEFAULT_DATA_DIR, CnnS, Denoiser, ParamAE, emit, linear_alphas_cumprod,  # noqa: E402
-                    load_fashion_mnist, log, setup)
+from common import (BN_SUBSET, DEFAULT_DATA_DIR, CnnS, Denoiser, ParamAE, accuracy, emit,  # noqa: E402
+                    linear_alphas_cumprod, load_fashion_mnist, log, setup)
 
 CHUNK = 200  # images per tail forward in the cached evaluation
 
@@ -76,15 +76,6 @@ def stage_base(cfg, model, data):
             it += 1
         log(f"[base] epoch {ep + 1}/{b['epochs']}: loss {float(loss):.4f}, val {accuracy(model, *data['val']):.2f} %")
     return {"val": accuracy(model, *data["val"]), "test": accuracy(model, *data["test"])}
-
-
-@torch.no_grad()
-def accuracy(model, x, y, batch=1000):
-    model.eval()
-    correct = 0
-    for i in range(0, len(x), batch):
-        correct += int((model(x[i:i + batch]).argmax(dim=1) == y[i:i + batch]).sum())
-    return 100.0 * correct / len(x)
 
 
 def stage_collect(cfg, model, data):
