@@ -2,7 +2,7 @@
  * `npm run bench -- <engine|collect|evaluate|pipeline|queue> [--backend js|blas|webgpu] [--mode bn|whole] [--no-torch]`
  *   queue takes [--preset NAME] [--workers 1,2,3] [--tiny-jobs N] [--tiny-workers W] [--set key=value ...] (bench/queue.ts).
  *   pipeline also takes [--preset NAME] [--out DIR] [--set key=value ...] (config overrides, as `pdiff run --set`);
- *   it runs the same recipe in PyTorch after pdiff (bench/torch/pipeline.py) and prints per-stage ratios.
+ *   it runs the same recipe in PyTorch (bench/torch/pipeline.py), each stage just before pdiff's, and prints per-stage ratios.
  * Each benchmark prints progress to stderr and, as its LAST line on stdout, one JSON object.
  */
 const args = process.argv.slice(2);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The default pdiff recipe (preset fmnist-bn) in PyTorch, stage by stage, for `npm run bench -- pipeline`.
 
-    /usr/bin/python3 bench/torch/pipeline.py --config RUN/config.json [--threads 2] [--data-dir DIR]
+    /usr/bin/python3 bench/torch/pipeline.py --config RUN/config.json [--threads 2] [--data-dir DIR] [--interleave]
 
 It reads the recipe from a pdiff run folder's config.json (cnn-s, collect.mode "bn", the sizes,
 steps, learning rates, groups and shift settings of that run) and does what each stage of
@@ -23,6 +23,11 @@ progress goes to stderr. Stage names and contents:
                   metrics of each group's best-on-val member; latency at batch 1; the shift evaluation
                   (eval.shift: kinds x severities, the first eval.shift.models members of original,
                   generated and the ensemble)
+
+With --interleave (what `npm run bench -- pipeline` uses), it loads the data, prints {"ready": true},
+then before each stage waits for that stage's name on stdin and after it prints {"stage": name, "s": seconds},
+so the caller can run each stage of both sides back to back and a slow spell of the machine weighs
+on both sides of a stage alike.
 
 Random streams are torch's, not pdiff's, so the numbers are of the same recipe, not the same bits.
 """
@@ -407,6 +412,8 @@ def main():
     ap.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--interleave", action="store_true",
+                    help="wait for each stage's name on stdin before running it; a JSON line after each stage")
     args = ap.parse_args()
     with open(args.config) as f:
         cfg = json.load(f)
@@ -418,13 +425,21 @@ def main():
     data = load_data(cfg, cfg["data"]["dir"] or args.data_dir)
     DATA.update(data)
     rec["data_s"] = time.perf_counter() - t_all
+    if args.interleave:
+        emit({"ready": True})
 
     def timed(name, fn):
+        if args.interleave:
+            line = sys.stdin.readline().strip()
+            if line != name:
+                raise SystemExit(f"pipeline.py --interleave: expected stage {name!r} on stdin, got {line!r}")
         log(f"[{name}] running")
         t = time.perf_counter()
         r = fn()
         stages[name] = round(time.perf_counter() - t, 2)
         log(f"[{name}] done in {stages[name]:.1f} s")
+        if args.interleave:
+            emit({"stage": name, "s": stages[name]})
         return r
 
     model = CnnS()
@@ -447,7 +462,7 @@ def main():
     rec["evaluate"] = timed("evaluate", evaluate)
     rec["generated_test_mean"] = rec["evaluate"]["test_mean"].get("generated")
     rec["stages"] = stages
-    rec["total_s"] = round(time.perf_counter() - t_all, 1)
+    rec["total_s"] = round(sum(stages.values()) + rec["data_s"], 1) if args.interleave else round(time.perf_counter() - t_all, 1)
     rec["loadavg_1m"] = os.getloadavg()[0]
     emit(rec)
 

@@ -41,6 +41,11 @@ export interface PipelineOptions {
    * with the keys that differ). Stages that depend on the changed keys are then redone.
    */
   reconfigure?: boolean;
+  /**
+   * Awaited before each stage that is about to run (not before one that is up to date), outside
+   * that stage's clock: `npm run bench -- pipeline` runs PyTorch's side of the stage here.
+   */
+  beforeStage?: (stage: StageName) => Promise<void> | void;
 }
 
 export interface StageResult { name: StageName; seconds: number; skipped: boolean }
@@ -110,6 +115,7 @@ async function runStages(cfg: Config, opts: PipelineOptions, say: (line: string)
       results.push({ name: stage, seconds: store.marker(stage)!.seconds, skipped: true });
       say(`[${stage}] up to date`);
     } else {
+      if (opts.beforeStage) await opts.beforeStage(stage);
       say(`[${stage}] running`);
       maybeKill(stage, 0);
       const clock = ctx.clock = store.clock(stage, hash);
