@@ -35,9 +35,12 @@ const POOL_MIN_BYTES = 1 << 20;
 /** Pooled bytes kept at most; beyond, freed buffers are left to the allocator. A ResNet-20 step at batch 128 cycles about 300 MB of activations and gradients: at 128 MiB it took 350 ms, at 512 MiB 300 ms (bench/engine.ts). */
 const POOL_MAX_BYTES = 512 << 20;
 /**
- * A full garbage collection after this many bytes of pooled allocations: V8 clears the targets of
- * a FinalizationRegistry only in full collections, so without it registered arrays would outlive
- * the scavenges that free ordinary ones and the process would grow until V8 chose a full GC.
+ * A full garbage collection after this many bytes of pooled allocations not given back by
+ * release(): V8 clears the targets of a FinalizationRegistry only in full collections, so without
+ * it registered arrays would outlive the scavenges that free ordinary ones and the process would
+ * grow until V8 chose a full GC. Bytes released explicitly (the tape frees a step's activations
+ * and gradients that way) are back in the free list already and do not count: counting them forced
+ * a full GC every five or six steps of bn-mode collection, about 15 % of its time.
  */
 const POOL_GC_BYTES = 256 << 20;
 
@@ -105,6 +108,7 @@ class BufferPool {
    */
   release(arr: FloatArray): void {
     if (!this.reg.unregister(arr)) return;
+    this.sinceGc = Math.max(0, this.sinceGc - arr.byteLength);
     this.give(structuredClone(arr.buffer as ArrayBuffer, { transfer: [arr.buffer as ArrayBuffer] }));
   }
 
