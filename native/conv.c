@@ -50,6 +50,55 @@ static inline Span tap_span(const ConvGeom *g, int64_t ki, int64_t kj) {
   return r;
 }
 
+/* Planes up to this wide take im2col_small. */
+#define SMALL_W 16
+#define SMALL_PAD 3
+#define SMALL_PB ((SMALL_W + 2 * SMALL_PAD) * (SMALL_W + 2 * SMALL_PAD) + 2 * SMALL_W)
+
+/* Whether im2col_small applies: stride 1, "same" output size, a plane at most SMALL_W wide and
+ * high and at least 4 wide (a row's copy then runs at most into the next row), padding at most
+ * SMALL_PAD. */
+static inline bool small_same(const ConvGeom *g) {
+  return g->sh == 1 && g->sw == 1 && g->oh == g->h && g->ow == g->w && g->w >= 4 && g->w <= SMALL_W && g->h <= SMALL_W &&
+         g->ph <= SMALL_PAD && g->pw <= SMALL_PAD && g->ph >= 0 && g->pw >= 0;
+}
+
+/* im2col for small planes (cnn-s's 14x14 and 7x7 layers): each input plane is copied once into a
+ * zero-bordered buffer, then every output row of every tap is one fixed-size copy of 8 or 16
+ * floats from it. The generic loop below spends most of its time in libc calls for copies and
+ * fills of a few floats on such planes (so this one makes none). A row's copy runs past its end into the next row's
+ * place, which is written next; the last row of each tap and image is copied exactly. Same
+ * columns, bit for bit. */
+HOT __attribute__((optimize("no-tree-loop-distribute-patterns"))) static void im2col_small(const float *x, int64_t n0, int64_t m, const ConvGeom *g, float *cols) {
+  const int64_t c = g->c, h = g->h, w = g->w, kh = g->kh, kw = g->kw, ph = g->ph, pw = g->pw;
+  const int64_t ow = g->ow, oh = g->oh, P = oh * ow, L = m * P, plane = h * w, W = w + 2 * pw;
+  float pb[SMALL_PB];
+  memset(pb, 0, sizeof pb); /* the border stays zero: only the interior is written below */
+  for (int64_t s = 0; s < m; s++) {
+    for (int64_t ci = 0; ci < c; ci++) {
+      const float *xb = x + ((n0 + s) * c + ci) * plane;
+      for (int64_t y = 0; y < h; y++) {
+        float *q = pb + (y + ph) * W + pw; /* a loop, not a libc call, for a few floats */
+        const float *r = xb + y * w;
+        for (int64_t j = 0; j < w; j++) q[j] = r[j];
+      }
+      for (int64_t ki = 0; ki < kh; ki++) {
+        for (int64_t kj = 0; kj < kw; kj++) {
+          float *d = cols + ((ci * kh + ki) * kw + kj) * L + s * P;
+          const float *src = pb + ki * W + kj;
+          int64_t oy = 0;
+          if (ow <= 8) {
+            for (; oy + 1 < oh; oy++) memcpy(d + oy * ow, src + oy * W, 8 * sizeof(float));
+          } else {
+            for (; oy + 1 < oh; oy++) memcpy(d + oy * ow, src + oy * W, 16 * sizeof(float));
+          }
+          for (int64_t j = 0; j < ow; j++) d[oy * ow + j] = src[oy * W + j];
+        }
+      }
+    }
+  }
+}
+
 /* cols [c*kh*kw, m*P]: cols[(ci*kh + ki)*kw + kj, s*P + oy*ow + ox] = x[n0 + s, ci, oy*sh - ph + ki,
  * ox*sw - pw + kj], 0 outside. */
 HOT static void im2col(const float *x, int64_t n0, int64_t m, const ConvGeom *g, float *cols) {
@@ -57,6 +106,10 @@ HOT static void im2col(const float *x, int64_t n0, int64_t m, const ConvGeom *g,
   const int64_t ph = g->ph, pw = g->pw, oh = g->oh, ow = g->ow;
   const int64_t P = oh * ow, L = m * P, plane = h * w;
   const bool same = sh == 1 && sw == 1 && ow == w;
+  if (small_same(g)) {
+    im2col_small(x, n0, m, g, cols);
+    return;
+  }
   for (int64_t ci = 0; ci < c; ci++) {
     for (int64_t ki = 0; ki < kh; ki++) {
       for (int64_t kj = 0; kj < kw; kj++) {

@@ -197,6 +197,9 @@ describe('C kernels of the OpenBLAS addon', { skip }, () => {
       cgeom(3, 4, 9, 11, 5, 3, 1, 1, 2, 1, 0), cgeom(3, 2, 10, 11, 3, 4, 4, 3, 3, 2, 2),
       cgeom(4, 8, 9, 9, 12, 1, 1, 1, 1, 0, 0), cgeom(4, 8, 3, 3, 12, 1, 1, 1, 1, 0, 0),
       cgeom(4, 8, 9, 9, 12, 1, 1, 2, 2, 0, 0), cgeom(3, 2, 4, 4, 3, 3, 3, 1, 1, 3, 3),
+      // small "same" planes (conv.c's im2col_small): widths 4, 8, 9 and 16, and 3 (the generic loop)
+      cgeom(3, 2, 5, 4, 3, 3, 3, 1, 1, 1, 1), cgeom(3, 2, 6, 8, 3, 3, 3, 1, 1, 1, 1), cgeom(3, 2, 2, 9, 3, 3, 3, 1, 1, 1, 1),
+      cgeom(2, 3, 16, 16, 4, 3, 3, 1, 1, 1, 1), cgeom(3, 2, 3, 3, 3, 3, 3, 1, 1, 1, 1),
       // conv1d (h = kh = 1): the autoencoder and the denoiser
       cgeom(50, 16, 1, 192, 32, 1, 7, 1, 2, 0, 3), cgeom(7, 5, 1, 67, 9, 1, 7, 1, 2, 0, 3),
       cgeom(50, 64, 1, 64, 128, 1, 7, 1, 1, 0, 3), cgeom(6, 4, 1, 16, 8, 1, 7, 1, 1, 0, 3),
