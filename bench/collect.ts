@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getBackend } from '../src/backend/index.js';
+import { userEnv } from '../src/backend/native.js';
 import { resolveConfig } from '../src/config/index.js';
 import { loadFashionMnist } from '../src/data/dataset.js';
 import { buildClassifier } from '../src/models/index.js';
@@ -48,7 +49,7 @@ function torchAvailable(): boolean {
 function runTorch(epochs: number, k: number): { base_epoch_s: number; collect_per_ckpt_ms: number; base_test_acc?: number } {
   const script = fileURLToPath(new URL('./torch/collect.py', import.meta.url));
   const r = spawnSync(PYTHON, [script, '--epochs', String(epochs), '--k', String(k), '--seed', '0'], {
-    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20,
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 << 20, env: userEnv(),
   });
   if (r.status !== 0) throw new Error(`bench/torch/collect.py exited with ${r.status}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';

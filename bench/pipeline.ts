@@ -20,6 +20,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveBackend } from '../src/backend/index.js';
+import { userEnv } from '../src/backend/native.js';
 import { resolveConfig } from '../src/config/index.js';
 import { runPipeline } from '../src/run/pipeline.js';
 import { round, torchAvailable } from './util.js';
@@ -41,7 +42,7 @@ class TorchSide {
 
   constructor(configPath: string) {
     const script = fileURLToPath(new URL('./torch/pipeline.py', import.meta.url));
-    this.child = spawn(TORCH_PY, [script, '--config', configPath, '--interleave'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '2' } });
+    this.child = spawn(TORCH_PY, [script, '--config', configPath, '--interleave'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...userEnv(), OMP_NUM_THREADS: '2' } });
     let buf = '';
     this.child.stdout.setEncoding('utf8').on('data', (s: string) => {
       buf += s;

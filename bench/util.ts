@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { userEnv } from '../src/backend/native.js';
 
 /** Median of `fn`'s wall time in ms over `steps` runs after `warmup` runs. */
 export function medianMs(fn: () => void, steps: number, warmup: number): number {
@@ -24,7 +25,7 @@ export function torchAvailable(): boolean {
 
 /** Run a bench/torch script and parse the last JSON line it prints. */
 export function runTorch(script: string, args: string[] = [], timeoutMs = 900_000): Record<string, number | string> | null {
-  const r = spawnSync(TORCH_PY, [script, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, OMP_NUM_THREADS: '2' } });
+  const r = spawnSync(TORCH_PY, [script, ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...userEnv(), OMP_NUM_THREADS: '2' } });
   if (r.status !== 0) {
     process.stderr.write(`bench: ${script} failed: ${r.stderr?.slice(-2000)}\n`);
     return null;

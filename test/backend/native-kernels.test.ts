@@ -5,6 +5,7 @@
  * reading or writing out of bounds. Skipped, with the reason, when the addon is not built.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { UNARY_OP_CODES } from '../../src/backend/blas.js';
 import type { UnaryOp } from '../../src/backend/backend.js';
@@ -308,5 +309,24 @@ describe('C kernels of the OpenBLAS addon', { skip }, () => {
     const yFar = new Float32Array(gFar.oh * gFar.ow);
     K.conv2dForward(new Float32Array(9).fill(1), new Float32Array(9).fill(1), null, yFar, ...gArgs(gFar));
     assert.equal(yFar[0], 0);
+  });
+});
+
+describe('OpenBLAS worker threads', { skip }, () => {
+  it('sleep at once after a GEMM (OPENBLAS_THREAD_TIMEOUT 4 unless the user set it), and userEnv() leaves it out', () => {
+    const script = [
+      "import { loadBlas, userEnv } from './src/backend/native.js';",
+      'const ok = loadBlas().ok;',
+      'console.log(JSON.stringify({ ok, set: process.env.OPENBLAS_THREAD_TIMEOUT ?? null, child: userEnv().OPENBLAS_THREAD_TIMEOUT ?? null }));',
+    ].join('\n');
+    const run = (extra: Record<string, string>): { ok: boolean; set: string | null; child: string | null } => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+      if (!('OPENBLAS_THREAD_TIMEOUT' in extra)) delete env.OPENBLAS_THREAD_TIMEOUT;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env, cwd: new URL('../..', import.meta.url) });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { ok: boolean; set: string | null; child: string | null };
+    };
+    assert.deepEqual(run({}), { ok: true, set: '4', child: null });
+    assert.deepEqual(run({ OPENBLAS_THREAD_TIMEOUT: '12' }), { ok: true, set: '12', child: '12' });
   });
 });
