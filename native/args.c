@@ -64,6 +64,11 @@ bool call_init(Call *c, napi_env env, napi_callback_info info, const char *fn, s
                const char *sig) {
   char msg[400];
   if (!call_get(c, env, info, fn)) return false;
+  if (want > MAX_ARGS) { /* napi_get_cb_info fills at most MAX_ARGS of argv: raise MAX_ARGS */
+    snprintf(msg, sizeof msg, "%s: takes %zu arguments, more than pdiff_blas reads (MAX_ARGS %d)", fn, want, MAX_ARGS);
+    napi_throw_error(env, NULL, msg);
+    return false;
+  }
   if (c->argc != want) {
     snprintf(msg, sizeof msg, "%s: expected %zu arguments %s, got %zu", fn, want, sig, c->argc);
     throw_type(env, msg);

@@ -28,7 +28,7 @@
   } while (0)
 
 /* Most arguments an entry point takes (sgemm's 16 and conv2dForward's 17 included). */
-#define MAX_ARGS 20
+#define MAX_ARGS 32
 
 /* One call from JS: the function's name (for messages) and its arguments. */
 typedef struct {

@@ -9,10 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
 #include "fastmath.h"
+#include "fused.h"
 #include "kernels.h"
 #include "threadpool.h"
 #include "scratch.h"
@@ -257,7 +259,34 @@ typedef struct {
   int64_t colsFloats; /* offset of the gathered block in an executor's scratch */
   float *partials;    /* backward weight: an [o, K] partial sum per chunk of samples */
   int64_t nchunks;    /* chunks of samples the pass is cut into (fixed by the plan, not by timing) */
+  const double *bnA, *bnB; /* conv + BN (+ ReLU + mean, or + activation): channel r's folded eval BN */
+  int act;                 /* conv + BN + activation: ACT_* (bnA set), else ACT_NONE */
+  float alpha;             /* the activation's alpha (elu) */
 } ConvCtx;
+
+/* conv2dBnAct's activations after the BN: none, or elu (the unary kernel's, elementwise.c). */
+enum { ACT_NONE = 0, ACT_ELU = 1 };
+
+/* Samples [n0, n0 + m) of y [n, o, P], in place: the eval BN as norm.c's row_affine computes it
+ * (x a + b in double, rounded once), then the activation as elementwise.c's unary kernel does,
+ * while the block is still in cache. */
+HOT static void bn_act_rows(float *y, int64_t n0, int64_t m, int64_t o, int64_t P, const double *A, const double *B,
+                            int act, float alpha) {
+  for (int64_t s = n0; s < n0 + m; s++) {
+    for (int64_t r = 0; r < o; r++) {
+      float *q = y + (s * o + r) * P;
+      const double a = A[r], b = B[r];
+      for (int64_t j = 0; j < P; j++) q[j] = (float)((double)q[j] * a + b);
+      if (act == ACT_ELU) {
+        for (int64_t j = 0; j < P; j++) {
+          const float v = q[j];
+          const float e = alpha * (fexp(v) - 1.0f);
+          q[j] = v > 0.0f ? v : e;
+        }
+      }
+    }
+  }
+}
 
 static bool conv_pointwise(const ConvGeom *g) {
   return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
@@ -272,6 +301,7 @@ static void conv_fwd_range(void *vc, int64_t lo, int64_t hi, int tid) {
     for (int64_t s = lo; s < hi; s++) {
       sg(false, false, o, P, g->c, c->w, g->c, c->x + s * g->c * P, P, 0.0f, c->y + s * o * P, P);
       if (c->bias) add_bias(c->y + s * o * P, o, P, c->bias);
+      if (c->bnA) bn_act_rows(c->y, s, 1, o, P, c->bnA, c->bnB, c->act, c->alpha);
     }
     return;
   }
@@ -287,6 +317,47 @@ static void conv_fwd_range(void *vc, int64_t lo, int64_t hi, int tid) {
       sg(false, false, o, m * P, K, c->w, K, cols, m * P, 0.0f, blk, m * P);
       scatter_blk(blk, n0, m, o, P, c->y, c->bias);
     }
+    if (c->bnA) bn_act_rows(c->y, n0, m, o, P, c->bnA, c->bnB, c->act, c->alpha);
+  }
+}
+
+/* The means over P of relu(a[r] blk[r, s P + j] + b[r]) for the m samples of a GEMM block
+ * [o, ld = m P] into y [n0 + s, r]: fused.c's bnReluMean on the block, before it is scattered. */
+static void block_means(const ConvCtx *c, const float *blk, int64_t n0, int64_t m) {
+  const int64_t o = c->g->o, P = c->g->oh * c->g->ow, ld = m * P;
+  const double inv = 1.0 / (double)P;
+  for (int64_t s = 0; s < m; s++) {
+    const float *b0 = blk + s * P;
+    float *y = c->y + (n0 + s) * o;
+    int64_t r = 0;
+    for (; r + 4 <= o; r += 4) {
+      float sum[4];
+      rows4_affine_relu_sum(b0 + r * ld, ld, P, c->bnA + r, c->bnB + r, sum);
+      for (int k = 0; k < 4; k++) y[r + k] = mean_of_sum(sum[k], inv);
+    }
+    for (; r < o; r++) y[r] = mean_of_sum(row_affine_relu_sumf(b0 + r * ld, P, c->bnA[r], c->bnB[r]), inv);
+  }
+}
+
+/* conv_fwd_range with block_means in place of the scatter: the same GEMMs on the same chunks. */
+static void conv_fwd_means_range(void *vc, int64_t lo, int64_t hi, int tid) {
+  ConvCtx *c = (ConvCtx *)vc;
+  const ConvGeom *g = c->g;
+  const int64_t o = g->o, K = g->c * g->kh * g->kw, P = g->oh * g->ow;
+  float *cols = c->scratch + (int64_t)tid * c->perExec;
+  float *blk = cols + c->colsFloats;
+  if (conv_pointwise(g)) {
+    for (int64_t s = lo; s < hi; s++) {
+      sg(false, false, o, P, g->c, c->w, g->c, c->x + s * g->c * P, P, 0.0f, blk, P);
+      block_means(c, blk, s, 1);
+    }
+    return;
+  }
+  for (int64_t n0 = lo; n0 < hi; n0 += c->chunk) {
+    const int64_t m = min64(c->chunk, hi - n0);
+    im2col(c->x, n0, m, g, cols);
+    sg(false, false, o, m * P, K, c->w, K, cols, m * P, 0.0f, blk, m * P);
+    block_means(c, blk, n0, m);
   }
 }
 
@@ -343,7 +414,7 @@ static void conv_bwd_weight_range(void *vc, int64_t lo, int64_t hi, int tid) {
   }
 }
 
-enum { CONV_FWD = 0, CONV_BWD_DATA = 1, CONV_BWD_WEIGHT = 2 };
+enum { CONV_FWD = 0, CONV_BWD_DATA = 1, CONV_BWD_WEIGHT = 2, CONV_FWD_MEANS = 3 };
 
 static bool read_conv_geom(Call *c, size_t i, ConvGeom *g) {
   static const char *names[13] = {"n", "c", "h", "w", "o", "kh", "kw", "sh", "sw", "ph", "pw", "oh", "ow"};
@@ -378,7 +449,7 @@ static napi_value conv_run(Call *c, int kind, ConvCtx *cc) {
   nchunks = (n + chunk - 1) / chunk;
   cc->chunk = chunk;
   cc->colsFloats = K * chunk * P;
-  cc->perExec = cc->colsFloats + (chunk > 1 ? o * chunk * P : 0);
+  cc->perExec = cc->colsFloats + (chunk > 1 || kind == CONV_FWD_MEANS ? o * chunk * P : 0);
   const int64_t partialFloats = kind == CONV_BWD_WEIGHT ? nchunks * o * K : 0;
   const double total = (double)cc->perExec * E + (double)partialFloats;
   float *scr = NULL;
@@ -394,7 +465,8 @@ static napi_value conv_run(Call *c, int kind, ConvCtx *cc) {
   cc->scratch = scr;
   cc->partials = scr + cc->perExec * E;
   cc->nchunks = nchunks;
-  range_fn f = kind == CONV_FWD ? conv_fwd_range : kind == CONV_BWD_DATA ? conv_bwd_data_range : conv_bwd_weight_range;
+  range_fn f = kind == CONV_FWD ? conv_fwd_range : kind == CONV_FWD_MEANS ? conv_fwd_means_range
+             : kind == CONV_BWD_DATA ? conv_bwd_data_range : conv_bwd_weight_range;
   if (E > 1 && nchunks > 1) {
     /* the executors each run OpenBLAS on one thread */
     const int saved = openblas_get_num_threads();
@@ -447,6 +519,94 @@ napi_value Conv2dForward(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return conv_run(&c, CONV_FWD, &cc);
+}
+
+/* conv2dBnReluMean(x, w, gamma, beta, runMean, runVar, eps, y, geom...): y [n, o] = the mean over
+ * oh * ow of relu(eval BN(conv(x, w))), no bias: conv2dForward then fused.c's bnReluMean, bit for
+ * bit, without writing the convolution's output (each GEMM block is reduced while in cache). */
+napi_value Conv2dBnReluMean(napi_env env, napi_callback_info info) {
+  Call c;
+  ConvGeom g;
+  ConvCtx cc = {0};
+  char sig[160];
+  double eps;
+  const float *gamma = NULL, *beta = NULL, *runMean = NULL, *runVar = NULL;
+  snprintf(sig, sizeof sig, "(x, w, gamma, beta, runMean, runVar, eps, y, %s)", CONV_GEOM);
+  if (!call_init(&c, env, info, "conv2dBnReluMean", 21, sig)) return NULL;
+  if (!read_conv_geom(&c, 8, &g)) return NULL;
+  const int64_t K = g.c * g.kh * g.kw, P = g.oh * g.ow;
+  if (!arg_f32(&c, 0, "x", g.n * g.c * g.h * g.w, (float **)&cc.x, NULL) ||
+      !arg_f32(&c, 1, "w", g.o * K, (float **)&cc.w, NULL) ||
+      !arg_f32_opt(&c, 2, "gamma", g.o, (float **)&gamma) || !arg_f32_opt(&c, 3, "beta", g.o, (float **)&beta) ||
+      !arg_f32(&c, 4, "runMean", g.o, (float **)&runMean, NULL) ||
+      !arg_f32(&c, 5, "runVar", g.o, (float **)&runVar, NULL) || !arg_num(&c, 6, "eps", &eps) ||
+      !arg_f32(&c, 7, "y", g.n * g.o, &cc.y, NULL))
+    return NULL;
+  cc.g = &g;
+  if (g.n == 0 || g.o == 0) return NULL;
+  if (P == 0 || K == 0) {
+    throw_range(env, "conv2dBnReluMean: the convolution has no output positions or no inputs");
+    return NULL;
+  }
+  double *ab = (double *)malloc((size_t)(2 * g.o) * sizeof(double));
+  if (!ab) {
+    throw_range(env, "conv2dBnReluMean: out of memory");
+    return NULL;
+  }
+  bn_eval_fold(gamma, beta, runMean, runVar, eps, g.o, ab, ab + g.o);
+  cc.bnA = ab;
+  cc.bnB = ab + g.o;
+  napi_value r = conv_run(&c, CONV_FWD_MEANS, &cc);
+  free(ab);
+  return r;
+}
+
+/* conv2dBnAct(x, w, bias, gamma, beta, runMean, runVar, eps, act, alpha, y, geom...): y = act(eval
+ * BN(conv(x, w) + bias)), act 0 none, 1 elu(alpha): conv2dForward, bnEvalForward and the unary
+ * elu bit for bit, each block of the output normalised and activated while in cache. */
+napi_value Conv2dBnAct(napi_env env, napi_callback_info info) {
+  Call c;
+  ConvGeom g;
+  ConvCtx cc = {0};
+  char sig[200];
+  double eps, alpha;
+  int64_t act;
+  const float *gamma = NULL, *beta = NULL, *runMean = NULL, *runVar = NULL;
+  snprintf(sig, sizeof sig, "(x, w, bias, gamma, beta, runMean, runVar, eps, act, alpha, y, %s)", CONV_GEOM);
+  if (!call_init(&c, env, info, "conv2dBnAct", 24, sig)) return NULL;
+  if (!read_conv_geom(&c, 11, &g)) return NULL;
+  const int64_t K = g.c * g.kh * g.kw, P = g.oh * g.ow;
+  if (!arg_f32(&c, 0, "x", g.n * g.c * g.h * g.w, (float **)&cc.x, NULL) ||
+      !arg_f32(&c, 1, "w", g.o * K, (float **)&cc.w, NULL) || !arg_f32_opt(&c, 2, "bias", g.o, (float **)&cc.bias) ||
+      !arg_f32_opt(&c, 3, "gamma", g.o, (float **)&gamma) || !arg_f32_opt(&c, 4, "beta", g.o, (float **)&beta) ||
+      !arg_f32(&c, 5, "runMean", g.o, (float **)&runMean, NULL) ||
+      !arg_f32(&c, 6, "runVar", g.o, (float **)&runVar, NULL) || !arg_num(&c, 7, "eps", &eps) ||
+      !arg_int(&c, 8, "act", 0, &act) || !arg_num(&c, 9, "alpha", &alpha) ||
+      !arg_f32(&c, 10, "y", g.n * g.o * P, &cc.y, NULL))
+    return NULL;
+  if (act > ACT_ELU) {
+    throw_range(env, "conv2dBnAct: act must be 0 (none) or 1 (elu)");
+    return NULL;
+  }
+  cc.g = &g;
+  if (g.n == 0 || g.o == 0 || P == 0) return NULL;
+  if (K == 0) {
+    throw_range(env, "conv2dBnAct: the convolution has no inputs (c * kh * kw = 0)");
+    return NULL;
+  }
+  double *ab = (double *)malloc((size_t)(2 * g.o) * sizeof(double));
+  if (!ab) {
+    throw_range(env, "conv2dBnAct: out of memory");
+    return NULL;
+  }
+  bn_eval_fold(gamma, beta, runMean, runVar, eps, g.o, ab, ab + g.o);
+  cc.bnA = ab;
+  cc.bnB = ab + g.o;
+  cc.act = (int)act;
+  cc.alpha = (float)alpha;
+  napi_value r = conv_run(&c, CONV_FWD, &cc);
+  free(ab);
+  return r;
 }
 
 /* conv2dBackwardData(gy, w, gx, geom...): gx = dL/dx of y = conv(x, w) (the transposed conv). */

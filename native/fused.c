@@ -13,6 +13,7 @@
 
 #include "args.h"
 #include "fastmath.h"
+#include "fused.h"
 #include "kernels.h"
 #include "threadpool.h"
 
@@ -69,13 +70,14 @@ static void select_range(void *vc, int64_t lo, int64_t hi, int eid) {
   }
 }
 
-/* The sums of four rows at once, each in its own order (as row_affine_relu_sum): four independent
- * chains instead of one, so the adds' latency overlaps. The sums come back rounded to float, as
- * sumTo stores them: with double outputs rounded by the caller, GCC 12 at -O3 vectorised the
- * caller's rounding of two of the four sums away (the pairs went straight from double into
- * 1 / s * sum), and about 13 % of the means differed from the separate kernels' by one ulp. */
-HOT static void rows4_affine_relu_sum(const float *x, int64_t s, const double *a, const double *b, float *out) {
-  const float *x0 = x, *x1 = x + s, *x2 = x + 2 * s, *x3 = x + 3 * s;
+/* The sums of four rows at once (rows x, x + ld, x + 2 ld, x + 3 ld), each in its own order (as
+ * row_affine_relu_sum): four independent chains instead of one, so the adds' latency overlaps.
+ * The sums come back rounded to float, as sumTo stores them: with double outputs rounded by the
+ * caller, GCC 12 at -O3 vectorised the caller's rounding of two of the four sums away (the pairs
+ * went straight from double into 1 / s * sum), and about 13 % of the means differed from the
+ * separate kernels' by one ulp. Shared with conv.c's conv + BN + ReLU + mean (fused.h). */
+HOT void rows4_affine_relu_sum(const float *x, int64_t ld, int64_t s, const double *a, const double *b, float *out) {
+  const float *x0 = x, *x1 = x + ld, *x2 = x + 2 * ld, *x3 = x + 3 * ld;
   double c0 = 0, c1 = 0, c2 = 0, c3 = 0;
   for (int64_t j = 0; j < s; j++) {
     c0 += relu_nb((float)((double)x0[j] * a[0] + b[0]));
@@ -84,6 +86,18 @@ HOT static void rows4_affine_relu_sum(const float *x, int64_t s, const double *a
     c3 += relu_nb((float)((double)x3[j] * a[3] + b[3]));
   }
   out[0] = (float)c0; out[1] = (float)c1; out[2] = (float)c2; out[3] = (float)c3;
+}
+
+/* One row's sum, rounded to float (sumTo). */
+float row_affine_relu_sumf(const float *x, int64_t s, double a, double b) {
+  return (float)row_affine_relu_sum(x, s, a, b);
+}
+
+void bn_eval_fold(const float *gamma, const float *beta, const float *runMean, const float *runVar, double eps,
+                  int64_t c, double *a, double *b) {
+  FusedCtx f = {0};
+  f.gamma = gamma; f.beta = beta; f.runMean = runMean; f.runVar = runVar; f.eps = eps;
+  for (int64_t ch = 0; ch < c; ch++) fold_bn(&f, ch, &a[ch], &b[ch]);
 }
 
 /* y[r] = (sum of relu(bn(x[r, :]))) / s, the sum rounded to float once (sumTo), then the unary
@@ -98,13 +112,13 @@ static void mean_range(void *vc, int64_t lo, int64_t hi, int eid) {
     double a[4], b[4];
     float sum[4];
     for (int k = 0; k < 4; k++) fold_bn(f, (r + k) % C, &a[k], &b[k]);
-    rows4_affine_relu_sum(f->x + r * s, s, a, b, sum);
-    for (int k = 0; k < 4; k++) f->y[r + k] = (float)(inv * (double)sum[k] + 0.0);
+    rows4_affine_relu_sum(f->x + r * s, s, s, a, b, sum);
+    for (int k = 0; k < 4; k++) f->y[r + k] = mean_of_sum(sum[k], inv);
   }
   for (; r < hi; r++) {
     double a, b;
     fold_bn(f, r % C, &a, &b);
-    f->y[r] = (float)(inv * (double)(float)row_affine_relu_sum(f->x + r * s, s, a, b) + 0.0);
+    f->y[r] = mean_of_sum(row_affine_relu_sumf(f->x + r * s, s, a, b), inv);
   }
 }
 

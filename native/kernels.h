@@ -45,6 +45,8 @@ napi_value MaxPool2dBackward(napi_env env, napi_callback_info info);
 napi_value Conv2dForward(napi_env env, napi_callback_info info);
 napi_value Conv2dBackwardData(napi_env env, napi_callback_info info);
 napi_value Conv2dBackwardWeight(napi_env env, napi_callback_info info);
+napi_value Conv2dBnReluMean(napi_env env, napi_callback_info info);
+napi_value Conv2dBnAct(napi_env env, napi_callback_info info);
 
 /* depthwise.c: depthwise 2-D convolutions (groups = c), direct loops over the taps */
 napi_value DepthwiseForward(napi_env env, napi_callback_info info);

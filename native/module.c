@@ -81,6 +81,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"conv2dForward", NULL, Conv2dForward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackwardData", NULL, Conv2dBackwardData, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackwardWeight", NULL, Conv2dBackwardWeight, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2dBnReluMean", NULL, Conv2dBnReluMean, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2dBnAct", NULL, Conv2dBnAct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"depthwiseForward", NULL, DepthwiseForward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"depthwiseBackwardData", NULL, DepthwiseBackwardData, NULL, NULL, NULL, napi_enumerable, NULL},
       {"depthwiseBackwardWeight", NULL, DepthwiseBackwardWeight, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -410,6 +410,23 @@ export interface FusedEvalKernels {
    * relu(bn(z)): relu(bn(.)) is monotone per channel and float rounding is monotone.
    */
   bnReluSelect(a: BnReluSelectArgs, g: NormGeom): void;
+  /**
+   * y [g.n, g.o] = bnReluMean of conv2dForward(x, w) without bias (the mean over g.oh * g.ow of
+   * relu(batchNormEvalForward(.)), with bn's eps), bit for bit those two calls, without writing
+   * the convolution's output: each of its GEMM blocks is reduced while in cache. Only where a
+   * backend has it (blas); false when it cannot take these storages or this geometry (the caller
+   * then makes the two calls).
+   */
+  convBnReluMean?(x: Storage, w: Storage, bn: Omit<BatchNormEvalForwardArgs, 'x'>, g: Conv2dGeom, eps: number): boolean;
+  /**
+   * y = act(batchNormEvalForward(conv2dForward(x, w, bias))) [g.n, g.o, g.oh, g.ow], act 'identity'
+   * or 'elu' (the unary op with `alpha`), bit for bit those calls, each block of the output
+   * normalised and activated while in cache. Only where a backend has it (blas); false when it
+   * cannot take these storages or would not run the separate ops' kernels on them (the caller
+   * then makes the separate calls).
+   */
+  convBnAct?(x: Storage, w: Storage, bias: Storage | null, bn: Omit<BatchNormEvalForwardArgs, 'x'>, g: Conv2dGeom, eps: number,
+    act: 'identity' | 'elu', alpha: number): boolean;
   /** y [rows] = sum over s of relu(x [rows, s]): the unary relu, then sumTo over the last axis. */
   reluRowSums(x: Storage, y: Storage, rows: number, s: number): void;
   /** maxPool2dForward without an argmax (nothing to allocate or release per call). */

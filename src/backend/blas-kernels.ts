@@ -43,6 +43,14 @@ export interface BlasKernels {
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   conv2dForward(x: F32, w: F32, bias: F32 | null, y: F32, n: number, c: number, h: number, w_: number, o: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
+  /** y [n, o] = the mean over oh * ow of relu(eval BN(conv(x, w))), no bias (conv.c, with fused.c's sums). */
+  conv2dBnReluMean(x: F32, w: F32, gamma: F32 | null, beta: F32 | null, runMean: F32, runVar: F32, eps: number, y: F32,
+    n: number, c: number, h: number, w_: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    oh: number, ow: number): void;
+  /** y = act(eval BN(conv(x, w) + bias)), act 0 none, 1 elu(alpha) (conv.c). */
+  conv2dBnAct(x: F32, w: F32, bias: F32 | null, gamma: F32 | null, beta: F32 | null, runMean: F32, runVar: F32, eps: number,
+    act: number, alpha: number, y: F32, n: number, c: number, h: number, w_: number, o: number, kh: number, kw: number, sh: number,
+    sw: number, ph: number, pw: number, oh: number, ow: number): void;
   conv2dBackwardData(gy: F32, w: F32, gx: F32, n: number, c: number, h: number, w_: number, o: number,
     kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, oh: number, ow: number): void;
   conv2dBackwardWeight(gy: F32, x: F32, gw: F32, n: number, c: number, h: number, w_: number, o: number,

@@ -56,7 +56,8 @@ export class BlasBackend extends CpuBackend {
   /**
    * The fused passes, not preferred as a whole (the C kernels of the separate passes beat the
    * TypeScript ones); bnReluSelect and bnReluMean run in C on the kernel threads (native/fused.c),
-   * the argmax-free max pool runs the C kernel, like maxPool2dForward.
+   * convBnReluMean folds a convolution into the latter (native/conv.c), the argmax-free max pool
+   * runs the C kernel, like maxPool2dForward.
    */
   override readonly fusedEval: FusedEvalKernels;
 
@@ -205,7 +206,8 @@ function allF32OrNull(...a: (Storage | null)[]): boolean {
 /**
  * CpuFusedEval with the two passes of the planned cnn-s tail in C (native/fused.c): the same
  * arithmetic as this backend's separate BN, relu, sumTo and affine kernels, on its threads. Other
- * dtypes fall back to the TypeScript passes.
+ * dtypes fall back to the TypeScript passes. convBnReluMean (native/conv.c) also folds the
+ * convolution before the last of them into it.
  */
 class BlasFusedEval extends CpuFusedEval {
   constructor(private readonly k: BlasKernels, maxPool: ConstructorParameters<typeof CpuFusedEval>[1]) {
@@ -224,5 +226,24 @@ class BlasFusedEval extends CpuFusedEval {
     if (isF32(x) && isF32(y) && isF32(runMean) && isF32(runVar) && allF32OrNull(gamma, beta)) {
       this.k.bnReluMean(x, f32n(gamma), f32n(beta), runMean, runVar, g.n, g.c, g.s, g.eps, y);
     } else super.bnReluMean(a, g);
+  }
+
+  convBnReluMean(x: Storage, w: Storage, bn: Omit<BatchNormEvalForwardArgs, 'x'>, g: Conv2dGeom, eps: number): boolean {
+    const { gamma, beta, runMean, runVar, y } = bn;
+    if (convGroups(g) !== 1 || !(isF32(x) && isF32(w) && isF32(y) && isF32(runMean) && isF32(runVar) && allF32OrNull(gamma, beta))) return false;
+    if (g.oh * g.ow === 0 || g.c * g.kh * g.kw === 0) return false;
+    this.k.conv2dBnReluMean(x, w, f32n(gamma), f32n(beta), runMean, runVar, eps, y, g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    return true;
+  }
+
+  convBnAct(x: Storage, w: Storage, bias: Storage | null, bn: Omit<BatchNormEvalForwardArgs, 'x'>, g: Conv2dGeom, eps: number,
+    act: 'identity' | 'elu', alpha: number): boolean {
+    const { gamma, beta, runMean, runVar, y } = bn;
+    if (convGroups(g) !== 1 || !(isF32(x) && isF32(w) && isF32(y) && isF32(runMean) && isF32(runVar) && allF32OrNull(bias, gamma, beta))) return false;
+    // the separate unary elu runs its C kernel only from NATIVE_MIN_ELEMS elements (the TS one below differs in its exp)
+    if (act === 'elu' && y.length < NATIVE_MIN_ELEMS) return false;
+    this.k.conv2dBnAct(x, w, f32n(bias), f32n(gamma), f32n(beta), runMean, runVar, eps, act === 'elu' ? 1 : 0, alpha, y,
+      g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
+    return true;
   }
 }

@@ -19,7 +19,7 @@ export type { BlasKernels } from './blas-kernels.js';
 const KERNEL_NAMES = [
   'unary', 'unaryBackward', 'binary', 'sumTo', 'axpy', 'adamStep', 'bnTrainForward', 'bnTrainBackward', 'bnEvalForward',
   'bnEvalBackward', 'bnReluSelect', 'bnReluMean', 'maxPool2dForward', 'maxPool2dBackward', 'conv2dForward', 'conv2dBackwardData',
-  'conv2dBackwardWeight', 'depthwiseForward', 'depthwiseBackwardData', 'depthwiseBackwardWeight', 'kernelThreads', 'setKernelThreads',
+  'conv2dBackwardWeight', 'conv2dBnReluMean', 'conv2dBnAct', 'depthwiseForward', 'depthwiseBackwardData', 'depthwiseBackwardWeight', 'kernelThreads', 'setKernelThreads',
 ] as const satisfies readonly (keyof BlasKernels)[];
 
 /** What the addon exports (registered in native/module.c). */

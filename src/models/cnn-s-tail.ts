@@ -18,7 +18,8 @@
  * backend prefers them: js), or only the last one, BN + ReLU + global average pool, the largest
  * activation of the bn-mode tail ('planned': blas, whose C kernels beat the fused JS passes
  * elsewhere; on blas the 'planned' variant also runs the pooled BN + ReLU block as one fused
- * pass, bnReluSelect, in C). Whichever variant is chosen must reproduce forwardFrom bit for bit on a few images
+ * pass, bnReluSelect, in C, and tries first to fold conv3 into the last pass,
+ * convBnReluMean, so that conv3's output is never written). Whichever variant is chosen must reproduce forwardFrom bit for bit on a few images
  * (firstExactTail); otherwise the next, more literal variant is tried, and finally the generic
  * tail, with a warning. On a backend without fused passes (webgpu) the tail calls its kernels.
  */
@@ -63,10 +64,11 @@ export function cnnSEvalTail(m: CnnSLayers, req: EvalTailRequest): TailRunner | 
   // engine kernel. The fused tail works on host views of sub-batches.
   const host = fe !== null && be.hostView(be.empty(0)) !== null;
   const candidates: TailCandidate[] = [];
-  const add = (label: string, fused: boolean, fusedGap: boolean): void => {
-    candidates.push({ label, make: () => new CnnSTail(m, req.start, req.inShape, fused, fusedGap) });
+  const add = (label: string, fused: boolean, fusedGap: boolean, convGap = false): void => {
+    candidates.push({ label, make: () => new CnnSTail(m, req.start, req.inShape, fused, fusedGap, convGap) });
   };
   if (fe !== null && host && (choice === 'fused' || (choice === 'auto' && fe.preferred))) add('fused', true, true);
+  if (fe?.convBnReluMean && choice !== 'kernels' && m.conv3.bias === null && req.start < 5) add('unfused with conv3 in the fused last block', false, true, true);
   if (fe !== null && choice !== 'kernels') add('unfused with fused last block', false, true);
   add('unfused', false, false);
   return firstExactTail(m, req, candidates, 'src/models/cnn-s-tail.ts');
@@ -134,8 +136,11 @@ export class CnnSTail implements TailRunner {
   /**
    * @param fused all BN + ReLU + pooling blocks as fused backend passes, on host views of sub-batches
    * @param fusedGap (unfused) the last block, BN + ReLU + global average pool, as one fused pass
+   * @param convGap (with fusedGap) conv3 too, in the same pass (FusedEvalKernels.convBnReluMean:
+   *   conv3's output is never written), where the backend has it and conv3 has no bias
    */
-  constructor(private readonly m: CnnSLayers, readonly start: number, inShape: readonly [number, number, number], readonly fused: boolean, readonly fusedGap: boolean) {
+  constructor(private readonly m: CnnSLayers, readonly start: number, inShape: readonly [number, number, number], readonly fused: boolean, readonly fusedGap: boolean,
+    readonly convGap = false) {
     this.be = m.backend;
     this.kind = fused ? 'fused' : 'planned';
     this.fe = this.be.fusedEval;
@@ -220,6 +225,7 @@ export class CnnSTail implements TailRunner {
         ? this.pooledBlock(m.bn2, x, feats[1]!.storage, buf.p2!, buf.neg, b2.pool!, rows)
         : this.block(m.bn2, x, buf.t2, buf.p2!, b2.conv, b2.pool!, rows);
     }
+    if (s < 5 && this.convGap && this.convGapPass(x, buf.gap, rows)) return this.head(buf.gap, buf.logits, rows);
     if (s < 5) x = this.conv(m.conv3, x, buf.c3!, b3.conv, rows);
     if (s < 6) {
       // ops.globalAvgPool2d(ops.relu(bn3(x))) = mean over [2, 3] = sumTo, then affine(1 / (h w)).
@@ -240,6 +246,13 @@ export class CnnSTail implements TailRunner {
       x = buf.gap;
     }
     return this.head(x, buf.logits, rows);
+  }
+
+  /** conv3 + BN + ReLU + global mean in one backend pass; false where the backend cannot take it (then the separate calls run). */
+  private convGapPass(x: Storage, gap: Storage, rows: number): boolean {
+    const m = this.m, bn = bnArgs(m.bn3, x, gap);
+    return this.fe!.convBnReluMean!(x, m.conv3.weight.storage, { gamma: bn.gamma, beta: bn.beta, runMean: bn.runMean, runVar: bn.runVar, y: gap },
+      { ...this.blocks[2].conv, n: rows }, m.bn3.eps);
   }
 
   /** ops.linear: x W^T, then the bias broadcast over rows. */

@@ -48,8 +48,16 @@ class Block extends Module {
     this.bn = norm ? this.registerModule('bn', new BatchNorm1d(cout, { backend })) : null;
   }
   forward(x: Tensor): Tensor { // [B, cin, d] -> [B, cout, d]
+    const bn = this.bn;
+    if (bn && !bn.training && bn.runningMean && bn.runningVar) {
+      // sampling: one pass where the backend has it and nothing needs a gradient, the same bits
+      const c = this.conv;
+      const fused = ops.conv1dBnActEval(x, c.weight, c.bias, { stride: c.stride, padding: c.padding },
+        { weight: bn.weight, bias: bn.bias, runningMean: bn.runningMean, runningVar: bn.runningVar, eps: bn.eps }, 'elu', 1);
+      if (fused) return fused;
+    }
     const y = this.conv.forward(x);
-    return this.bn ? ops.elu(this.bn.forward(y), 1) : y;
+    return bn ? ops.elu(bn.forward(y), 1) : y;
   }
 }
 

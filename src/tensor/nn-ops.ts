@@ -67,15 +67,49 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, args: Conv2dArgs 
 
 /** 1-D convolution: x [N, C, L], w [O, C, k], b [O]. */
 export function conv1d(x: Tensor, w: Tensor, b: Tensor | null, args: { stride?: number; padding?: number } = {}): Tensor {
-  if (x.rank !== 3 || w.rank !== 3 || w.shape[1] !== x.shape[1]) throw new ShapeError(`conv1d: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} (expected x [N, C, L], w [O, C, k])`);
+  const g = conv1dGeom(x, w, b, args, 'conv1d');
+  return convCore(x, w, b, g, [g.n, g.o, g.ow], [1, g.o, 1]);
+}
+
+function conv1dGeom(x: Tensor, w: Tensor, b: Tensor | null, args: { stride?: number; padding?: number }, op: string): Conv2dGeom {
+  if (x.rank !== 3 || w.rank !== 3 || w.shape[1] !== x.shape[1]) throw new ShapeError(`${op}: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} (expected x [N, C, L], w [O, C, k])`);
   const s = args.stride ?? 1, p = args.padding ?? 0;
   const [n, c, l] = x.shape as [number, number, number];
   const [o, , k] = w.shape as [number, number, number];
-  if (b && b.size !== o) throw new ShapeError(`conv1d: bias ${fmt(b.shape)} does not fit ${o} output channels`);
+  if (b && b.size !== o) throw new ShapeError(`${op}: bias ${fmt(b.shape)} does not fit ${o} output channels`);
   const ol = convOutSize(l, k, s, p);
-  if (ol <= 0) throw new ShapeError(`conv1d: input ${fmt(x.shape)} is shorter than kernel ${k} with padding ${p}`);
-  const g: Conv2dGeom = { n, c, h: 1, w: l, o, kh: 1, kw: k, sh: 1, sw: s, ph: 0, pw: p, oh: 1, ow: ol };
-  return convCore(x, w, b, g, [n, o, ol], [1, o, 1]);
+  if (ol <= 0) throw new ShapeError(`${op}: input ${fmt(x.shape)} is shorter than kernel ${k} with padding ${p}`);
+  return { n, c, h: 1, w: l, o, kh: 1, kw: k, sh: 1, sw: s, ph: 0, pw: p, oh: 1, ow: ol };
+}
+
+/** An eval-mode batch norm's tensors (BatchNorm1d's weight, bias and running statistics) and eps. */
+export interface EvalBatchNorm { weight: Tensor | null; bias: Tensor | null; runningMean: Tensor; runningVar: Tensor; eps: number }
+
+/**
+ * Inference: act(batchNorm(conv1d(x, w, b))) with the running statistics, as one backend pass
+ * where the backend has one (FusedEvalKernels.convBnAct), bit for bit what the three ops give;
+ * null when a tensor needs a gradient or the backend has no such pass for these tensors (then
+ * compose the ops). act: 'identity' or 'elu' (with alpha, as ops.elu).
+ */
+export function conv1dBnActEval(x: Tensor, w: Tensor, b: Tensor | null, args: { stride?: number; padding?: number }, bn: EvalBatchNorm,
+  act: 'identity' | 'elu', alpha = 1): Tensor | null {
+  const be = x.backend, fe = be.fusedEval;
+  if (!fe?.convBnAct || needsGrad(x, w, b, bn.weight, bn.bias)) return null;
+  sameBackend('conv1dBnActEval', x, w, b, bn.weight, bn.bias, bn.runningMean, bn.runningVar);
+  const g = conv1dGeom(x, w, b, args, 'conv1dBnActEval');
+  if (bn.runningMean.size !== g.o || bn.runningVar.size !== g.o || (bn.weight && bn.weight.size !== g.o) || (bn.bias && bn.bias.size !== g.o)) {
+    throw new ShapeError(`conv1dBnActEval: the batch norm's tensors do not fit ${g.o} channels`);
+  }
+  const y = outFull(be, [g.n, g.o, g.ow]);
+  const done = fe.convBnAct(x.storage, w.storage, b ? b.storage : null, {
+    gamma: bn.weight ? bn.weight.storage : null, beta: bn.bias ? bn.bias.storage : null, runMean: bn.runningMean.storage, runVar: bn.runningVar.storage, y: y.storage,
+  }, g, bn.eps, act, alpha);
+  if (!done) return null; // y goes back with the scope, or to the collector
+  // the work the three ops would note
+  noteWork('conv2d', g.n * g.o * g.oh * g.ow * g.c * g.kh * g.kw, b ? y.size : 0);
+  noteWork('batch_norm', y.size);
+  if (act !== 'identity') noteWork(act, 0, 0, y.size);
+  return y;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend, Storage } from '../../src/backend/backend.js';
+import type { BlasBackend } from '../../src/backend/blas.js';
 import { blasBackend, jsBackend } from '../../src/backend/index.js';
 import type { Pool2dGeom } from '../../src/backend/kernels.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -139,4 +140,40 @@ test('host access: CPU backends view and wrap host arrays of their own float typ
   assert.ok(js64.hostView(js64.alloc(2)) instanceof Float64Array);
   // The fused passes round like float32 kernels: the float64 backend has none.
   assert.equal(js64.fusedEval, null);
+});
+
+test('convBnReluMean (blas) equals conv2dForward then bnReluMean bit for bit (geometries, chunks, thread counts)', { skip: typeof blas === 'string' ? blas : false }, () => {
+  const be = blas as Backend;
+  const fe = be.fusedEval!;
+  assert.ok(fe.convBnReluMean, 'blas has convBnReluMean');
+  const native = (be as BlasBackend).kernels;
+  const threads0 = native.kernelThreads();
+  // [n, c, h, w, o, k, pad]: cnn-s's conv3 (7x7, 32 -> 64; enough images for several chunks on two
+  // threads), an odd channel count (a 4-row group plus a remainder), 1x1, a wider plane, one image.
+  const geoms = [[40, 32, 7, 7, 64, 3, 1], [9, 5, 6, 8, 7, 3, 1], [6, 4, 5, 5, 6, 1, 0], [3, 2, 20, 18, 5, 3, 0], [1, 3, 7, 7, 4, 3, 1]] as const;
+  try {
+    for (const threads of [1, 2]) {
+      native.setKernelThreads(threads);
+      for (const [n, c, h, w, o, k, p] of geoms) {
+        const rng = new Rng(n * 31 + o);
+        const oh = h + 2 * p - k + 1, ow = w + 2 * p - k + 1;
+        const g = { n, c, h, w, o, kh: k, kw: k, sh: 1, sw: 1, ph: p, pw: p, oh, ow };
+        const x = be.fromArray(rng.fillNormal(new Float32Array(n * c * h * w), 0, 1));
+        const wt = be.fromArray(rng.fillNormal(new Float32Array(o * c * k * k), 0, 0.3));
+        const gamma = rng.fillUniform(new Float32Array(o), 0.5, 2) as Float32Array;
+        gamma[0] = -gamma[0]!;
+        const bn = {
+          gamma: be.fromArray(gamma), beta: be.fromArray(rng.fillNormal(new Float32Array(o), 0, 0.5)),
+          runMean: be.fromArray(rng.fillNormal(new Float32Array(o), 0, 0.3)), runVar: be.fromArray(rng.fillUniform(new Float32Array(o), 0.2, 3)),
+        };
+        const conv = be.alloc(n * o * oh * ow), want = be.alloc(n * o), got = be.alloc(n * o);
+        be.conv2dForward(x, wt, null, conv, g);
+        fe.bnReluMean({ ...bn, x: conv, y: want }, { n, c: o, s: oh * ow, eps: EPS });
+        assert.equal(fe.convBnReluMean(x, wt, { ...bn, y: got }, g, EPS), true);
+        same(be, got, want, `convBnReluMean ${JSON.stringify(g)} threads ${threads}`);
+      }
+    }
+  } finally {
+    native.setKernelThreads(threads0);
+  }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getBackend } from '../../src/backend/index.js';
+import { blasBackend, getBackend } from '../../src/backend/index.js';
 import * as ops from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor, backward, noGrad } from '../../src/tensor/tensor.js';
@@ -132,4 +132,35 @@ test('denoiserEpsModel puts the net in eval mode, matches forward and reuses its
   assert.equal(out2, out1, 'the output buffer is reused for the same n');
   assert.notDeepEqual([...out2], [...first]);
   assert.throws(() => eps(x, 1, 4, 8), /expected x \[4, 16\]/);
+});
+
+test('LatentDenoiser in eval mode: the fused conv + BN + ELU pass (blas) gives the bits of the separate ops', () => {
+  const blas = blasBackend();
+  if (typeof blas === 'string') return; // no addon: nothing fused to compare
+  const rng = new Rng(21);
+  const den = new LatentDenoiser({ d: 64, channels: [1, 16, 32, 64, 128, 64, 32, 16, 1], rng, backend: blas });
+  // running statistics and affine parameters away from their initial 0 / 1, so the BN does something
+  for (const [name, t] of den.namedBuffers()) {
+    if (name.endsWith('running_var')) blas.write(t.storage, rng.fillUniform(new Float32Array(t.size), 0.3, 2));
+    else if (name.endsWith('running_mean')) blas.write(t.storage, rng.fillNormal(new Float32Array(t.size), 0, 0.2));
+  }
+  for (const [name, p] of den.namedParameters()) if (/\.bn\./.test(name)) blas.write(p.storage, rng.fillNormal(new Float32Array(p.size), 0.5, 0.5));
+  den.eval();
+  for (const rows of [200, 3]) { // 3 rows: the ELU's separate kernel would be the TS one there, so the fused pass steps aside
+    const x = new Tensor(blas.fromArray(rng.fillNormal(new Float32Array(rows * 64))), [rows, 64], blas);
+    const t = Array.from({ length: rows }, (_, i) => (i * 37) % 1000);
+    const fused = blas.read(noGrad(() => den.forward(x, t)).storage); // nothing needs a gradient: fused
+    const plain = blas.read(den.forward(x, t).storage); // the parameters need gradients: the separate ops
+    assert.deepEqual(fused, plain, `${rows} rows`);
+  }
+  // the fused op itself refuses when a tensor needs a gradient, and when elu's separate kernel would not be the C one
+  const b0 = den.blocks.items[1]!;
+  const x = new Tensor(blas.fromArray(new Float32Array(2 * 16 * 64)), [2, 16, 64], blas);
+  const bn = { weight: b0.bn!.weight, bias: b0.bn!.bias, runningMean: b0.bn!.runningMean!, runningVar: b0.bn!.runningVar!, eps: b0.bn!.eps };
+  assert.equal(ops.conv1dBnActEval(x, b0.conv.weight, b0.conv.bias, { padding: 3 }, bn, 'elu'), null, 'weights need gradients');
+  noGrad(() => {
+    assert.notEqual(ops.conv1dBnActEval(x, b0.conv.weight, b0.conv.bias, { padding: 3 }, bn, 'elu'), null, '2 x 32 x 64 outputs');
+    const tiny = new Tensor(blas.fromArray(new Float32Array(16 * 4)), [1, 16, 4], blas);
+    assert.equal(ops.conv1dBnActEval(tiny, b0.conv.weight, b0.conv.bias, { padding: 3 }, bn, 'elu'), null, '1 x 32 x 4 outputs');
+  });
 });
