@@ -264,8 +264,8 @@ typedef struct {
   float alpha;             /* the activation's alpha (elu) */
 } ConvCtx;
 
-/* conv2dBnAct's activations after the BN: none, or elu (the unary kernel's, elementwise.c). */
-enum { ACT_NONE = 0, ACT_ELU = 1 };
+/* conv2dBnAct's activations after the BN: none, elu or relu (the unary kernel's, elementwise.c). */
+enum { ACT_NONE = 0, ACT_ELU = 1, ACT_RELU = 2 };
 
 /* Samples [n0, n0 + m) of y [n, o, P], in place: the eval BN as norm.c's row_affine computes it
  * (x a + b in double, rounded once), then the activation as elementwise.c's unary kernel does,
@@ -283,6 +283,8 @@ HOT static void bn_act_rows(float *y, int64_t n0, int64_t m, int64_t o, int64_t 
           const float e = alpha * (fexp(v) - 1.0f);
           q[j] = v > 0.0f ? v : e;
         }
+      } else if (act == ACT_RELU) {
+        for (int64_t j = 0; j < P; j++) q[j] = q[j] > 0.0f ? q[j] : 0.0f;
       }
     }
   }
@@ -562,8 +564,8 @@ napi_value Conv2dBnReluMean(napi_env env, napi_callback_info info) {
 }
 
 /* conv2dBnAct(x, w, bias, gamma, beta, runMean, runVar, eps, act, alpha, y, geom...): y = act(eval
- * BN(conv(x, w) + bias)), act 0 none, 1 elu(alpha): conv2dForward, bnEvalForward and the unary
- * elu bit for bit, each block of the output normalised and activated while in cache. */
+ * BN(conv(x, w) + bias)), act 0 none, 1 elu(alpha), 2 relu: conv2dForward, bnEvalForward and the
+ * unary activation bit for bit, each block of the output normalised and activated while in cache. */
 napi_value Conv2dBnAct(napi_env env, napi_callback_info info) {
   Call c;
   ConvGeom g;
@@ -584,8 +586,8 @@ napi_value Conv2dBnAct(napi_env env, napi_callback_info info) {
       !arg_int(&c, 8, "act", 0, &act) || !arg_num(&c, 9, "alpha", &alpha) ||
       !arg_f32(&c, 10, "y", g.n * g.o * P, &cc.y, NULL))
     return NULL;
-  if (act > ACT_ELU) {
-    throw_range(env, "conv2dBnAct: act must be 0 (none) or 1 (elu)");
+  if (act > ACT_RELU) {
+    throw_range(env, "conv2dBnAct: act must be 0 (none), 1 (elu) or 2 (relu)");
     return NULL;
   }
   cc.g = &g;

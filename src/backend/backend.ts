@@ -420,13 +420,13 @@ export interface FusedEvalKernels {
   convBnReluMean?(x: Storage, w: Storage, bn: Omit<BatchNormEvalForwardArgs, 'x'>, g: Conv2dGeom, eps: number): boolean;
   /**
    * y = act(batchNormEvalForward(conv2dForward(x, w, bias))) [g.n, g.o, g.oh, g.ow], act 'identity'
-   * or 'elu' (the unary op with `alpha`), bit for bit those calls, each block of the output
+   * 'relu' or 'elu' (the unary op with `alpha`), bit for bit those calls, each block of the output
    * normalised and activated while in cache. Only where a backend has it (blas); false when it
    * cannot take these storages or would not run the separate ops' kernels on them (the caller
    * then makes the separate calls).
    */
   convBnAct?(x: Storage, w: Storage, bias: Storage | null, bn: Omit<BatchNormEvalForwardArgs, 'x'>, g: Conv2dGeom, eps: number,
-    act: 'identity' | 'elu', alpha: number): boolean;
+    act: 'identity' | 'relu' | 'elu', alpha: number): boolean;
   /** y [rows] = sum over s of relu(x [rows, s]): the unary relu, then sumTo over the last axis. */
   reluRowSums(x: Storage, y: Storage, rows: number, s: number): void;
   /** maxPool2dForward without an argmax (nothing to allocate or release per call). */

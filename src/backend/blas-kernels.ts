@@ -47,7 +47,7 @@ export interface BlasKernels {
   conv2dBnReluMean(x: F32, w: F32, gamma: F32 | null, beta: F32 | null, runMean: F32, runVar: F32, eps: number, y: F32,
     n: number, c: number, h: number, w_: number, o: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
     oh: number, ow: number): void;
-  /** y = act(eval BN(conv(x, w) + bias)), act 0 none, 1 elu(alpha) (conv.c). */
+  /** y = act(eval BN(conv(x, w) + bias)), act 0 none, 1 elu(alpha), 2 relu (conv.c). */
   conv2dBnAct(x: F32, w: F32, bias: F32 | null, gamma: F32 | null, beta: F32 | null, runMean: F32, runVar: F32, eps: number,
     act: number, alpha: number, y: F32, n: number, c: number, h: number, w_: number, o: number, kh: number, kw: number, sh: number,
     sw: number, ph: number, pw: number, oh: number, ow: number): void;

@@ -237,12 +237,12 @@ class BlasFusedEval extends CpuFusedEval {
   }
 
   convBnAct(x: Storage, w: Storage, bias: Storage | null, bn: Omit<BatchNormEvalForwardArgs, 'x'>, g: Conv2dGeom, eps: number,
-    act: 'identity' | 'elu', alpha: number): boolean {
+    act: 'identity' | 'relu' | 'elu', alpha: number): boolean {
     const { gamma, beta, runMean, runVar, y } = bn;
     if (convGroups(g) !== 1 || !(isF32(x) && isF32(w) && isF32(y) && isF32(runMean) && isF32(runVar) && allF32OrNull(bias, gamma, beta))) return false;
     // the separate unary elu runs its C kernel only from NATIVE_MIN_ELEMS elements (the TS one below differs in its exp)
     if (act === 'elu' && y.length < NATIVE_MIN_ELEMS) return false;
-    this.k.conv2dBnAct(x, w, f32n(bias), f32n(gamma), f32n(beta), runMean, runVar, eps, act === 'elu' ? 1 : 0, alpha, y,
+    this.k.conv2dBnAct(x, w, f32n(bias), f32n(gamma), f32n(beta), runMean, runVar, eps, act === 'elu' ? 1 : act === 'relu' ? 2 : 0, alpha, y,
       g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.oh, g.ow);
     return true;
   }

@@ -50,25 +50,38 @@ export class CnnS extends Module implements Classifier {
    * (e.g. 3 = from conv2's output). Lets evaluation cache everything before the first generated layer.
    */
   forwardFrom(h: Tensor, start: number): Tensor {
-    if (start < 1) h = this.conv1.forward(h);
-    if (start < 2) h = ops.maxPool2d(ops.relu(this.bn1.forward(h)), { kernel: 2 });
-    if (start < 3) h = this.conv2.forward(h);
-    if (start < 4) h = ops.maxPool2d(ops.relu(this.bn2.forward(h)), { kernel: 2 });
-    if (start < 5) h = this.conv3.forward(h);
-    if (start < 6) h = ops.globalAvgPool2d(ops.relu(this.bn3.forward(h)));
+    if (start < 1) h = ops.maxPool2d(this.block(h, this.conv1, this.bn1), { kernel: 2 });
+    else if (start < 2) h = ops.maxPool2d(ops.relu(this.bn1.forward(h)), { kernel: 2 });
+    if (start < 3) h = ops.maxPool2d(this.block(h, this.conv2, this.bn2), { kernel: 2 });
+    else if (start < 4) h = ops.maxPool2d(ops.relu(this.bn2.forward(h)), { kernel: 2 });
+    if (start < 5) h = ops.globalAvgPool2d(this.block(h, this.conv3, this.bn3));
+    else if (start < 6) h = ops.globalAvgPool2d(ops.relu(this.bn3.forward(h)));
     return this.fc.forward(h);
   }
 
   /** Run stages [0, end) and return that stage's output (the cache for forwardFrom(·, end)). */
   forwardTo(x: Tensor, end: number): Tensor {
     let h = x;
-    if (end >= 1) h = this.conv1.forward(h);
-    if (end >= 2) h = ops.maxPool2d(ops.relu(this.bn1.forward(h)), { kernel: 2 });
-    if (end >= 3) h = this.conv2.forward(h);
-    if (end >= 4) h = ops.maxPool2d(ops.relu(this.bn2.forward(h)), { kernel: 2 });
-    if (end >= 5) h = this.conv3.forward(h);
-    if (end >= 6) h = ops.globalAvgPool2d(ops.relu(this.bn3.forward(h)));
+    if (end >= 2) h = ops.maxPool2d(this.block(h, this.conv1, this.bn1), { kernel: 2 });
+    else if (end >= 1) h = this.conv1.forward(h);
+    if (end >= 4) h = ops.maxPool2d(this.block(h, this.conv2, this.bn2), { kernel: 2 });
+    else if (end >= 3) h = this.conv2.forward(h);
+    if (end >= 6) h = ops.globalAvgPool2d(this.block(h, this.conv3, this.bn3));
+    else if (end >= 5) h = this.conv3.forward(h);
     return h;
+  }
+
+  /**
+   * relu(bn(conv(h))): in inference (BN in eval mode, nothing needing a gradient) one backend pass
+   * where the backend has it (ops.conv2dBnActEval, the same bits), else the three ops.
+   */
+  private block(h: Tensor, conv: Conv2d, bn: BatchNorm2d): Tensor {
+    if (!bn.training && bn.runningMean && bn.runningVar) {
+      const y = ops.conv2dBnActEval(h, conv.weight, conv.bias, { stride: conv.stride, padding: conv.padding },
+        { weight: bn.weight, bias: bn.bias, runningMean: bn.runningMean, runningVar: bn.runningVar, eps: bn.eps }, 'relu');
+      if (y) return y;
+    }
+    return ops.relu(bn.forward(conv.forward(h)));
   }
 
   /** The planned tail (src/models/cnn-s-tail.ts): reused buffers, fused backend passes, pooled features for bn mode. */

@@ -45,24 +45,28 @@ function convCore(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom, yShape:
 
 /** 2-D convolution: x [N, C, H, W], w [O, C / groups, kh, kw], b [O]. */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, args: Conv2dArgs = {}): Tensor {
+  const g = conv2dGeom(x, w, b, args, 'conv2d');
+  return convCore(x, w, b, g, [g.n, g.o, g.oh, g.ow], [1, g.o, 1, 1]);
+}
+
+function conv2dGeom(x: Tensor, w: Tensor, b: Tensor | null, args: Conv2dArgs, op: string): Conv2dGeom {
   const groups = args.groups ?? 1;
-  if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`conv2d: groups must be a positive integer, got ${groups}`);
-  if (x.rank !== 4 || w.rank !== 4) throw new ShapeError(`conv2d: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} (expected x [N, C, H, W], w [O, C / groups, kh, kw])`);
+  if (!Number.isInteger(groups) || groups < 1) throw new RangeError(`${op}: groups must be a positive integer, got ${groups}`);
+  if (x.rank !== 4 || w.rank !== 4) throw new ShapeError(`${op}: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} (expected x [N, C, H, W], w [O, C / groups, kh, kw])`);
   const [n, c, h, wd] = x.shape as [number, number, number, number];
   const [o, , kh, kw] = w.shape as [number, number, number, number];
   if (c % groups !== 0 || o % groups !== 0) {
-    throw new ShapeError(`conv2d: ${groups} groups do not divide the ${c} input channels of ${fmt(x.shape)} and the ${o} output channels of weight ${fmt(w.shape)}`);
+    throw new ShapeError(`${op}: ${groups} groups do not divide the ${c} input channels of ${fmt(x.shape)} and the ${o} output channels of weight ${fmt(w.shape)}`);
   }
   if (w.shape[1] !== c / groups) {
-    throw new ShapeError(`conv2d: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} with groups ${groups} (expected w [O, ${c / groups}, kh, kw])`);
+    throw new ShapeError(`${op}: weight ${fmt(w.shape)} does not fit input ${fmt(x.shape)} with groups ${groups} (expected w [O, ${c / groups}, kh, kw])`);
   }
   const [sh, sw] = pair(args.stride, 1), [ph, pw] = pair(args.padding, 0);
-  if (b && b.size !== o) throw new ShapeError(`conv2d: bias ${fmt(b.shape)} does not fit ${o} output channels`);
+  if (b && b.size !== o) throw new ShapeError(`${op}: bias ${fmt(b.shape)} does not fit ${o} output channels`);
   const oh = convOutSize(h, kh, sh, ph), ow = convOutSize(wd, kw, sw, pw);
-  if (oh <= 0 || ow <= 0) throw new ShapeError(`conv2d: input ${fmt(x.shape)} is smaller than kernel ${kh}x${kw} with padding ${ph},${pw}`);
+  if (oh <= 0 || ow <= 0) throw new ShapeError(`${op}: input ${fmt(x.shape)} is smaller than kernel ${kh}x${kw} with padding ${ph},${pw}`);
   // groups stays off the geometry of a dense convolution, which every backend runs as before
-  const g: Conv2dGeom = groups === 1 ? { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, oh, ow } : { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, oh, ow, groups };
-  return convCore(x, w, b, g, [n, o, oh, ow], [1, o, 1, 1]);
+  return groups === 1 ? { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, oh, ow } : { n, c, h, w: wd, o, kh, kw, sh, sw, ph, pw, oh, ow, groups };
 }
 
 /** 1-D convolution: x [N, C, L], w [O, C, k], b [O]. */
@@ -85,28 +89,41 @@ function conv1dGeom(x: Tensor, w: Tensor, b: Tensor | null, args: { stride?: num
 /** An eval-mode batch norm's tensors (BatchNorm1d's weight, bias and running statistics) and eps. */
 export interface EvalBatchNorm { weight: Tensor | null; bias: Tensor | null; runningMean: Tensor; runningVar: Tensor; eps: number }
 
+/** The activations conv1dBnActEval / conv2dBnActEval apply after the batch norm. */
+export type EvalAct = 'identity' | 'relu' | 'elu';
+
 /**
  * Inference: act(batchNorm(conv1d(x, w, b))) with the running statistics, as one backend pass
  * where the backend has one (FusedEvalKernels.convBnAct), bit for bit what the three ops give;
  * null when a tensor needs a gradient or the backend has no such pass for these tensors (then
- * compose the ops). act: 'identity' or 'elu' (with alpha, as ops.elu).
+ * compose the ops). act: 'identity', 'relu' or 'elu' (with alpha, as ops.elu).
  */
 export function conv1dBnActEval(x: Tensor, w: Tensor, b: Tensor | null, args: { stride?: number; padding?: number }, bn: EvalBatchNorm,
-  act: 'identity' | 'elu', alpha = 1): Tensor | null {
-  const be = x.backend, fe = be.fusedEval;
-  if (!fe?.convBnAct || needsGrad(x, w, b, bn.weight, bn.bias)) return null;
-  sameBackend('conv1dBnActEval', x, w, b, bn.weight, bn.bias, bn.runningMean, bn.runningVar);
+  act: EvalAct, alpha = 1): Tensor | null {
+  if (!x.backend.fusedEval?.convBnAct || needsGrad(x, w, b, bn.weight, bn.bias)) return null;
   const g = conv1dGeom(x, w, b, args, 'conv1dBnActEval');
+  return convBnActCore(x, w, b, g, [g.n, g.o, g.ow], bn, act, alpha);
+}
+
+/** conv1dBnActEval for conv2d (x [N, C, H, W]): act(batchNorm(conv2d(x, w, b))) in one pass, or null. */
+export function conv2dBnActEval(x: Tensor, w: Tensor, b: Tensor | null, args: Conv2dArgs, bn: EvalBatchNorm, act: EvalAct, alpha = 1): Tensor | null {
+  if (!x.backend.fusedEval?.convBnAct || needsGrad(x, w, b, bn.weight, bn.bias)) return null;
+  const g = conv2dGeom(x, w, b, args, 'conv2dBnActEval');
+  return convBnActCore(x, w, b, g, [g.n, g.o, g.oh, g.ow], bn, act, alpha);
+}
+
+function convBnActCore(x: Tensor, w: Tensor, b: Tensor | null, g: Conv2dGeom, yShape: number[], bn: EvalBatchNorm, act: EvalAct, alpha: number): Tensor | null {
+  const be = sameBackend('convBnActEval', x, w, b, bn.weight, bn.bias, bn.runningMean, bn.runningVar);
   if (bn.runningMean.size !== g.o || bn.runningVar.size !== g.o || (bn.weight && bn.weight.size !== g.o) || (bn.bias && bn.bias.size !== g.o)) {
-    throw new ShapeError(`conv1dBnActEval: the batch norm's tensors do not fit ${g.o} channels`);
+    throw new ShapeError(`convBnActEval: the batch norm's tensors do not fit ${g.o} channels`);
   }
-  const y = outFull(be, [g.n, g.o, g.ow]);
-  const done = fe.convBnAct(x.storage, w.storage, b ? b.storage : null, {
+  const y = outFull(be, yShape);
+  const done = be.fusedEval!.convBnAct!(x.storage, w.storage, b ? b.storage : null, {
     gamma: bn.weight ? bn.weight.storage : null, beta: bn.bias ? bn.bias.storage : null, runMean: bn.runningMean.storage, runVar: bn.runningVar.storage, y: y.storage,
   }, g, bn.eps, act, alpha);
   if (!done) return null; // y goes back with the scope, or to the collector
   // the work the three ops would note
-  noteWork('conv2d', g.n * g.o * g.oh * g.ow * g.c * g.kh * g.kw, b ? y.size : 0);
+  noteWork('conv2d', g.n * g.o * g.oh * g.ow * (g.c / (g.groups ?? 1)) * g.kh * g.kw, b ? y.size : 0);
   noteWork('batch_norm', y.size);
   if (act !== 'identity') noteWork(act, 0, 0, y.size);
   return y;

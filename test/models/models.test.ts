@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jsBackend } from '../../src/backend/index.js';
+import { blasBackend, jsBackend } from '../../src/backend/index.js';
 import { CnnS, Mlp, ResNetCifar, buildClassifier } from '../../src/models/index.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor, noGrad } from '../../src/tensor/tensor.js';
@@ -58,4 +58,26 @@ describe('classifiers', () => {
       for (let s = 0; s < m.stages.length - 1; s++) assert.ok(maxDiff(m.forwardFrom(m.forwardTo(x, s), s).toArray(), full) < 1e-5, `stage ${s}`);
     });
   });
+});
+
+it('cnn-s in inference: the fused conv + BN + ReLU passes (blas) give the bits of the separate ops', () => {
+  const blas = blasBackend();
+  if (typeof blas === 'string') return; // no addon: nothing fused to compare
+  const rng = new Rng(5);
+  const m = buildClassifier('cnn-s', { rng, backend: blas, inShape: [1, 28, 28], numClasses: 10 }) as CnnS;
+  for (const [name, t] of m.namedBuffers()) {
+    if (name.endsWith('running_var')) blas.write(t.storage, rng.fillUniform(new Float32Array(t.size), 0.3, 2));
+    else if (name.endsWith('running_mean')) blas.write(t.storage, rng.fillNormal(new Float32Array(t.size), 0, 0.2));
+  }
+  for (const [name, p] of m.namedParameters()) if (/^bn/.test(name)) blas.write(p.storage, rng.fillNormal(new Float32Array(p.size), 0.3, 0.8));
+  m.eval();
+  const x = new Tensor(blas.fromArray(rng.fillNormal(new Float32Array(12 * 784))), [12, 1, 28, 28], blas);
+  const plain = blas.read(m.forward(x).storage); // the parameters need gradients: the separate ops
+  assert.deepEqual(blas.read(noGrad(() => m.forward(x)).storage), plain, 'forward');
+  for (let s = 0; s <= 6; s++) {
+    assert.deepEqual(blas.read(noGrad(() => m.forwardFrom(m.forwardTo(x, s), s)).storage), plain, `forwardTo / forwardFrom at stage ${s}`);
+  }
+  m.train();
+  const t1 = blas.read(noGrad(() => m.forward(x)).storage), t2 = blas.read(m.forward(x).storage);
+  assert.deepEqual(t1, t2, 'train mode: batch statistics, never fused');
 });
