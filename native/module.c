@@ -7,8 +7,9 @@
  * (src/backend/blas.ts): the memory-bound layers of a training step (elementwise.c: activations,
  * binary / sumTo, axpy; norm.c: batch norm; fused.c: eval BN + ReLU passes of inference;
  * maxpool.c: max pooling; optim.c: AdamW) and the
- * convolutions (conv.c: im2col / col2im in C with cblas_sgemm called from C; depthwise.c: direct
- * depthwise convolutions). Float32Array in
+ * convolutions (conv.c: im2col / col2im in C with cblas_sgemm called from C, and two inference
+ * passes that fold an eval BN into a convolution, sharing fused.c's sums through fused.h;
+ * depthwise.c: direct depthwise convolutions). Float32Array in
  * and out; the semantics are those of the TypeScript kernels in
  * src/backend/cpu/{elementwise,norm,pool,conv,optim}.ts, to float32 rounding (statistics in double
  * as there). Every argument is checked first (args.c): a wrong type throws a TypeError, a size
