@@ -523,6 +523,24 @@ napi_value Conv2dForward(napi_env env, napi_callback_info info) {
   return conv_run(&c, CONV_FWD, &cc);
 }
 
+/* conv_run with the eval BN folded into one scale and shift per output channel (cc->bnA, bnB),
+ * for the passes that apply it to each block of the output. */
+static napi_value conv_run_bn(Call *c, int kind, ConvCtx *cc, const float *gamma, const float *beta,
+                              const float *runMean, const float *runVar, double eps) {
+  const int64_t o = cc->g->o;
+  double *ab = (double *)malloc((size_t)(2 * o) * sizeof(double));
+  if (!ab) {
+    throw_range(c->env, "conv: out of memory for the folded batch norm");
+    return NULL;
+  }
+  bn_eval_fold(gamma, beta, runMean, runVar, eps, o, ab, ab + o);
+  cc->bnA = ab;
+  cc->bnB = ab + o;
+  napi_value r = conv_run(c, kind, cc);
+  free(ab);
+  return r;
+}
+
 /* conv2dBnReluMean(x, w, gamma, beta, runMean, runVar, eps, y, geom...): y [n, o] = the mean over
  * oh * ow of relu(eval BN(conv(x, w))), no bias: conv2dForward then fused.c's bnReluMean, bit for
  * bit, without writing the convolution's output (each GEMM block is reduced while in cache). */
@@ -550,17 +568,7 @@ napi_value Conv2dBnReluMean(napi_env env, napi_callback_info info) {
     throw_range(env, "conv2dBnReluMean: the convolution has no output positions or no inputs");
     return NULL;
   }
-  double *ab = (double *)malloc((size_t)(2 * g.o) * sizeof(double));
-  if (!ab) {
-    throw_range(env, "conv2dBnReluMean: out of memory");
-    return NULL;
-  }
-  bn_eval_fold(gamma, beta, runMean, runVar, eps, g.o, ab, ab + g.o);
-  cc.bnA = ab;
-  cc.bnB = ab + g.o;
-  napi_value r = conv_run(&c, CONV_FWD_MEANS, &cc);
-  free(ab);
-  return r;
+  return conv_run_bn(&c, CONV_FWD_MEANS, &cc, gamma, beta, runMean, runVar, eps);
 }
 
 /* conv2dBnAct(x, w, bias, gamma, beta, runMean, runVar, eps, act, alpha, y, geom...): y = act(eval
@@ -596,19 +604,9 @@ napi_value Conv2dBnAct(napi_env env, napi_callback_info info) {
     throw_range(env, "conv2dBnAct: the convolution has no inputs (c * kh * kw = 0)");
     return NULL;
   }
-  double *ab = (double *)malloc((size_t)(2 * g.o) * sizeof(double));
-  if (!ab) {
-    throw_range(env, "conv2dBnAct: out of memory");
-    return NULL;
-  }
-  bn_eval_fold(gamma, beta, runMean, runVar, eps, g.o, ab, ab + g.o);
-  cc.bnA = ab;
-  cc.bnB = ab + g.o;
   cc.act = (int)act;
   cc.alpha = (float)alpha;
-  napi_value r = conv_run(&c, CONV_FWD, &cc);
-  free(ab);
-  return r;
+  return conv_run_bn(&c, CONV_FWD, &cc, gamma, beta, runMean, runVar, eps);
 }
 
 /* conv2dBackwardData(gy, w, gx, geom...): gx = dL/dx of y = conv(x, w) (the transposed conv). */
